@@ -1,0 +1,67 @@
+//! Callbacks owed to merchants: an outbox row per status change, delivered by
+//! a worker with retries; every attempt is kept.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackState {
+    /// Not delivered yet; tried again at `next_attempt_at_secs`.
+    Pending,
+    /// Answered with HTTP 200.
+    Done,
+    /// Every allowed attempt failed; only a manual resend tries again.
+    Failed,
+}
+
+impl CallbackState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackState::Pending => "pending",
+            CallbackState::Done => "done",
+            CallbackState::Failed => "failed",
+        }
+    }
+}
+
+/// The face that renders the callback's body and signs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackFace {
+    Checkout,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Callback {
+    pub id: String,
+    pub invoice_id: String,
+    pub merchant_id: String,
+    pub test_mode: bool,
+    pub face: CallbackFace,
+    pub url: String,
+    /// The status the callback announces.
+    pub transaction_status: String,
+    /// The resource as it was at the change, rendered by the face on delivery.
+    pub snapshot: Value,
+    pub state: CallbackState,
+    pub attempts: u32,
+    pub created_at_secs: i64,
+    pub next_attempt_at_secs: i64,
+    /// A worker that claimed the callback owns it until then.
+    pub lease_until_secs: i64,
+}
+
+/// One delivery attempt, as the Checkout API's `callback_logs` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallbackAttempt {
+    pub callback_id: String,
+    pub invoice_id: String,
+    pub at_secs: i64,
+    pub processed_secs: i64,
+    /// `done` when answered 200, else `failed`.
+    pub status: String,
+    pub response_code: Option<u16>,
+    pub transaction_status: String,
+    pub error: Option<String>,
+}

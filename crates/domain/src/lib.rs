@@ -1,0 +1,17 @@
+//! Kassa's domain: the rules of money, invoices and the catalog, free of I/O.
+
+pub mod catalog;
+pub mod fee;
+pub mod ids;
+pub mod invoice;
+pub mod money;
+
+pub use catalog::{Catalog, Field, Flow, Localized, Method, Service};
+pub use fee::{FeeRule, ReserveRule};
+pub use invoice::{Customer, Invoice, InvoiceStatus, PaymentFlow, Resolution, ReturnUrls, Source};
+pub use money::{AmountError, Currency};
+pub mod callback;
+pub mod merchant;
+
+pub use callback::{Callback, CallbackAttempt, CallbackFace, CallbackState};
+pub use merchant::{CredentialKind, Credentials, Merchant};

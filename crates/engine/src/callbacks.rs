@@ -1,0 +1,286 @@
+//! Callbacks: owed in the transaction of the change they announce, delivered
+//! by a worker that retries on a growing schedule and records every attempt.
+//! Only HTTP 200 counts as delivered.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use kassa_domain::ids::{new_id, prefix};
+use kassa_domain::{Callback, CallbackAttempt, CallbackFace, CallbackState, Invoice, Merchant};
+use kassa_store::Tx;
+use sha2::Sha256;
+
+use crate::{Engine, EngineError, EngineResult};
+
+/// How long a claimed callback belongs to the worker that claimed it.
+const LEASE_SECS: i64 = 120;
+/// Callbacks claimed in one go; also the number delivered at once.
+const CLAIM_MAX: usize = 32;
+/// Bytes of a receiver's answer that are read (and ignored).
+const RESPONSE_MAX_BYTES: usize = 64 * 1024;
+
+/// A callback as it goes on the wire.
+pub struct Rendered {
+    pub body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Renders and signs a callback's body in its face's dialect.
+pub trait CallbackRenderer: Send + Sync + 'static {
+    fn render(&self, callback: &Callback, attempts: &[CallbackAttempt], secret: &str) -> Rendered;
+}
+
+/// Owes a callback for the invoice's current status, when it has somewhere
+/// to go.
+pub(crate) fn owe(tx: &mut dyn Tx, invoice: &Invoice, now_secs: i64) -> EngineResult<()> {
+    let Some(url) = &invoice.callback_url else {
+        return Ok(());
+    };
+    let callback = Callback {
+        id: new_id(prefix::CALLBACK),
+        invoice_id: invoice.id.clone(),
+        merchant_id: invoice.merchant_id.clone(),
+        test_mode: invoice.test_mode,
+        face: CallbackFace::Checkout,
+        url: url.clone(),
+        transaction_status: invoice.status.as_str().to_string(),
+        snapshot: serde_json::to_value(invoice).expect("an invoice serializes"),
+        state: CallbackState::Pending,
+        attempts: 0,
+        created_at_secs: now_secs,
+        next_attempt_at_secs: now_secs,
+        lease_until_secs: 0,
+    };
+    tx.insert_callback(&callback)?;
+    Ok(())
+}
+
+/// Loopback, private, link-local, unique-local, unspecified or multicast.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 100 && (v4.octets()[1] & 0xc0) == 64 // CGNAT
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// The Standard Webhooks signature: `v1,` and base64 HMAC-SHA256 of
+/// `id.timestamp.body`.
+pub fn standard_webhook_signature(key: &[u8], id: &str, timestamp_secs: i64, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(id.as_bytes());
+    mac.update(b".");
+    mac.update(timestamp_secs.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+}
+
+impl Engine {
+    /// Delay before the attempt after `attempts` failed ones.
+    fn retry_delay_secs(&self, attempts: u32) -> i64 {
+        let schedule = &self.config.callback_retry_secs;
+        let i = (attempts as usize).saturating_sub(1).min(schedule.len() - 1);
+        schedule[i]
+    }
+
+    /// Every delivery attempt of an invoice's callbacks, oldest first.
+    pub async fn callback_attempts(&self, invoice_id: String) -> EngineResult<Vec<CallbackAttempt>> {
+        self.read(move |tx| Ok(tx.callback_attempts(&invoice_id)?)).await
+    }
+
+    pub async fn callbacks(&self, invoice_id: String) -> EngineResult<Vec<Callback>> {
+        self.read(move |tx| Ok(tx.callbacks_for_invoice(&invoice_id)?)).await
+    }
+
+    /// Owes a new callback announcing the invoice's current status, whatever
+    /// became of the earlier ones. `merchant_id` scopes the lookup (None: the
+    /// operator's resend).
+    pub async fn resend_callback(&self, merchant_id: Option<String>, invoice_id: String) -> EngineResult<Callback> {
+        let now = self.now_secs();
+        let callback = self
+            .write(move |tx| {
+                let invoice = tx
+                    .invoice(&invoice_id)?
+                    .filter(|i| merchant_id.as_ref().is_none_or(|m| *m == i.merchant_id))
+                    .ok_or(EngineError::NotFound)?;
+                if invoice.callback_url.is_none() {
+                    return Err(EngineError::invalid("callback_url", "The invoice has no callback URL."));
+                }
+                owe(tx, &invoice, now)?;
+                let all = tx.callbacks_for_invoice(&invoice.id)?;
+                Ok(all.into_iter().last().expect("the callback just owed"))
+            })
+            .await?;
+        self.wake_workers();
+        Ok(callback)
+    }
+
+    /// Claims due callbacks and delivers them; returns how many were tried.
+    pub async fn deliver_due_callbacks(self: &Arc<Self>) -> EngineResult<usize> {
+        let now = self.now_secs();
+        let claimed = self
+            .write(move |tx| {
+                let mut due = tx.due_callbacks(now, CLAIM_MAX)?;
+                for cb in &mut due {
+                    cb.lease_until_secs = now + LEASE_SECS;
+                    tx.update_callback(cb)?;
+                }
+                Ok(due)
+            })
+            .await?;
+        let count = claimed.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for callback in claimed {
+            let engine = self.clone();
+            tasks.spawn(async move { engine.deliver(callback).await });
+        }
+        while let Some(result) = tasks.join_next().await {
+            match result {
+                Ok(Err(e)) => tracing::error!(error = %e, "callback bookkeeping failed"),
+                Err(e) => tracing::error!(error = %e, "callback task failed"),
+                Ok(Ok(())) => {}
+            }
+        }
+        Ok(count)
+    }
+
+    async fn deliver(&self, mut callback: Callback) -> EngineResult<()> {
+        let merchant_id = callback.merchant_id.clone();
+        let invoice_id = callback.invoice_id.clone();
+        let (merchant, attempts): (Merchant, Vec<CallbackAttempt>) = self
+            .read(move |tx| {
+                Ok((
+                    tx.merchant(&merchant_id)?.ok_or(EngineError::NotFound)?,
+                    tx.callback_attempts(&invoice_id)?,
+                ))
+            })
+            .await?;
+        let at_secs = self.now_secs();
+        let outcome = match self.callback_secret(&merchant, callback.test_mode) {
+            None => Err("the callback secret cannot be unsealed with this master key".to_string()),
+            Some(secret) => {
+                let rendered = self.renderer.render(&callback, &attempts, &secret);
+                self.post(&callback, at_secs, rendered, &secret).await
+            }
+        };
+        let processed_secs = self.now_secs();
+        callback.attempts += 1;
+        let (status, response_code, error) = match outcome {
+            Ok(200) => ("done", Some(200), None),
+            Ok(code) => ("failed", Some(code), Some(format!("HTTP {code}"))),
+            Err(e) => ("failed", None, Some(e)),
+        };
+        if status == "done" {
+            callback.state = CallbackState::Done;
+        } else if callback.attempts >= self.config.callback_max_attempts {
+            callback.state = CallbackState::Failed;
+        } else {
+            callback.next_attempt_at_secs = processed_secs + self.retry_delay_secs(callback.attempts);
+        }
+        callback.lease_until_secs = 0;
+        tracing::info!(callback = %callback.id, invoice = %callback.invoice_id, attempt = callback.attempts, status, ?response_code, ?error, "callback attempt");
+        let attempt = CallbackAttempt {
+            callback_id: callback.id.clone(),
+            invoice_id: callback.invoice_id.clone(),
+            at_secs,
+            processed_secs,
+            status: status.into(),
+            response_code,
+            transaction_status: callback.transaction_status.clone(),
+            error,
+        };
+        self.write(move |tx| {
+            tx.insert_callback_attempt(&attempt)?;
+            tx.update_callback(&callback)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn post(&self, callback: &Callback, at_secs: i64, rendered: Rendered, secret: &str) -> Result<u16, String> {
+        let url = url::Url::parse(&callback.url).map_err(|e| e.to_string())?;
+        if !self.config.allow_private_callback_urls {
+            let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
+            let port = url.port_or_known_default().unwrap_or(443);
+            let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|e| format!("resolve {host}: {e}"))?
+                .collect();
+            if addrs.is_empty() || addrs.iter().any(|a| is_private(a.ip())) {
+                return Err(format!("refused: {host} resolves to a private address"));
+            }
+        }
+        let key = crate::secrets::webhook_key(secret);
+        let mut request = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &callback.id)
+            .header("webhook-timestamp", at_secs.to_string())
+            .header(
+                "webhook-signature",
+                standard_webhook_signature(&key, &callback.id, at_secs, &rendered.body),
+            );
+        for (name, value) in &rendered.headers {
+            request = request.header(name, value);
+        }
+        let mut response = request.body(rendered.body).send().await.map_err(|e| e.to_string())?;
+        let code = response.status().as_u16();
+        let mut read = 0;
+        while let Ok(Some(chunk)) = response.chunk().await {
+            read += chunk.len();
+            if read > RESPONSE_MAX_BYTES {
+                break;
+            }
+        }
+        Ok(code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_addresses() {
+        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn standard_webhooks_vector() {
+        // The example of the Standard Webhooks specification.
+        let key = crate::secrets::webhook_key("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let sig = standard_webhook_signature(
+            &key,
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
+        assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+}

@@ -1,0 +1,77 @@
+//! The service catalog as the operator keeps it.
+
+use kassa_domain::catalog::default_catalog;
+use kassa_domain::{Catalog, Service};
+use regex::Regex;
+
+use crate::{Engine, EngineError, EngineResult};
+
+impl Engine {
+    /// Installs the shipped methods and services that the store lacks; never
+    /// overwrites what the operator changed.
+    pub async fn seed_catalog(&self) -> EngineResult<usize> {
+        self.write(|tx| {
+            let shipped = default_catalog();
+            let mut added = 0;
+            let methods = tx.methods()?;
+            for m in shipped.methods {
+                if !methods.iter().any(|have| have.code == m.code) {
+                    tx.put_method(&m)?;
+                }
+            }
+            for s in shipped.services {
+                if tx.service(&s.code)?.is_none() {
+                    tx.put_service(&s)?;
+                    added += 1;
+                }
+            }
+            Ok(added)
+        })
+        .await
+    }
+
+    pub async fn catalog(&self) -> EngineResult<Catalog> {
+        self.read(|tx| {
+            Ok(Catalog {
+                methods: tx.methods()?,
+                services: tx.services()?,
+            })
+        })
+        .await
+    }
+
+    /// Adds or replaces a service after checking it is coherent.
+    pub async fn put_service(&self, service: Service) -> EngineResult<Service> {
+        check_service(&service)?;
+        self.write(move |tx| {
+            if tx.methods()?.iter().all(|m| m.code != service.method) {
+                return Err(EngineError::invalid("method", "Unknown payment method."));
+            }
+            tx.put_service(&service)?;
+            Ok(service)
+        })
+        .await
+    }
+}
+
+fn check_service(s: &Service) -> EngineResult<()> {
+    let valid_code = !s.code.is_empty()
+        && s.code.len() <= 64
+        && s.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !valid_code {
+        return Err(EngineError::invalid("code", "Use 1 to 64 of a-z, 0-9 and _."));
+    }
+    if s.amount_min_minor < 1 || s.amount_max_minor < s.amount_min_minor {
+        return Err(EngineError::invalid("amount_min", "Limits must satisfy 0 < min <= max."));
+    }
+    let fee = &s.fee;
+    if fee.rate_ppm < 0 || fee.rate_ppm > 1_000_000 || fee.fix_minor < 0 || fee.min_minor < 0 || fee.max_minor < 0 {
+        return Err(EngineError::invalid("fee", "Fees are between 0 and 100% and not negative."));
+    }
+    for f in &s.fields {
+        if let Some(re) = &f.regexp {
+            Regex::new(re).map_err(|e| EngineError::invalid("fields", format!("{}: {e}", f.key)))?;
+        }
+    }
+    Ok(())
+}

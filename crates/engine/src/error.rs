@@ -1,0 +1,30 @@
+use std::collections::BTreeMap;
+
+use kassa_store::StoreError;
+
+/// What went wrong, in the engine's words; each face renders it in its own
+/// dialect.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    /// Field name (as the Checkout API names it) to message.
+    #[error("invalid: {0:?}")]
+    Invalid(BTreeMap<String, String>),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl EngineError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        EngineError::Invalid(BTreeMap::from([(field.to_string(), message.into())]))
+    }
+}
+
+pub type EngineResult<T> = Result<T, EngineError>;

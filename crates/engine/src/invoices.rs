@@ -1,0 +1,432 @@
+//! Pay-in invoices: creation with idempotency, lookups, and status changes
+//! that commit together with the callbacks they owe.
+
+use std::collections::BTreeMap;
+
+use kassa_domain::ids::{new_id, prefix};
+use kassa_domain::money::{parse_minor, AmountError};
+use kassa_domain::{
+    Customer, Flow, Invoice, InvoiceStatus, Merchant, PaymentFlow, Resolution, ReturnUrls, Source,
+};
+use kassa_store::{Cursor, Page, StoreError, Tx};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::{Engine, EngineError, EngineResult};
+
+/// The earliest and latest `expires` a merchant may ask for, from creation.
+pub const EXPIRES_MIN_SECS: i64 = 14 * 60;
+pub const EXPIRES_MAX_SECS: i64 = 2 * 24 * 3600;
+/// Bounds on what a merchant may store with an invoice.
+const REFERENCE_ID_MAX: usize = 255;
+const TEXT_MAX: usize = 1024;
+const URL_MAX: usize = 2048;
+const JSON_MAX_BYTES: usize = 16 * 1024;
+
+/// A create command, as a face parsed it: types are right, meaning unchecked.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NewInvoice {
+    pub reference_id: Option<String>,
+    pub service: String,
+    pub currency: String,
+    /// The amount's decimal text, exactly as sent.
+    pub amount: String,
+    pub payment_flow: Option<String>,
+    pub service_fields: Option<Map<String, Value>>,
+    pub customer: Option<Map<String, Value>>,
+    pub metadata: Option<Value>,
+    pub return_url: Option<String>,
+    pub return_urls: Option<ReturnUrls>,
+    pub callback_url: Option<String>,
+    pub gateway_options: Option<Value>,
+    /// Unix seconds.
+    pub expires_at_secs: Option<i64>,
+    pub test_mode: bool,
+    pub description: Option<String>,
+    #[serde(skip)]
+    pub source: Option<Source>,
+}
+
+/// The outcome of a create: the invoice, and whether this call made it.
+pub struct Created {
+    pub invoice: Invoice,
+    pub created: bool,
+}
+
+/// Keys sorted at every depth, so that the same body hashes the same whatever
+/// order its keys came in.
+fn canonical(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let sorted: BTreeMap<&String, Value> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
+}
+
+fn fingerprint(new: &NewInvoice) -> String {
+    let mut value = serde_json::to_value(new).expect("a command serializes");
+    if let Value::Object(map) = &mut value {
+        map.remove("reference_id");
+    }
+    hex::encode(Sha256::digest(canonical(&value).to_string().as_bytes()))
+}
+
+fn json_size(value: &Value) -> usize {
+    value.to_string().len()
+}
+
+impl Engine {
+    /// Checks a callback URL: http(s), a host, and unless the operator allows
+    /// it, no literal loopback or private address (names are checked again
+    /// when they are resolved for delivery).
+    pub fn check_callback_url(&self, text: &str) -> Result<(), String> {
+        let url = check_url(text)?;
+        if !self.config.allow_private_callback_urls {
+            let private = match url.host() {
+                Some(url::Host::Ipv4(ip)) => crate::callbacks::is_private(ip.into()),
+                Some(url::Host::Ipv6(ip)) => crate::callbacks::is_private(ip.into()),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => true,
+            };
+            if private {
+                return Err("This URL points to a private address.".into());
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self, merchant: &Merchant, new: &NewInvoice, service: Option<&kassa_domain::Service>, now_secs: i64) -> EngineResult<(i64, PaymentFlow, i64)> {
+        let mut errors = BTreeMap::new();
+        let mut err = |field: &str, message: &str| {
+            errors.entry(field.to_string()).or_insert_with(|| message.to_string());
+        };
+        if let Some(r) = &new.reference_id {
+            if r.is_empty() || r.len() > REFERENCE_ID_MAX {
+                err("reference_id", "This value should be 1 to 255 characters long.");
+            }
+        }
+        let mut amount_minor = 0;
+        match service {
+            None if new.service.is_empty() => err("service", "This value should not be blank."),
+            None => err("service", "This service is not available."),
+            Some(s) if !s.enabled || !s.available => err("service", "This service is not available."),
+            Some(s) => {
+                if new.currency.is_empty() {
+                    err("currency", "This value should not be blank.");
+                } else if new.currency != s.currency.code() {
+                    err("currency", "This value does not match the service currency.");
+                }
+                match parse_minor(&new.amount, s.currency.exponent()) {
+                    _ if new.amount.is_empty() => err("amount", "This value should not be blank."),
+                    Ok(minor) if minor <= 0 => err("amount", "This value should be greater than 0."),
+                    Ok(minor) if minor < s.amount_min_minor || minor > s.amount_max_minor => {
+                        let e = s.currency.exponent();
+                        err(
+                            "amount",
+                            &format!(
+                                "This value should be between {} and {}.",
+                                kassa_domain::money::format_short(s.amount_min_minor, e),
+                                kassa_domain::money::format_short(s.amount_max_minor, e)
+                            ),
+                        )
+                    }
+                    Ok(minor) => amount_minor = minor,
+                    Err(AmountError::TooPrecise(places)) => err(
+                        "amount",
+                        &format!("This value should have at most {places} decimal places."),
+                    ),
+                    Err(e) => err("amount", &e.to_string()),
+                }
+                for (field, message) in s.check_fields(new.service_fields.as_ref()) {
+                    err(&field, &message);
+                }
+            }
+        }
+        let payment_flow = match new.payment_flow.as_deref() {
+            None => PaymentFlow::Charge,
+            Some(text) => PaymentFlow::parse(text).unwrap_or_else(|| {
+                err("flow", "This value should be one of: charge, verify.");
+                PaymentFlow::Charge
+            }),
+        };
+        if let Some(customer) = &new.customer {
+            match customer.get("reference_id") {
+                Some(Value::String(r)) if !r.is_empty() && r.len() <= REFERENCE_ID_MAX => {}
+                Some(Value::String(_)) | None | Some(Value::Null) => {
+                    err("customer.reference_id", "This value should not be blank.")
+                }
+                Some(_) => err("customer.reference_id", "This value should be of type string."),
+            }
+            if json_size(&Value::Object(customer.clone())) > JSON_MAX_BYTES {
+                err("customer", "This value is too long.");
+            }
+        }
+        for (field, value) in [("metadata", &new.metadata), ("gateway_options", &new.gateway_options)] {
+            if value.as_ref().is_some_and(|v| json_size(v) > JSON_MAX_BYTES) {
+                err(field, "This value is too long.");
+            }
+        }
+        if new.description.as_ref().is_some_and(|d| d.chars().count() > TEXT_MAX) {
+            err("description", "This value is too long. It should have 1024 characters or less.");
+        }
+        if let Some(url) = &new.return_url {
+            if let Err(m) = check_url(url) {
+                err("return_url", &m);
+            }
+        }
+        if let Some(urls) = &new.return_urls {
+            for (field, url) in [
+                ("return_urls.success", urls.success.as_deref()),
+                ("return_urls.fail", urls.fail.as_deref()),
+                ("return_urls.pending", Some(urls.pending.as_str())),
+            ] {
+                match url {
+                    Some("") if field == "return_urls.pending" => err(field, "This value should not be blank."),
+                    Some(u) => {
+                        if let Err(m) = check_url(u) {
+                            err(field, &m);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        if let Some(url) = &new.callback_url {
+            if let Err(m) = self.check_callback_url(url) {
+                err("callback_url", &m);
+            }
+        }
+        let expires_at = match new.expires_at_secs {
+            None => now_secs + self.config.invoice_ttl_secs,
+            Some(at) => {
+                if at < now_secs + EXPIRES_MIN_SECS || at > now_secs + EXPIRES_MAX_SECS {
+                    err("expires", "This value should be between 14 minutes and 2 days from now.");
+                }
+                at
+            }
+        };
+        let _ = merchant;
+        if errors.is_empty() {
+            Ok((amount_minor, payment_flow, expires_at))
+        } else {
+            Err(EngineError::Invalid(errors))
+        }
+    }
+
+    /// Creates an invoice, or returns the one a repeat of the same request
+    /// made. The same `reference_id` with another body is a conflict.
+    pub async fn create_invoice(
+        &self,
+        merchant: Merchant,
+        test_mode: bool,
+        new: NewInvoice,
+    ) -> EngineResult<Created> {
+        let source = new.source.unwrap_or(Source::PrivateApi);
+        if source != Source::PrivateApi && merchant.forbid_public_api {
+            return Err(EngineError::Forbidden("Invoice creation through the public API is forbidden for this account.".into()));
+        }
+        let now = self.now_secs();
+        let service = if new.service.is_empty() {
+            None
+        } else {
+            let code = new.service.clone();
+            self.read(move |tx| Ok(tx.service(&code)?)).await?
+        };
+        let (amount_minor, payment_flow, expires_at_secs) = self.validate(&merchant, &new, service.as_ref(), now)?;
+        let service = service.expect("validation found the service");
+        let fee_minor = service.fee.fee_minor(amount_minor);
+        let test_outcome = match service.flow {
+            Flow::Test => new
+                .service_fields
+                .as_ref()
+                .and_then(|f| f.get("status"))
+                .and_then(Value::as_str)
+                .and_then(InvoiceStatus::parse)
+                .filter(|s| *s != InvoiceStatus::ProcessPending),
+            _ => None,
+        };
+        let fingerprint = fingerprint(&new);
+        let reference_id = new.reference_id.clone().unwrap_or_else(|| uuid_v4());
+        let customer = new.customer.map(|data| Customer {
+            id: new_id(prefix::CUSTOMER),
+            reference_id: data.get("reference_id").and_then(Value::as_str).unwrap_or_default().to_string(),
+            data: Value::Object(data),
+        });
+        let mut invoice = Invoice {
+            id: new_id(prefix::INVOICE),
+            merchant_id: merchant.id.clone(),
+            test_mode,
+            reference_id,
+            service: service.code.clone(),
+            service_method: service.method.clone(),
+            service_flow: service.flow.as_str().to_string(),
+            currency: service.currency,
+            amount_minor,
+            fee_minor,
+            deposit_minor: amount_minor - fee_minor,
+            processed_amount_minor: None,
+            processed_fee_minor: None,
+            processed_deposit_minor: None,
+            refunded_amount_minor: None,
+            status: InvoiceStatus::Created,
+            resolution: Resolution::Ok,
+            payment_flow,
+            description: new.description,
+            metadata: new.metadata,
+            service_fields: new.service_fields.map(Value::Object),
+            customer,
+            return_url: new.return_url,
+            return_urls: new.return_urls,
+            callback_url: new.callback_url.or(merchant.callback_url.clone()),
+            gateway_options: new.gateway_options,
+            source,
+            created_at_secs: now,
+            updated_at_secs: now,
+            processed_at_secs: None,
+            expires_at_secs,
+            test_outcome,
+            fingerprint,
+        };
+        let engine_wakes = test_outcome.is_some() || invoice.callback_url.is_some();
+        let created = self
+            .write(move |tx| {
+                if let Some(existing) = tx.invoice_by_reference(&invoice.merchant_id, test_mode, &invoice.reference_id)? {
+                    return if existing.fingerprint == invoice.fingerprint {
+                        Ok(Created { invoice: existing, created: false })
+                    } else {
+                        Err(EngineError::Conflict(
+                            "An invoice with this reference_id exists with a different request.".into(),
+                        ))
+                    };
+                }
+                tx.insert_invoice(&invoice).map_err(|e| match e {
+                    StoreError::Duplicate(_) => EngineError::Conflict("reference_id is taken".into()),
+                    e => e.into(),
+                })?;
+                change_status(tx, &mut invoice, InvoiceStatus::ProcessPending, Resolution::Ok, now)?;
+                Ok(Created { invoice, created: true })
+            })
+            .await?;
+        if created.created && engine_wakes {
+            self.wake_workers();
+        }
+        Ok(created)
+    }
+
+    /// An invoice of the merchant's mode, by id.
+    pub async fn invoice(&self, merchant_id: String, test_mode: bool, id: String) -> EngineResult<Invoice> {
+        self.read(move |tx| {
+            tx.invoice(&id)?
+                .filter(|i| i.merchant_id == merchant_id && i.test_mode == test_mode)
+                .ok_or(EngineError::NotFound)
+        })
+        .await
+    }
+
+    pub async fn invoice_by_reference(
+        &self,
+        merchant_id: String,
+        test_mode: bool,
+        reference_id: String,
+    ) -> EngineResult<Option<Invoice>> {
+        self.read(move |tx| Ok(tx.invoice_by_reference(&merchant_id, test_mode, &reference_id)?))
+            .await
+    }
+
+    pub async fn invoices(
+        &self,
+        merchant_id: String,
+        test_mode: bool,
+        cursor: Cursor,
+        limit: usize,
+    ) -> EngineResult<Page<Invoice>> {
+        assert!((1..=100).contains(&limit));
+        self.read(move |tx| {
+            let cursor_id = match &cursor {
+                Cursor::First => None,
+                Cursor::After(id) | Cursor::Before(id) => Some(id.clone()),
+            };
+            if let Some(id) = cursor_id {
+                let known = tx.invoice(&id)?.is_some_and(|i| i.merchant_id == merchant_id && i.test_mode == test_mode);
+                if !known {
+                    return Err(EngineError::invalid("page", "The cursor names no invoice of this account."));
+                }
+            }
+            Ok(tx.invoices(&merchant_id, test_mode, &cursor, limit)?)
+        })
+        .await
+    }
+
+    /// The invoice behind a hosted page link; the id is the capability.
+    pub async fn invoice_for_page(&self, id: String) -> EngineResult<(Invoice, Merchant)> {
+        self.read(move |tx| {
+            let invoice = tx.invoice(&id)?.ok_or(EngineError::NotFound)?;
+            let merchant = tx.merchant(&invoice.merchant_id)?.ok_or(EngineError::NotFound)?;
+            Ok((invoice, merchant))
+        })
+        .await
+    }
+
+    /// The hosted page's test controls: complete or fail a test invoice.
+    pub async fn settle_test_payment(&self, id: String, succeed: bool) -> EngineResult<Invoice> {
+        let now = self.now_secs();
+        let invoice = self
+            .write(move |tx| {
+                let mut invoice = tx.invoice(&id)?.ok_or(EngineError::NotFound)?;
+                if !invoice.test_mode && invoice.service_flow != Flow::Test.as_str() {
+                    return Err(EngineError::Forbidden("Only test payments can be settled here.".into()));
+                }
+                if invoice.status.is_final() {
+                    return Ok(invoice);
+                }
+                let (status, resolution) = if succeed {
+                    (InvoiceStatus::Processed, Resolution::Ok)
+                } else {
+                    (InvoiceStatus::ProcessFailed, Resolution::Declined)
+                };
+                change_status(tx, &mut invoice, status, resolution, now)?;
+                Ok(invoice)
+            })
+            .await?;
+        self.wake_workers();
+        Ok(invoice)
+    }
+}
+
+/// Moves an invoice to `next` and owes its callback, in the caller's
+/// transaction, so that both commit or neither does.
+pub(crate) fn change_status(
+    tx: &mut dyn Tx,
+    invoice: &mut Invoice,
+    next: InvoiceStatus,
+    resolution: Resolution,
+    now_secs: i64,
+) -> EngineResult<()> {
+    invoice.transition(next, resolution, now_secs);
+    tx.update_invoice(invoice)?;
+    crate::callbacks::owe(tx, invoice, now_secs)?;
+    Ok(())
+}
+
+fn check_url(text: &str) -> Result<url::Url, String> {
+    if text.len() > URL_MAX {
+        return Err("This value is too long.".into());
+    }
+    match url::Url::parse(text) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host().is_some() => Ok(u),
+        _ => Err("This value is not a valid URL.".into()),
+    }
+}
+
+/// A random UUID (version 4), the shape merchants use for `reference_id`.
+fn uuid_v4() -> String {
+    let mut b: [u8; 16] = rand::random();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}

@@ -1,0 +1,141 @@
+//! Kassa's engine: every command the faces offer, run over the store, and the
+//! background workers (callback delivery, expiry, the test provider). No face
+//! dialect lives here; faces parse into these commands and render the results.
+
+pub mod callbacks;
+pub mod catalog;
+pub mod clock;
+mod error;
+pub mod invoices;
+pub mod merchants;
+pub mod secrets;
+pub mod workers;
+
+use std::sync::Arc;
+
+use kassa_store::{Store, StoreError, Tx};
+use tokio::sync::Notify;
+
+pub use callbacks::{CallbackRenderer, Rendered};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{EngineError, EngineResult};
+pub use invoices::NewInvoice;
+pub use secrets::Sealer;
+
+/// The engine's settings; the binary fills them from its configuration.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Base of the links Kassa hands out (`hpp_url`), without a trailing slash.
+    pub public_base_url: String,
+    /// Delay before each retry of a callback, in seconds; the last one repeats
+    /// until `callback_max_attempts` is reached.
+    pub callback_retry_secs: Vec<i64>,
+    pub callback_max_attempts: u32,
+    pub callback_timeout_ms: u64,
+    /// Deliver callbacks to loopback and private addresses (tests, labs).
+    pub allow_private_callback_urls: bool,
+    /// Expiry of an invoice created without `expires`.
+    pub invoice_ttl_secs: i64,
+    /// How often the workers look for due work when nothing wakes them.
+    pub worker_poll_ms: u64,
+    pub master_key: [u8; 32],
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            callback_retry_secs: vec![10, 30, 60, 300, 900, 1800, 3600],
+            callback_max_attempts: 12,
+            callback_timeout_ms: 10_000,
+            allow_private_callback_urls: false,
+            invoice_ttl_secs: 24 * 3600,
+            worker_poll_ms: 500,
+            master_key: [0u8; 32],
+        }
+    }
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    sealer: Sealer,
+    renderer: Arc<dyn CallbackRenderer>,
+    http: reqwest::Client,
+    /// Pinged when a change leaves work for the workers: one for the invoice
+    /// sweeps, one for callback delivery, so a slow receiver holds up neither.
+    wake_sweeps: Notify,
+    wake_callbacks: Notify,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+        renderer: Arc<dyn CallbackRenderer>,
+    ) -> Arc<Engine> {
+        assert!(!config.callback_retry_secs.is_empty());
+        assert!(config.callback_max_attempts > 0);
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_millis(config.callback_timeout_ms))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("Kassa/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds with static settings");
+        Arc::new(Engine {
+            sealer: Sealer::new(&config.master_key),
+            store,
+            clock,
+            config,
+            renderer,
+            http,
+            wake_sweeps: Notify::new(),
+            wake_callbacks: Notify::new(),
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now_secs()
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    /// Wakes the workers: a change left them work.
+    pub fn wake_workers(&self) {
+        self.wake_sweeps.notify_one();
+        self.wake_callbacks.notify_one();
+    }
+
+    async fn write<R, F>(&self, work: F) -> EngineResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> EngineResult<R> + Send + 'static,
+    {
+        kassa_store::write(&*self.store, work).await
+    }
+
+    async fn read<R, F>(&self, work: F) -> EngineResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn Tx) -> EngineResult<R> + Send + 'static,
+    {
+        kassa_store::read(&*self.store, work).await
+    }
+}
+
+impl From<EngineError> for StoreError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(e) => e,
+            other => StoreError::Backend(other.to_string()),
+        }
+    }
+}

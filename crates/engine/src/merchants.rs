@@ -1,0 +1,180 @@
+//! Merchants and their credentials: created by the operator, used to
+//! authenticate each face.
+
+use kassa_domain::ids::{new_id, prefix, random_base62};
+use kassa_domain::merchant::CredentialKind;
+use kassa_domain::{Credentials, Currency, Merchant};
+use serde::Serialize;
+
+use crate::secrets::{constant_time_eq, new_webhook_secret, sha256_hex};
+use crate::{Engine, EngineError, EngineResult};
+
+/// Secrets of one mode as issued: shown once, never stored in clear.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedCredentials {
+    pub public_key: String,
+    pub private_key_id: String,
+    pub private_key_secret: String,
+    pub callback_secret: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedMerchant {
+    pub merchant_id: String,
+    pub name: String,
+    pub site_id: i64,
+    pub site_login: String,
+    pub test: IssuedCredentials,
+    pub live: IssuedCredentials,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NewMerchant {
+    pub name: String,
+    pub site_login: Option<String>,
+    pub callback_url: Option<String>,
+    pub forbid_public_api: bool,
+    pub account_currency: Option<Currency>,
+}
+
+fn login_from(name: &str) -> String {
+    let mut login: String = name
+        .chars()
+        .filter_map(|c| {
+            if c.is_ascii_alphanumeric() {
+                Some(c.to_ascii_lowercase())
+            } else if c == ' ' || c == '-' || c == '_' {
+                Some('_')
+            } else {
+                None
+            }
+        })
+        .collect();
+    if login.is_empty() {
+        login = "site".into();
+    }
+    login.truncate(32);
+    format!("{login}_{}", random_base62(4).to_lowercase())
+}
+
+impl Engine {
+    pub async fn create_merchant(&self, new: NewMerchant) -> EngineResult<IssuedMerchant> {
+        let name = new.name.trim().to_string();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(EngineError::invalid("name", "This value should be 1 to 200 characters long."));
+        }
+        if let Some(url) = &new.callback_url {
+            self.check_callback_url(url).map_err(|m| EngineError::invalid("callback_url", m))?;
+        }
+        let issue = |mode: &str| IssuedCredentials {
+            public_key: format!("pk_{mode}_{}", random_base62(43)),
+            private_key_id: format!("key_{mode}_{}", random_base62(16)),
+            private_key_secret: format!("sk_{mode}_{}", random_base62(43)),
+            callback_secret: new_webhook_secret(),
+        };
+        let (test, live) = (issue("test"), issue("live"));
+        let keep = |i: &IssuedCredentials| Credentials {
+            public_key: i.public_key.clone(),
+            private_key_id: i.private_key_id.clone(),
+            private_secret_sha256: sha256_hex(&i.private_key_secret),
+            callback_secret_sealed: self.sealer.seal(&i.callback_secret),
+        };
+        let mut merchant = Merchant {
+            id: new_id(prefix::MERCHANT),
+            name,
+            site_id: 0,
+            site_login: new.site_login.unwrap_or_else(|| login_from(&new.name)),
+            forbid_public_api: new.forbid_public_api,
+            account_currency: new
+                .account_currency
+                .unwrap_or_else(|| Currency::from_code("USD").expect("USD")),
+            callback_url: new.callback_url,
+            created_at_secs: self.now_secs(),
+            test: keep(&test),
+            live: keep(&live),
+        };
+        let merchant = self
+            .write(move |tx| {
+                merchant.site_id = tx.next_site_id()?;
+                tx.insert_merchant(&merchant).map_err(|e| match e {
+                    kassa_store::StoreError::Duplicate(_) => {
+                        EngineError::Conflict("site_login is taken".into())
+                    }
+                    e => e.into(),
+                })?;
+                Ok(merchant)
+            })
+            .await?;
+        Ok(IssuedMerchant {
+            merchant_id: merchant.id,
+            name: merchant.name,
+            site_id: merchant.site_id,
+            site_login: merchant.site_login,
+            test,
+            live,
+        })
+    }
+
+    pub async fn merchants(&self) -> EngineResult<Vec<Merchant>> {
+        self.read(|tx| Ok(tx.merchants()?)).await
+    }
+
+    pub async fn merchant(&self, id: String) -> EngineResult<Merchant> {
+        self.read(move |tx| tx.merchant(&id)?.ok_or(EngineError::NotFound)).await
+    }
+
+    /// Changes a merchant's settings with `change`, returning the result.
+    pub async fn update_merchant(
+        &self,
+        id: String,
+        change: impl FnOnce(&mut Merchant) + Send + 'static,
+    ) -> EngineResult<Merchant> {
+        self.write(move |tx| {
+            let mut merchant = tx.merchant(&id)?.ok_or(EngineError::NotFound)?;
+            change(&mut merchant);
+            tx.update_merchant(&merchant)?;
+            Ok(merchant)
+        })
+        .await
+    }
+
+    /// The merchant and mode of a public key (`pk_test_...`/`pk_live_...`).
+    pub async fn authenticate_public(&self, public_key: String) -> EngineResult<(Merchant, bool)> {
+        if public_key.is_empty() || public_key.len() > 128 {
+            return Err(EngineError::Unauthorized);
+        }
+        self.read(move |tx| {
+            tx.merchant_by_credential(CredentialKind::PublicKey, &public_key)?
+                .ok_or(EngineError::Unauthorized)
+        })
+        .await
+    }
+
+    /// The merchant and mode of a private key id and secret (HTTP Basic).
+    pub async fn authenticate_private(
+        &self,
+        key_id: String,
+        secret: String,
+    ) -> EngineResult<(Merchant, bool)> {
+        if key_id.is_empty() || key_id.len() > 128 || secret.len() > 256 {
+            return Err(EngineError::Unauthorized);
+        }
+        let (merchant, test_mode) = self
+            .read(move |tx| {
+                tx.merchant_by_credential(CredentialKind::PrivateKeyId, &key_id)?
+                    .ok_or(EngineError::Unauthorized)
+            })
+            .await?;
+        let expected = &merchant.credentials(test_mode).private_secret_sha256;
+        if !constant_time_eq(&sha256_hex(&secret), expected) {
+            return Err(EngineError::Unauthorized);
+        }
+        Ok((merchant, test_mode))
+    }
+
+    /// The callback signing secret of a merchant's mode, unsealed.
+    pub fn callback_secret(&self, merchant: &Merchant, test_mode: bool) -> Option<String> {
+        self.sealer
+            .open(&merchant.credentials(test_mode).callback_secret_sealed)
+    }
+}

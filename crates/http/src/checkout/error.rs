@@ -1,0 +1,99 @@
+//! The Checkout API's error shapes, as its specification shows them.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kassa_engine::EngineError;
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub enum CheckoutError {
+    BadRequest(String),
+    Unauthorized,
+    Forbidden(String),
+    NotFound,
+    MethodNotAllowed,
+    Conflict(String),
+    PayloadTooLarge,
+    /// 422: field to message.
+    Invalid(BTreeMap<String, String>),
+    Internal,
+}
+
+impl CheckoutError {
+    pub fn invalid(field: &str, message: &str) -> Self {
+        CheckoutError::Invalid(BTreeMap::from([(field.into(), message.into())]))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CheckoutError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            CheckoutError::Unauthorized => StatusCode::UNAUTHORIZED,
+            CheckoutError::Forbidden(_) => StatusCode::FORBIDDEN,
+            CheckoutError::NotFound => StatusCode::NOT_FOUND,
+            CheckoutError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            CheckoutError::Conflict(_) => StatusCode::CONFLICT,
+            CheckoutError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            CheckoutError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            CheckoutError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> Value {
+        let status = self.status();
+        let entry = |detail: Option<&str>| {
+            let mut e = json!({
+                "status": status.canonical_reason().unwrap_or_default(),
+                "code": status.as_u16().to_string(),
+            });
+            if let Some(d) = detail {
+                e["detail"] = Value::String(d.to_string());
+            }
+            json!({ "errors": [e] })
+        };
+        match self {
+            CheckoutError::Invalid(fields) => json!({ "errors": fields }),
+            CheckoutError::Internal => json!({"errors": [{
+                "status": "internal_error",
+                "code": "500",
+                "title": "internal_error",
+                "detail": "Internal server error.",
+            }]}),
+            CheckoutError::BadRequest(d) | CheckoutError::Forbidden(d) | CheckoutError::Conflict(d) => {
+                entry(Some(d))
+            }
+            _ => entry(None),
+        }
+    }
+}
+
+impl IntoResponse for CheckoutError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if matches!(self, CheckoutError::Unauthorized) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"kassa\""),
+            );
+        }
+        response
+    }
+}
+
+impl From<EngineError> for CheckoutError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Unauthorized => CheckoutError::Unauthorized,
+            EngineError::Forbidden(m) => CheckoutError::Forbidden(m),
+            EngineError::NotFound => CheckoutError::NotFound,
+            EngineError::Invalid(fields) => CheckoutError::Invalid(fields),
+            EngineError::Conflict(m) => CheckoutError::Conflict(m),
+            EngineError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                CheckoutError::Internal
+            }
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! The Checkout API (spec 003): pre-request, services, invoices over the
+//! public and private API, the HTML form, reconciliation and listing.
+
+mod error;
+pub mod parse;
+pub mod render;
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use kassa_domain::{Currency, Merchant, Source};
+use kassa_engine::Engine;
+use kassa_store::Cursor;
+use serde_json::{json, Map, Value};
+
+pub use error::CheckoutError;
+use parse::{form_object, json_object, jsonapi_attributes, new_invoice, Origin};
+use render::{private_invoice_resource, public_invoice, service_resource};
+
+use crate::AppState;
+
+/// The largest request body the Checkout API reads.
+pub const BODY_MAX_BYTES: usize = 64 * 1024;
+const PAGE_SIZE_DEFAULT: usize = 20;
+const PAGE_SIZE_MAX: usize = 100;
+
+type Result<T> = std::result::Result<T, CheckoutError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/public-api/payment-prerequest", post(prerequest))
+        .route("/public-api/payment-invoices", post(create_public))
+        .route("/public-api/payment-invoices/process", post(create_from_form))
+        .route("/public-api/payment-invoices/{id}", get(get_public))
+        .route("/api/payment-services", get(list_services))
+        .route("/api/payment-services/{id}", get(get_service))
+        .route("/api/payment-invoices", post(create_private).get(list_invoices))
+        .route("/api/payment-invoices/{id}", get(get_private))
+        .route("/api/payment-invoices/{id}/callbacks", post(resend_callback))
+}
+
+pub async fn read_body(body: Body) -> Result<Bytes> {
+    axum::body::to_bytes(body, BODY_MAX_BYTES).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            CheckoutError::PayloadTooLarge
+        } else {
+            CheckoutError::BadRequest("The request body could not be read.".into())
+        }
+    })
+}
+
+/// A merchant authenticated with its private key id and secret (HTTP Basic).
+struct Private {
+    merchant: Merchant,
+    test_mode: bool,
+}
+
+async fn private(engine: &Engine, headers: &HeaderMap) -> Result<Private> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(CheckoutError::Unauthorized)?;
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+        .ok_or(CheckoutError::Unauthorized)?;
+    let decoded = STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or(CheckoutError::Unauthorized)?;
+    let (id, secret) = decoded.split_once(':').ok_or(CheckoutError::Unauthorized)?;
+    let (merchant, test_mode) = engine
+        .authenticate_private(id.to_string(), secret.to_string())
+        .await?;
+    Ok(Private { merchant, test_mode })
+}
+
+async fn public(engine: &Engine, key: Option<&Value>) -> Result<(Merchant, bool)> {
+    match key {
+        Some(Value::String(k)) => Ok(engine.authenticate_public(k.clone()).await?),
+        _ => Err(CheckoutError::Unauthorized),
+    }
+}
+
+fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>> {
+    serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
+        .map_err(|_| CheckoutError::BadRequest("Malformed query string.".into()))
+}
+
+fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+fn created_status(created: bool) -> StatusCode {
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
+}
+
+async fn prerequest(State(app): State<AppState>, body: Body) -> Result<Json<Value>> {
+    let body = json_object(&read_body(body).await?)?;
+    let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
+    let currency = match body.get("currency") {
+        Some(Value::String(c)) => {
+            Currency::from_code(c).ok_or_else(|| CheckoutError::invalid("currency", "This value is not a valid currency."))?
+        }
+        None | Some(Value::Null) => return Err(CheckoutError::invalid("currency", "This value should not be blank.")),
+        Some(_) => return Err(CheckoutError::invalid("currency", "This value should be of type string.")),
+    };
+    let catalog = app.engine.catalog().await?;
+    Ok(Json(render::prerequest(&merchant, test_mode, currency, &catalog)))
+}
+
+async fn create_public(State(app): State<AppState>, body: Body) -> Result<Response> {
+    let body = json_object(&read_body(body).await?)?;
+    let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
+    let mut new = new_invoice(&body, Origin::Json, test_mode)?;
+    new.source = Some(Source::PublicApi);
+    let created = app.engine.create_invoice(merchant, new.test_mode, new).await?;
+    Ok((created_status(created.created), Json(public_invoice(&app.base_url, &created.invoice))).into_response())
+}
+
+/// The payment link: an HTML form posted by the customer's browser. Success
+/// redirects to the hosted page; errors are shown as a page.
+async fn create_from_form(State(app): State<AppState>, body: Body) -> Response {
+    let result = async {
+        let body = form_object(&read_body(body).await?)?;
+        let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
+        let mut new = new_invoice(&body, Origin::Form, test_mode)?;
+        new.source = Some(Source::HtmlForm);
+        let created = app.engine.create_invoice(merchant, new.test_mode, new).await?;
+        Ok::<_, CheckoutError>(render::hpp_url(&app.base_url, &created.invoice))
+    }
+    .await;
+    match result {
+        Ok(url) => Redirect::to(&url).into_response(),
+        Err(e) => crate::hpp::form_error_page(&e),
+    }
+}
+
+async fn get_public(State(app): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+    let pairs = query_pairs(q)?;
+    let key = query_value(&pairs, "public_key").map(|k| Value::String(k.to_string()));
+    let (merchant, test_mode) = public(&app.engine, key.as_ref()).await?;
+    let invoice = app.engine.invoice(merchant.id, test_mode, id).await?;
+    Ok(Json(public_invoice(&app.base_url, &invoice)))
+}
+
+async fn create_private(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
+    let auth = private(&app.engine, &headers).await?;
+    let attributes = jsonapi_attributes(json_object(&read_body(body).await?)?)?;
+    let mut new = new_invoice(&attributes, Origin::Json, auth.test_mode)?;
+    new.source = Some(Source::PrivateApi);
+    let created = app.engine.create_invoice(auth.merchant, new.test_mode, new).await?;
+    let invoice = created.invoice;
+    let attempts = if created.created {
+        Vec::new()
+    } else {
+        app.engine.callback_attempts(invoice.id.clone()).await?
+    };
+    let body = json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) });
+    Ok((created_status(created.created), Json(body)).into_response())
+}
+
+async fn get_private(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>> {
+    let auth = private(&app.engine, &headers).await?;
+    let invoice = app.engine.invoice(auth.merchant.id, auth.test_mode, id).await?;
+    let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
+    Ok(Json(json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) })))
+}
+
+fn page_size(pairs: &[(String, String)]) -> Result<usize> {
+    match query_value(pairs, "page[size]") {
+        None => Ok(PAGE_SIZE_DEFAULT),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=PAGE_SIZE_MAX).contains(&n) => Ok(n),
+            _ => Err(CheckoutError::invalid("page[size]", "This value should be between 1 and 100.")),
+        },
+    }
+}
+
+/// `GET /api/payment-invoices`: by `filter[reference_id]`, or a page of the
+/// newest first with `page[after]`/`page[before]` cursors.
+async fn list_invoices(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+    let auth = private(&app.engine, &headers).await?;
+    let pairs = query_pairs(q)?;
+    if let Some(reference_id) = query_value(&pairs, "filter[reference_id]") {
+        let invoice = app
+            .engine
+            .invoice_by_reference(auth.merchant.id, auth.test_mode, reference_id.to_string())
+            .await?
+            .ok_or(CheckoutError::NotFound)?;
+        let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
+        return Ok(Json(json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) })));
+    }
+    let size = page_size(&pairs)?;
+    let cursor = match (query_value(&pairs, "page[after]"), query_value(&pairs, "page[before]")) {
+        (Some(_), Some(_)) => return Err(CheckoutError::invalid("page", "Use page[after] or page[before], not both.")),
+        (Some(id), None) => Cursor::After(id.to_string()),
+        (None, Some(id)) => Cursor::Before(id.to_string()),
+        (None, None) => Cursor::First,
+    };
+    let page = app.engine.invoices(auth.merchant.id, auth.test_mode, cursor, size).await?;
+    let mut data = Vec::with_capacity(page.items.len());
+    for invoice in &page.items {
+        let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
+        data.push(private_invoice_resource(&app.base_url, invoice, &attempts));
+    }
+    let first = page.items.first().map(|i| i.id.clone());
+    let last = page.items.last().map(|i| i.id.clone());
+    let link = |key: &str, id: &Option<String>, exists: bool| match (id, exists) {
+        (Some(id), true) => format!("/api/payment-invoices?page[size]={size}&page[{key}]={id}"),
+        _ => String::new(),
+    };
+    Ok(Json(json!({
+        "meta": { "count": data.len(), "size": size, "before": first, "after": last },
+        "links": { "prev": link("before", &first, page.has_newer), "next": link("after", &last, page.has_older) },
+        "data": data,
+    })))
+}
+
+async fn list_services(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+    let auth = private(&app.engine, &headers).await?;
+    let pairs = query_pairs(q)?;
+    let size = page_size(&pairs)?;
+    let number = match query_value(&pairs, "page[number]") {
+        None => 1,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1 && *n <= 1_000_000)
+            .ok_or_else(|| CheckoutError::invalid("page[number]", "This value should be a positive integer."))?,
+    };
+    let catalog = app.engine.catalog().await?;
+    let total = catalog.services.len();
+    let pages = total.div_ceil(size).max(1);
+    let data: Vec<Value> = catalog
+        .services
+        .iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .map(|s| service_resource(&auth.merchant, auth.test_mode, s))
+        .collect();
+    let link = |n: usize| format!("/api/payment-services?page[number]={n}&page[size]={size}");
+    let mut links = Map::new();
+    links.insert("first".into(), link(1).into());
+    if number > 1 {
+        links.insert("prev".into(), link(number - 1).into());
+    }
+    if number < pages {
+        links.insert("next".into(), link(number + 1).into());
+    }
+    links.insert("last".into(), link(pages).into());
+    Ok(Json(json!({
+        "meta": { "total": total, "pages": pages, "page": number },
+        "links": links,
+        "data": data,
+    })))
+}
+
+async fn get_service(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>> {
+    let auth = private(&app.engine, &headers).await?;
+    let catalog = app.engine.catalog().await?;
+    let service = catalog
+        .services
+        .iter()
+        .find(|s| render::merchant_service_id(&auth.merchant.id, &s.code) == id || s.code == id)
+        .ok_or(CheckoutError::NotFound)?;
+    Ok(Json(json!({ "data": service_resource(&auth.merchant, auth.test_mode, service) })))
+}
+
+/// Owes a fresh callback with the invoice's current status (manual resend).
+async fn resend_callback(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+    let auth = private(&app.engine, &headers).await?;
+    let invoice = app.engine.invoice(auth.merchant.id.clone(), auth.test_mode, id).await?;
+    let callback = app.engine.resend_callback(Some(auth.merchant.id), invoice.id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "data": {
+            "type": "callbacks",
+            "id": callback.id,
+            "attributes": {
+                "url": callback.url,
+                "transaction_status": callback.transaction_status,
+                "status": callback.state.as_str(),
+            },
+        }})),
+    )
+        .into_response())
+}
+
+pub type SharedEngine = Arc<Engine>;

@@ -1,0 +1,56 @@
+//! Kassa's HTTP faces. Each face parses its dialect into engine commands and
+//! renders results and errors in its own shapes; no business rule lives here.
+#![recursion_limit = "256"]
+
+
+pub mod checkout;
+pub mod hpp;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use kassa_engine::Engine;
+
+pub use checkout::render::CheckoutCallbacks;
+use checkout::CheckoutError;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// The public base URL, without a trailing slash.
+    pub base_url: String,
+}
+
+/// Every route of every face. Unknown paths and methods answer in the
+/// Checkout API's error shape.
+pub fn router(engine: Arc<Engine>) -> Router {
+    let base_url = engine.config().public_base_url.trim_end_matches('/').to_string();
+    let state = AppState { engine, base_url };
+    Router::new()
+        .merge(checkout::routes())
+        .merge(hpp::routes())
+        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .fallback(|| async { CheckoutError::NotFound })
+        .method_not_allowed_fallback(|| async { CheckoutError::MethodNotAllowed })
+        .with_state(state)
+}
+
+/// The benchmark's baseline on the same HTTP stack: parses the JSON body and
+/// writes it back, with no store behind it.
+pub fn echo_router() -> Router {
+    async fn echo(body: Body) -> Response {
+        let bytes = match checkout::read_body(body).await {
+            Ok(b) => b,
+            Err(e) => return e.into_response(),
+        };
+        match serde_json::from_slice::<serde_json::Value>(&bytes) {
+            Ok(v) => (StatusCode::CREATED, Json(v)).into_response(),
+            Err(_) => CheckoutError::BadRequest("Malformed JSON.".into()).into_response(),
+        }
+    }
+    Router::new().route("/echo", post(echo))
+}

@@ -1,0 +1,204 @@
+//! Configuration: defaults that work out of the box, then a TOML file, then
+//! `KASSA_*` environment variables, each overriding the one before.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use serde::Deserialize;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Base of the links handed out (`hpp_url`); defaults to `http://<listen>`.
+    pub public_base_url: Option<String>,
+    /// `sqlite://PATH` (or a plain path) for the embedded store.
+    pub database_url: String,
+    /// 32 bytes in base64 sealing stored secrets; when absent, read from (or
+    /// created as) `master.key` beside the SQLite file.
+    pub master_key: Option<String>,
+    pub callback_retry_secs: Vec<i64>,
+    pub callback_max_attempts: u32,
+    pub callback_timeout_ms: u64,
+    pub allow_private_callback_urls: bool,
+    pub invoice_ttl_secs: i64,
+    pub worker_poll_ms: u64,
+    /// `tracing` filter, e.g. `info` or `kassa=debug`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let engine = kassa_engine::EngineConfig::default();
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            public_base_url: None,
+            database_url: "sqlite://kassa-data/kassa.sqlite".into(),
+            master_key: None,
+            callback_retry_secs: engine.callback_retry_secs,
+            callback_max_attempts: engine.callback_max_attempts,
+            callback_timeout_ms: engine.callback_timeout_ms,
+            allow_private_callback_urls: engine.allow_private_callback_urls,
+            invoice_ttl_secs: engine.invoice_ttl_secs,
+            worker_poll_ms: engine.worker_poll_ms,
+            log: "info".into(),
+        }
+    }
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn parse_env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    env(name)
+        .map(|v| v.parse::<T>().map_err(|e| anyhow::anyhow!("{name}={v}: {e}")))
+        .transpose()
+}
+
+impl Config {
+    /// Loads `path` (or `kassa.toml` when present and no path is given), then
+    /// applies the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
+        let path = path
+            .map(Path::to_path_buf)
+            .or_else(|| env("KASSA_CONFIG").map(PathBuf::from))
+            .or_else(|| Some(PathBuf::from("kassa.toml")).filter(|p| p.exists()));
+        let mut config = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env()?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self) -> anyhow::Result<()> {
+        if let Some(v) = env("KASSA_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = env("KASSA_PUBLIC_BASE_URL") {
+            self.public_base_url = Some(v);
+        }
+        if let Some(v) = env("KASSA_DATABASE_URL") {
+            self.database_url = v;
+        }
+        if let Some(v) = env("KASSA_MASTER_KEY") {
+            self.master_key = Some(v);
+        }
+        if let Some(v) = env("KASSA_CALLBACK_RETRY_SECS") {
+            self.callback_retry_secs = v
+                .split(',')
+                .map(|s| s.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("KASSA_CALLBACK_RETRY_SECS={v}"))?;
+        }
+        if let Some(v) = parse_env("KASSA_CALLBACK_MAX_ATTEMPTS")? {
+            self.callback_max_attempts = v;
+        }
+        if let Some(v) = parse_env("KASSA_CALLBACK_TIMEOUT_MS")? {
+            self.callback_timeout_ms = v;
+        }
+        if let Some(v) = parse_env("KASSA_ALLOW_PRIVATE_CALLBACK_URLS")? {
+            self.allow_private_callback_urls = v;
+        }
+        if let Some(v) = parse_env("KASSA_INVOICE_TTL_SECS")? {
+            self.invoice_ttl_secs = v;
+        }
+        if let Some(v) = parse_env("KASSA_WORKER_POLL_MS")? {
+            self.worker_poll_ms = v;
+        }
+        if let Some(v) = env("KASSA_LOG") {
+            self.log = v;
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> anyhow::Result<()> {
+        if self.callback_retry_secs.is_empty() || self.callback_retry_secs.iter().any(|s| *s < 0) {
+            bail!("callback_retry_secs needs at least one delay, none negative");
+        }
+        if self.callback_max_attempts == 0 || self.callback_max_attempts > 100 {
+            bail!("callback_max_attempts must be between 1 and 100");
+        }
+        if !(14 * 60..=2 * 24 * 3600).contains(&self.invoice_ttl_secs) {
+            bail!("invoice_ttl_secs must be between 840 (14 min) and 172800 (2 days)");
+        }
+        if self.worker_poll_ms == 0 {
+            bail!("worker_poll_ms must be positive");
+        }
+        self.sqlite_path()?;
+        Ok(())
+    }
+
+    /// The SQLite file of `database_url`.
+    pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
+        let url = self.database_url.as_str();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            bail!("PostgreSQL is not supported by this build yet; use sqlite://PATH");
+        }
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        if path.is_empty() {
+            bail!("database_url names no file");
+        }
+        Ok(PathBuf::from(path))
+    }
+
+    /// The master key: configured, or kept in `master.key` beside the database
+    /// (created on first use, readable by the owner only).
+    pub fn master_key(&self) -> anyhow::Result<[u8; 32]> {
+        let text = match &self.master_key {
+            Some(k) => k.clone(),
+            None => {
+                let path = self.sqlite_path()?.with_file_name("master.key");
+                if !path.exists() {
+                    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                        std::fs::create_dir_all(dir)?;
+                    }
+                    let key: [u8; 32] = rand::random();
+                    write_private(&path, &STANDARD.encode(key))?;
+                }
+                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
+            }
+        };
+        let bytes = STANDARD.decode(text.trim()).context("master_key is not base64")?;
+        bytes.try_into().map_err(|_| anyhow::anyhow!("master_key must be 32 bytes"))
+    }
+
+    pub fn engine_config(&self, public_base_url: String) -> anyhow::Result<kassa_engine::EngineConfig> {
+        Ok(kassa_engine::EngineConfig {
+            public_base_url,
+            callback_retry_secs: self.callback_retry_secs.clone(),
+            callback_max_attempts: self.callback_max_attempts,
+            callback_timeout_ms: self.callback_timeout_ms,
+            allow_private_callback_urls: self.allow_private_callback_urls,
+            invoice_ttl_secs: self.invoice_ttl_secs,
+            worker_poll_ms: self.worker_poll_ms,
+            master_key: self.master_key()?,
+        })
+    }
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}

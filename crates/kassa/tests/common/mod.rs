@@ -1,0 +1,170 @@
+//! The harness of the integration tests: a real server on port 0 over a real
+//! SQLite file in a temporary directory, with a clock the test moves.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kassa::{Config, Server};
+use kassa_engine::merchants::{IssuedMerchant, NewMerchant};
+use kassa_engine::ManualClock;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+pub struct TestApp {
+    pub server: Option<Server>,
+    pub base_url: String,
+    pub clock: Arc<ManualClock>,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    pub merchant: IssuedMerchant,
+}
+
+/// Settings for tests: loopback callbacks allowed, quick workers, short retries.
+pub fn test_config(dir: &std::path::Path) -> Config {
+    Config {
+        database_url: format!("sqlite://{}", dir.join("kassa.sqlite").display()),
+        allow_private_callback_urls: true,
+        worker_poll_ms: 20,
+        callback_retry_secs: vec![10, 20, 40],
+        callback_max_attempts: 5,
+        callback_timeout_ms: 2_000,
+        log: "warn".into(),
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with a config adjusted by `adjust`.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = test_config(dir.path());
+        adjust(&mut config);
+        let clock = Arc::new(ManualClock::starting_now());
+        let server = start(&config, clock.clone()).await;
+        let merchant = server
+            .engine
+            .create_merchant(NewMerchant { name: "Test Shop".into(), ..Default::default() })
+            .await
+            .expect("merchant");
+        TestApp {
+            base_url: server.base_url.clone(),
+            server: Some(server),
+            clock,
+            config,
+            dir,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            merchant,
+        }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("kassa.sqlite")
+    }
+
+    pub fn engine(&self) -> &Arc<kassa_engine::Engine> {
+        &self.server.as_ref().expect("running").engine
+    }
+
+    /// Stops the server and starts a new one on the same database and port-0
+    /// listener (a new port); the clock carries on.
+    pub async fn restart(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+        let server = start(&self.config, self.clock.clone()).await;
+        self.base_url = server.base_url.clone();
+        self.server = Some(server);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown().await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base_url, path)
+    }
+
+    pub fn test_public_key(&self) -> &str {
+        &self.merchant.test.public_key
+    }
+
+    /// A request to the private API with the test key.
+    pub fn private(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let c = &self.merchant.test;
+        self.http
+            .request(method, self.url(path))
+            .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
+    }
+
+    /// Creates an invoice through the private API from attributes.
+    pub async fn create_private(&self, attributes: Value) -> (u16, Value) {
+        let response = self
+            .private(reqwest::Method::POST, "/api/payment-invoices")
+            .json(&json!({"data": {"type": "payment-invoices", "attributes": attributes}}))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get_private(&self, path: &str) -> (u16, Value) {
+        let response = self.private(reqwest::Method::GET, path).send().await.expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The invoice's private-API attributes.
+    pub async fn invoice(&self, id: &str) -> Value {
+        let (status, body) = self.get_private(&format!("/api/payment-invoices/{id}")).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["attributes"].clone()
+    }
+
+    /// Polls until `check` holds on the invoice's attributes (the workers run
+    /// in real time; only the clock they read is manual). Fails after 10 s.
+    pub async fn wait_for_invoice(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let attributes = self.invoice(id).await;
+            if check(&attributes) {
+                return attributes;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {attributes}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn advance_secs(&self, secs: i64) {
+        self.clock.advance_secs(secs);
+        self.engine().wake_workers();
+    }
+}
+
+async fn start(config: &Config, clock: Arc<ManualClock>) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    Server::start(config, clock, listener).await.expect("server starts")
+}
+
+/// The attributes of a minimal valid test invoice.
+pub fn test_invoice(status: &str) -> Value {
+    json!({
+        "amount": "100.50",
+        "currency": "USD",
+        "service": "test_usd_test",
+        "service_fields": { "status": status },
+        "description": "Test order",
+    })
+}

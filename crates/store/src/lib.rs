@@ -1,0 +1,147 @@
+//! The durable store. The engine speaks to it through [`Tx`], one method per
+//! question or change it needs; implementations keep their SQL to themselves.
+//!
+//! Writes are closures run inside a transaction by [`write`]; the caller's
+//! future resolves only after the commit that holds the change, so an answer
+//! sent after it is durable. Reads run on their own connections and never wait
+//! for the writer.
+
+mod sqlite;
+
+use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
+use kassa_domain::merchant::CredentialKind;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key is taken (the caller decides what that means).
+    #[error("duplicate key: {0}")]
+    Duplicate(String),
+    #[error("store: {0}")]
+    Backend(String),
+    #[error("the store is closed")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Where a page of invoices starts: after (older than) or before (newer than)
+/// an invoice id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    First,
+    After(String),
+    Before(String),
+}
+
+/// One page of a listing, newest first, and whether more lie on either side.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_newer: bool,
+    pub has_older: bool,
+}
+
+/// Everything the engine asks of a store, inside one transaction.
+pub trait Tx {
+    fn insert_merchant(&mut self, merchant: &Merchant) -> StoreResult<()>;
+    fn update_merchant(&mut self, merchant: &Merchant) -> StoreResult<()>;
+    fn merchant(&mut self, id: &str) -> StoreResult<Option<Merchant>>;
+    fn merchants(&mut self) -> StoreResult<Vec<Merchant>>;
+    /// The merchant a public key or private key id belongs to, and its mode.
+    fn merchant_by_credential(
+        &mut self,
+        kind: CredentialKind,
+        key: &str,
+    ) -> StoreResult<Option<(Merchant, bool)>>;
+    fn next_site_id(&mut self) -> StoreResult<i64>;
+
+    fn put_method(&mut self, method: &Method) -> StoreResult<()>;
+    fn methods(&mut self) -> StoreResult<Vec<Method>>;
+    fn put_service(&mut self, service: &Service) -> StoreResult<()>;
+    fn service(&mut self, code: &str) -> StoreResult<Option<Service>>;
+    fn services(&mut self) -> StoreResult<Vec<Service>>;
+
+    /// Fails with [`StoreError::Duplicate`] when the reference id is taken.
+    fn insert_invoice(&mut self, invoice: &Invoice) -> StoreResult<()>;
+    fn update_invoice(&mut self, invoice: &Invoice) -> StoreResult<()>;
+    fn invoice(&mut self, id: &str) -> StoreResult<Option<Invoice>>;
+    fn invoice_by_reference(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        reference_id: &str,
+    ) -> StoreResult<Option<Invoice>>;
+    fn invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        cursor: &Cursor,
+        limit: usize,
+    ) -> StoreResult<Page<Invoice>>;
+    /// Open invoices whose expiry is at or before `now_secs`, oldest first.
+    fn invoices_due_to_expire(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Invoice>>;
+    /// Open invoices with a test outcome still to apply.
+    fn invoices_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Invoice>>;
+
+    fn insert_callback(&mut self, callback: &Callback) -> StoreResult<()>;
+    fn update_callback(&mut self, callback: &Callback) -> StoreResult<()>;
+    fn callback(&mut self, id: &str) -> StoreResult<Option<Callback>>;
+    fn callbacks_for_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Callback>>;
+    /// Pending callbacks due at `now_secs` whose lease has run out.
+    fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
+    fn insert_callback_attempt(&mut self, attempt: &CallbackAttempt) -> StoreResult<()>;
+    fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>>;
+}
+
+type Done = Box<dyn FnOnce(StoreResult<()>) + Send>;
+
+/// A unit of work for the writer: it runs inside the transaction and says
+/// whether to keep its changes, and what to do once the commit is known.
+pub type WriteJob = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Done) + Send>;
+pub type ReadJob = Box<dyn FnOnce(&mut dyn Tx) + Send>;
+
+pub trait Store: Send + Sync + 'static {
+    fn submit_write(&self, job: WriteJob);
+    fn submit_read(&self, job: ReadJob);
+    /// Applies the migrations this build knows and the store has not seen.
+    fn migrate(&self) -> StoreResult<()>;
+}
+
+/// Runs `work` in a write transaction. `Ok` is returned after the commit;
+/// on `Err` the work's changes are rolled back and nothing else is touched.
+pub async fn write<R, E, F>(store: &dyn Store, work: F) -> Result<R, E>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+{
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    store.submit_write(Box::new(move |tx| {
+        let result = work(tx);
+        let keep = result.is_ok();
+        let done: Done = Box::new(move |commit| {
+            let _ = reply.send(match commit {
+                Ok(()) => result,
+                Err(e) => Err(E::from(e)),
+            });
+        });
+        (keep, done)
+    }));
+    answer.await.unwrap_or(Err(E::from(StoreError::Closed)))
+}
+
+/// Runs `work` on a read connection, seeing one consistent snapshot.
+pub async fn read<R, E, F>(store: &dyn Store, work: F) -> Result<R, E>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+{
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    store.submit_read(Box::new(move |tx| {
+        let _ = reply.send(work(tx));
+    }));
+    answer.await.unwrap_or(Err(E::from(StoreError::Closed)))
+}

@@ -1,0 +1,551 @@
+//! SQLite: one file in WAL mode. A single writer thread drains waiting jobs
+//! into one transaction (each job in its own savepoint), commits once and
+//! then answers every job: durable answers at the cost of one fsync per batch.
+//! Readers use their own connections and never wait for the writer.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+use kassa_domain::merchant::CredentialKind;
+use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+
+
+use crate::{Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+
+/// How many jobs one commit may carry: bounds the latency a batch adds.
+const BATCH_MAX: usize = 1024;
+/// Idle read connections kept for reuse.
+const READERS_KEPT: usize = 16;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Sender<WriteJob>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
+        if f.code == ErrorCode::ConstraintViolation {
+            return StoreError::Duplicate(msg.clone().unwrap_or_default());
+        }
+    }
+    StoreError::Backend(e.to_string())
+}
+
+fn json_err(e: serde_json::Error) -> StoreError {
+    StoreError::Backend(format!("document: {e}"))
+}
+
+fn open(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(backend)?;
+    // FULL: a commit is on disk before it returns, even in WAL mode.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA foreign_keys = ON;",
+    )
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the database file and starts its writer.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+            }
+        }
+        let conn = open(&path)?;
+        let (sender, receiver) = mpsc::channel::<WriteJob>();
+        std::thread::Builder::new()
+            .name("kassa-sqlite-writer".into())
+            .spawn(move || writer_loop(conn, receiver))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(sender),
+            readers: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn writer_loop(conn: Connection, jobs: Receiver<WriteJob>) {
+    let mut batch = Vec::with_capacity(BATCH_MAX);
+    while let Ok(first) = jobs.recv() {
+        batch.push(first);
+        while batch.len() < BATCH_MAX {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        run_batch(&conn, &mut batch);
+        assert!(batch.is_empty());
+    }
+}
+
+fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let err = backend(e);
+        for job in batch.drain(..) {
+            // The job never ran; dropping it drops its reply, answering Closed.
+            drop(job);
+            tracing::error!(error = %err, "write transaction could not begin");
+        }
+        return;
+    }
+    let mut done = Vec::with_capacity(batch.len());
+    for job in batch.drain(..) {
+        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+            tracing::error!(error = %e, "savepoint");
+            continue;
+        }
+        let mut tx = SqliteTx { conn };
+        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
+        let keep = matches!(outcome, Ok((true, _)));
+        let finish = if keep {
+            conn.execute_batch("RELEASE job")
+        } else {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+        };
+        if let Err(e) = finish {
+            tracing::error!(error = %e, "savepoint end");
+        }
+        match outcome {
+            Ok((_, reply)) => done.push(reply),
+            Err(_) => tracing::error!("a write job panicked; its changes were rolled back"),
+        }
+    }
+    let commit = conn.execute_batch("COMMIT").map_err(backend);
+    if commit.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    for reply in done {
+        reply(commit.clone());
+    }
+}
+
+impl Store for SqliteStore {
+    fn submit_write(&self, job: WriteJob) {
+        // A send fails only when the writer has stopped; the job's reply is
+        // dropped with it and the caller sees Closed.
+        let _ = self.writer.lock().expect("writer lock").send(job);
+    }
+
+    fn submit_read(&self, job: ReadJob) {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match readers.lock().expect("readers lock").pop() {
+                Some(conn) => conn,
+                None => match open(&path) {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        tracing::error!(error = %e, "read connection");
+                        return; // the job's reply is dropped: Closed
+                    }
+                },
+            };
+            if conn.execute_batch("BEGIN").is_err() {
+                return;
+            }
+            job(&mut SqliteTx { conn: &conn });
+            let _ = conn.execute_batch("COMMIT");
+            let mut idle = readers.lock().expect("readers lock");
+            if idle.len() < READERS_KEPT {
+                idle.push(conn);
+            }
+        });
+    }
+
+    fn migrate(&self) -> StoreResult<()> {
+        let mut conn = open(&self.path)?;
+        let tx = conn.transaction().map_err(backend)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .map_err(backend)?;
+        for (version, sql) in MIGRATIONS {
+            let seen: Option<i64> = tx
+                .query_row(
+                    "SELECT version FROM schema_migrations WHERE version = ?1",
+                    [version],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if seen.is_none() {
+                tx.execute_batch(sql).map_err(backend)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+                    [version],
+                )
+                .map_err(backend)?;
+                tracing::info!(version, "migration applied");
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+}
+
+struct SqliteTx<'c> {
+    conn: &'c Connection,
+}
+
+impl SqliteTx<'_> {
+    fn docs<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> StoreResult<Vec<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        let rows = stmt
+            .query_map(params, |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row.map_err(backend)?).map_err(json_err)?);
+        }
+        Ok(out)
+    }
+
+    fn doc<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> StoreResult<Option<T>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        let text: Option<String> = stmt
+            .query_row(params, |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        text.map(|t| serde_json::from_str(&t).map_err(json_err))
+            .transpose()
+    }
+
+    fn exec(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<usize> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        stmt.execute(params).map_err(backend)
+    }
+
+    fn exists(&self, sql: &str, params: impl rusqlite::Params) -> StoreResult<bool> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+        stmt.exists(params).map_err(backend)
+    }
+}
+
+fn to_doc<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(json_err)
+}
+
+fn expect_one(changed: usize, what: &str) -> StoreResult<()> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(format!("{what}: {changed} rows changed, expected 1")))
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn insert_merchant(&mut self, m: &Merchant) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO merchants (id, site_id, site_login, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![m.id, m.site_id, m.site_login, m.created_at_secs, to_doc(m)?],
+        )?;
+        for (test_mode, creds) in [(true, &m.test), (false, &m.live)] {
+            for (kind, key) in [
+                (CredentialKind::PublicKey, &creds.public_key),
+                (CredentialKind::PrivateKeyId, &creds.private_key_id),
+            ] {
+                self.exec(
+                    "INSERT INTO credentials (lookup_key, kind, merchant_id, test_mode) VALUES (?1, ?2, ?3, ?4)",
+                    params![key, kind.as_str(), m.id, test_mode],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn update_merchant(&mut self, m: &Merchant) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE merchants SET site_login = ?2, doc = ?3 WHERE id = ?1",
+            params![m.id, m.site_login, to_doc(m)?],
+        )?;
+        expect_one(n, "update merchant")
+    }
+
+    fn merchant(&mut self, id: &str) -> StoreResult<Option<Merchant>> {
+        self.doc("SELECT doc FROM merchants WHERE id = ?1", [id])
+    }
+
+    fn merchants(&mut self) -> StoreResult<Vec<Merchant>> {
+        self.docs("SELECT doc FROM merchants ORDER BY site_id", [])
+    }
+
+    fn merchant_by_credential(
+        &mut self,
+        kind: CredentialKind,
+        key: &str,
+    ) -> StoreResult<Option<(Merchant, bool)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT m.doc, c.test_mode FROM credentials c JOIN merchants m ON m.id = c.merchant_id
+                 WHERE c.lookup_key = ?1 AND c.kind = ?2",
+            )
+            .map_err(backend)?;
+        let row: Option<(String, bool)> = stmt
+            .query_row(params![key, kind.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(backend)?;
+        row.map(|(doc, test)| Ok((serde_json::from_str(&doc).map_err(json_err)?, test)))
+            .transpose()
+    }
+
+    fn next_site_id(&mut self) -> StoreResult<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(site_id), 1000) + 1 FROM merchants", [], |r| r.get(0))
+            .map_err(backend)
+    }
+
+    fn put_method(&mut self, method: &Method) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO methods (code, doc) VALUES (?1, ?2) ON CONFLICT (code) DO UPDATE SET doc = excluded.doc",
+            params![method.code, to_doc(method)?],
+        )
+        .map(drop)
+    }
+
+    fn methods(&mut self) -> StoreResult<Vec<Method>> {
+        self.docs("SELECT doc FROM methods ORDER BY code", [])
+    }
+
+    fn put_service(&mut self, s: &Service) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO services (code, currency, doc) VALUES (?1, ?2, ?3)
+             ON CONFLICT (code) DO UPDATE SET currency = excluded.currency, doc = excluded.doc",
+            params![s.code, s.currency.code(), to_doc(s)?],
+        )
+        .map(drop)
+    }
+
+    fn service(&mut self, code: &str) -> StoreResult<Option<Service>> {
+        self.doc("SELECT doc FROM services WHERE code = ?1", [code])
+    }
+
+    fn services(&mut self) -> StoreResult<Vec<Service>> {
+        self.docs("SELECT doc FROM services ORDER BY rowid", [])
+    }
+
+    fn insert_invoice(&mut self, i: &Invoice) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO invoices (id, merchant_id, test_mode, reference_id, status, is_open, expires_at, test_pending, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                i.id,
+                i.merchant_id,
+                i.test_mode,
+                i.reference_id,
+                i.status.as_str(),
+                i.status.is_open(),
+                i.expires_at_secs,
+                i.test_outcome.is_some(),
+                to_doc(i)?
+            ],
+        )
+        .map(drop)
+    }
+
+    fn update_invoice(&mut self, i: &Invoice) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE invoices SET status = ?2, is_open = ?3, expires_at = ?4, test_pending = ?5, doc = ?6 WHERE id = ?1",
+            params![
+                i.id,
+                i.status.as_str(),
+                i.status.is_open(),
+                i.expires_at_secs,
+                i.test_outcome.is_some(),
+                to_doc(i)?
+            ],
+        )?;
+        expect_one(n, "update invoice")
+    }
+
+    fn invoice(&mut self, id: &str) -> StoreResult<Option<Invoice>> {
+        self.doc("SELECT doc FROM invoices WHERE id = ?1", [id])
+    }
+
+    fn invoice_by_reference(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        reference_id: &str,
+    ) -> StoreResult<Option<Invoice>> {
+        self.doc(
+            "SELECT doc FROM invoices WHERE merchant_id = ?1 AND test_mode = ?2 AND reference_id = ?3",
+            params![merchant_id, test_mode, reference_id],
+        )
+    }
+
+    fn invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        cursor: &Cursor,
+        limit: usize,
+    ) -> StoreResult<Page<Invoice>> {
+        assert!(limit > 0);
+        let seq_of = |id: &str| -> StoreResult<Option<i64>> {
+            self.conn
+                .prepare_cached("SELECT seq FROM invoices WHERE id = ?1 AND merchant_id = ?2 AND test_mode = ?3")
+                .map_err(backend)?
+                .query_row(params![id, merchant_id, test_mode], |r| r.get(0))
+                .optional()
+                .map_err(backend)
+        };
+        let mut rows: Vec<(i64, String)> = Vec::new();
+        let mut collect = |sql: &str, bound: i64| -> StoreResult<()> {
+            let mut stmt = self.conn.prepare_cached(sql).map_err(backend)?;
+            let it = stmt
+                .query_map(params![merchant_id, test_mode, bound, limit as i64], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .map_err(backend)?;
+            for row in it {
+                rows.push(row.map_err(backend)?);
+            }
+            Ok(())
+        };
+        let newest_first = "SELECT seq, doc FROM invoices WHERE merchant_id = ?1 AND test_mode = ?2 AND seq < ?3 ORDER BY seq DESC LIMIT ?4";
+        let bound = match cursor {
+            Cursor::First => {
+                collect(newest_first, i64::MAX)?;
+                i64::MAX
+            }
+            Cursor::After(id) => {
+                let seq = seq_of(id)?.unwrap_or(i64::MIN);
+                collect(newest_first, seq)?;
+                seq
+            }
+            Cursor::Before(id) => {
+                let seq = seq_of(id)?.unwrap_or(i64::MAX);
+                collect(
+                    "SELECT seq, doc FROM invoices WHERE merchant_id = ?1 AND test_mode = ?2 AND seq > ?3 ORDER BY seq ASC LIMIT ?4",
+                    seq,
+                )?;
+                rows.reverse();
+                seq
+            }
+        };
+        let newest = rows.first().map_or(bound, |r| r.0);
+        let oldest = rows.last().map_or(bound, |r| r.0);
+        let has_newer = match (cursor, rows.is_empty()) {
+            (Cursor::First, true) => false,
+            _ => self.exists(
+                "SELECT 1 FROM invoices WHERE merchant_id = ?1 AND test_mode = ?2 AND seq > ?3",
+                params![merchant_id, test_mode, newest.max(oldest)],
+            )?,
+        };
+        let has_older = self.exists(
+            "SELECT 1 FROM invoices WHERE merchant_id = ?1 AND test_mode = ?2 AND seq < ?3",
+            params![merchant_id, test_mode, oldest.min(newest)],
+        )?;
+        let items = rows
+            .into_iter()
+            .map(|(_, doc)| serde_json::from_str(&doc).map_err(json_err))
+            .collect::<StoreResult<Vec<Invoice>>>()?;
+        Ok(Page { items, has_newer, has_older })
+    }
+
+    fn invoices_due_to_expire(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Invoice>> {
+        self.docs(
+            "SELECT doc FROM invoices WHERE is_open = 1 AND expires_at <= ?1 ORDER BY expires_at LIMIT ?2",
+            params![now_secs, limit as i64],
+        )
+    }
+
+    fn invoices_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Invoice>> {
+        self.docs(
+            "SELECT doc FROM invoices WHERE test_pending = 1 ORDER BY seq LIMIT ?1",
+            params![limit as i64],
+        )
+    }
+
+    fn insert_callback(&mut self, c: &Callback) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO callbacks (id, invoice_id, state, next_attempt_at, lease_until, created_seq, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM callbacks), ?6)",
+            params![
+                c.id,
+                c.invoice_id,
+                c.state.as_str(),
+                c.next_attempt_at_secs,
+                c.lease_until_secs,
+                to_doc(c)?
+            ],
+        )
+        .map(drop)
+    }
+
+    fn update_callback(&mut self, c: &Callback) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE callbacks SET state = ?2, next_attempt_at = ?3, lease_until = ?4, doc = ?5 WHERE id = ?1",
+            params![
+                c.id,
+                c.state.as_str(),
+                c.next_attempt_at_secs,
+                c.lease_until_secs,
+                to_doc(c)?
+            ],
+        )?;
+        expect_one(n, "update callback")
+    }
+
+    fn callback(&mut self, id: &str) -> StoreResult<Option<Callback>> {
+        self.doc("SELECT doc FROM callbacks WHERE id = ?1", [id])
+    }
+
+    fn callbacks_for_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Callback>> {
+        self.docs(
+            "SELECT doc FROM callbacks WHERE invoice_id = ?1 ORDER BY created_seq",
+            [invoice_id],
+        )
+    }
+
+    fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>> {
+        self.docs(
+            "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
+             ORDER BY next_attempt_at, created_seq LIMIT ?2",
+            params![now_secs, limit as i64],
+        )
+    }
+
+    fn insert_callback_attempt(&mut self, a: &CallbackAttempt) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO callback_attempts (callback_id, invoice_id, doc) VALUES (?1, ?2, ?3)",
+            params![a.callback_id, a.invoice_id, to_doc(a)?],
+        )
+        .map(drop)
+    }
+
+    fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>> {
+        self.docs(
+            "SELECT doc FROM callback_attempts WHERE invoice_id = ?1 ORDER BY seq",
+            [invoice_id],
+        )
+    }
+}
+
