@@ -19,7 +19,11 @@ pub struct Localized {
 
 impl Localized {
     pub fn new(en: &str, ru: &str, uk: &str) -> Self {
-        Localized { en: en.into(), ru: ru.into(), uk: uk.into() }
+        Localized {
+            en: en.into(),
+            ru: ru.into(),
+            uk: uk.into(),
+        }
     }
 }
 
@@ -121,7 +125,9 @@ impl Service {
                         errors.insert(name, "This value should not be blank.".into());
                     } else if let Some(pattern) = &field.regexp {
                         // Catalog patterns are checked when they are saved.
-                        let ok = Regex::new(pattern).map(|re| re.is_match(text)).unwrap_or(false);
+                        let ok = Regex::new(pattern)
+                            .map(|re| re.is_match(text))
+                            .unwrap_or(false);
                         if !ok {
                             errors.insert(name, "This value is not valid.".into());
                         }
@@ -207,26 +213,84 @@ fn test_status_field() -> Field {
 /// services the Checkout API's examples name.
 pub fn default_catalog() -> Catalog {
     let methods = vec![
-        method("payment_card", "payment_card", Localized::new("Payment card", "Платежная карта", "Платіжна карта")),
-        method("test", "alternative", Localized::new("Test", "Тест", "Тест")),
-        method("applepay", "wallet", Localized::new("Apple Pay", "Apple Pay", "Apple Pay")),
-        method("paypal", "wallet", Localized::new("PayPal", "PayPal", "PayPal")),
-        method("bank_transfer", "bank_transfer", Localized::new("Bank transfer", "Банковский перевод", "Банківський переказ")),
-        method("card", "p2p", Localized::new("Card transfer", "Перевод на карту", "Переказ на картку")),
-        method("sbp", "p2p", Localized::new("SBP transfer", "Перевод по СБП", "Переказ через СБП")),
+        method(
+            "payment_card",
+            "payment_card",
+            Localized::new("Payment card", "Платежная карта", "Платіжна карта"),
+        ),
+        method(
+            "test",
+            "alternative",
+            Localized::new("Test", "Тест", "Тест"),
+        ),
+        method(
+            "applepay",
+            "wallet",
+            Localized::new("Apple Pay", "Apple Pay", "Apple Pay"),
+        ),
+        method(
+            "paypal",
+            "wallet",
+            Localized::new("PayPal", "PayPal", "PayPal"),
+        ),
+        method(
+            "bank_transfer",
+            "bank_transfer",
+            Localized::new("Bank transfer", "Банковский перевод", "Банківський переказ"),
+        ),
+        method(
+            "card",
+            "p2p",
+            Localized::new("Card transfer", "Перевод на карту", "Переказ на картку"),
+        ),
+        method(
+            "sbp",
+            "p2p",
+            Localized::new("SBP transfer", "Перевод по СБП", "Переказ через СБП"),
+        ),
     ];
     let mut services = Vec::new();
     for currency in Currency::all() {
         let code = currency.code().to_lowercase();
-        let mut test = service(format!("test_{code}_test"), "test", Flow::Test, currency, 9_999_999);
+        let mut test = service(
+            format!("test_{code}_test"),
+            "test",
+            Flow::Test,
+            currency,
+            9_999_999,
+        );
         test.fields.push(test_status_field());
         services.push(test);
     }
     let usd = Currency::from_code("USD").expect("USD is in the table");
-    services.push(service("payment_card_usd_hpp".into(), "payment_card", Flow::Hpp, usd, 1_000_000));
-    services.push(service("applepay_usd_hpp".into(), "applepay", Flow::Hpp, usd, 1_000_000));
-    services.push(service("paypal_usd_hpp".into(), "paypal", Flow::Hpp, usd, 1_000_000));
-    let mut bank = service("bank_transfer_usd_hpp".into(), "bank_transfer", Flow::Hpp, usd, 1_000_000);
+    services.push(service(
+        "payment_card_usd_hpp".into(),
+        "payment_card",
+        Flow::Hpp,
+        usd,
+        1_000_000,
+    ));
+    services.push(service(
+        "applepay_usd_hpp".into(),
+        "applepay",
+        Flow::Hpp,
+        usd,
+        1_000_000,
+    ));
+    services.push(service(
+        "paypal_usd_hpp".into(),
+        "paypal",
+        Flow::Hpp,
+        usd,
+        1_000_000,
+    ));
+    let mut bank = service(
+        "bank_transfer_usd_hpp".into(),
+        "bank_transfer",
+        Flow::Hpp,
+        usd,
+        1_000_000,
+    );
     bank.fields.push(Field {
         key: "account_number".into(),
         field_type: "string".into(),
@@ -271,12 +335,24 @@ mod tests {
         let ok = json!({"status": "processed"});
         assert!(test.check_fields(ok.as_object()).is_empty());
         let errors = test.check_fields(None);
-        assert_eq!(errors["service_fields.status"], "This value should not be blank.");
+        assert_eq!(
+            errors["service_fields.status"],
+            "This value should not be blank."
+        );
         let bad = json!({"status": "pro cessed"});
-        assert_eq!(test.check_fields(bad.as_object())["service_fields.status"], "This value is not valid.");
+        assert_eq!(
+            test.check_fields(bad.as_object())["service_fields.status"],
+            "This value is not valid."
+        );
         let unknown = json!({"status": "bogus"});
-        assert!(test.check_fields(unknown.as_object())["service_fields.status"].starts_with("This value should be one of"));
+        assert!(
+            test.check_fields(unknown.as_object())["service_fields.status"]
+                .starts_with("This value should be one of")
+        );
         let wrong_type = json!({"status": 5});
-        assert_eq!(test.check_fields(wrong_type.as_object())["service_fields.status"], "This value should be of type string.");
+        assert_eq!(
+            test.check_fields(wrong_type.as_object())["service_fields.status"],
+            "This value should be of type string."
+        );
     }
 }

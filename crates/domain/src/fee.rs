@@ -55,13 +55,24 @@ mod tests {
 
     #[test]
     fn fee_examples() {
-        let rule = FeeRule { rate_ppm: 25_000, fix_minor: 30, min_minor: 0, max_minor: 0 };
+        let rule = FeeRule {
+            rate_ppm: 25_000,
+            fix_minor: 30,
+            min_minor: 0,
+            max_minor: 0,
+        };
         assert_eq!(rule.fee_minor(10_000), 280);
         assert_eq!(rule.fee_minor(1), 1); // capped at the amount
         assert_eq!(rule.fee_minor(101), 33); // 2.525 rounds up to 3, plus 30
-        let capped = FeeRule { max_minor: 100, ..rule };
+        let capped = FeeRule {
+            max_minor: 100,
+            ..rule
+        };
         assert_eq!(capped.fee_minor(1_000_000), 100);
-        let floored = FeeRule { min_minor: 500, ..rule };
+        let floored = FeeRule {
+            min_minor: 500,
+            ..rule
+        };
         assert_eq!(floored.fee_minor(10_000), 500);
         assert_eq!(FeeRule::default().fee_minor(12_345), 0);
     }

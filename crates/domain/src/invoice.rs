@@ -83,15 +83,15 @@ impl InvoiceStatus {
     /// The transitions of a pay-in. Open states move forward; outcomes are final.
     pub fn can_become(self, next: InvoiceStatus) -> bool {
         use InvoiceStatus::*;
-        match (self, next) {
-            (Created, ProcessPending) => true,
-            (Created | ProcessPending, Processing) => true,
-            (
-                Created | ProcessPending | Processing,
-                Processed | PartiallyProcessed | ProcessFailed | Expired | Terminated,
-            ) => true,
-            _ => false,
-        }
+        matches!(
+            (self, next),
+            (Created, ProcessPending)
+                | (Created | ProcessPending, Processing)
+                | (
+                    Created | ProcessPending | Processing,
+                    Processed | PartiallyProcessed | ProcessFailed | Expired | Terminated,
+                )
+        )
     }
 }
 
@@ -228,7 +228,8 @@ impl Invoice {
                 InvoiceStatus::PartiallyProcessed => (self.amount_minor / 2).max(1),
                 _ => self.amount_minor,
             };
-            let fee = (self.fee_minor as i128 * processed as i128 / self.amount_minor.max(1) as i128) as i64;
+            let fee = (self.fee_minor as i128 * processed as i128
+                / self.amount_minor.max(1) as i128) as i64;
             self.processed_amount_minor = Some(processed);
             self.processed_fee_minor = Some(fee);
             self.processed_deposit_minor = Some(processed - fee);

@@ -187,7 +187,9 @@ mod tests {
     fn refuses_excess_precision_and_junk() {
         assert_eq!(parse_minor("100.555", 2), Err(AmountError::TooPrecise(2)));
         assert_eq!(parse_minor("1.5", 0), Err(AmountError::TooPrecise(0)));
-        for bad in ["", ".", "1.", ".5", "1e2", "1,5", "+1", " 1", "0x10", "1.2.3", "--1"] {
+        for bad in [
+            "", ".", "1.", ".5", "1e2", "1,5", "+1", " 1", "0x10", "1.2.3", "--1",
+        ] {
             assert_eq!(parse_minor(bad, 2), Err(AmountError::Invalid), "{bad:?}");
         }
         assert_eq!(

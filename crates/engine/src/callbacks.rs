@@ -85,7 +85,12 @@ pub fn is_private(ip: IpAddr) -> bool {
 
 /// The Standard Webhooks signature: `v1,` and base64 HMAC-SHA256 of
 /// `id.timestamp.body`.
-pub fn standard_webhook_signature(key: &[u8], id: &str, timestamp_secs: i64, body: &[u8]) -> String {
+pub fn standard_webhook_signature(
+    key: &[u8],
+    id: &str,
+    timestamp_secs: i64,
+    body: &[u8],
+) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(id.as_bytes());
     mac.update(b".");
@@ -99,23 +104,34 @@ impl Engine {
     /// Delay before the attempt after `attempts` failed ones.
     fn retry_delay_secs(&self, attempts: u32) -> i64 {
         let schedule = &self.config.callback_retry_secs;
-        let i = (attempts as usize).saturating_sub(1).min(schedule.len() - 1);
+        let i = (attempts as usize)
+            .saturating_sub(1)
+            .min(schedule.len() - 1);
         schedule[i]
     }
 
     /// Every delivery attempt of an invoice's callbacks, oldest first.
-    pub async fn callback_attempts(&self, invoice_id: String) -> EngineResult<Vec<CallbackAttempt>> {
-        self.read(move |tx| Ok(tx.callback_attempts(&invoice_id)?)).await
+    pub async fn callback_attempts(
+        &self,
+        invoice_id: String,
+    ) -> EngineResult<Vec<CallbackAttempt>> {
+        self.read(move |tx| Ok(tx.callback_attempts(&invoice_id)?))
+            .await
     }
 
     pub async fn callbacks(&self, invoice_id: String) -> EngineResult<Vec<Callback>> {
-        self.read(move |tx| Ok(tx.callbacks_for_invoice(&invoice_id)?)).await
+        self.read(move |tx| Ok(tx.callbacks_for_invoice(&invoice_id)?))
+            .await
     }
 
     /// Owes a new callback announcing the invoice's current status, whatever
     /// became of the earlier ones. `merchant_id` scopes the lookup (None: the
     /// operator's resend).
-    pub async fn resend_callback(&self, merchant_id: Option<String>, invoice_id: String) -> EngineResult<Callback> {
+    pub async fn resend_callback(
+        &self,
+        merchant_id: Option<String>,
+        invoice_id: String,
+    ) -> EngineResult<Callback> {
         let now = self.now_secs();
         let callback = self
             .write(move |tx| {
@@ -124,7 +140,10 @@ impl Engine {
                     .filter(|i| merchant_id.as_ref().is_none_or(|m| *m == i.merchant_id))
                     .ok_or(EngineError::NotFound)?;
                 if invoice.callback_url.is_none() {
-                    return Err(EngineError::invalid("callback_url", "The invoice has no callback URL."));
+                    return Err(EngineError::invalid(
+                        "callback_url",
+                        "The invoice has no callback URL.",
+                    ));
                 }
                 owe(tx, &invoice, now)?;
                 let all = tx.callbacks_for_invoice(&invoice.id)?;
@@ -149,16 +168,34 @@ impl Engine {
             })
             .await?;
         let count = claimed.len();
-        let mut tasks = tokio::task::JoinSet::new();
+        // Invoices are served at once; the callbacks of one invoice go out one
+        // after another, oldest first, so that its receiver hears of the
+        // changes in the order they happened.
+        let mut by_invoice: Vec<Vec<Callback>> = Vec::new();
         for callback in claimed {
+            match by_invoice
+                .iter_mut()
+                .find(|g| g[0].invoice_id == callback.invoice_id)
+            {
+                Some(group) => group.push(callback),
+                None => by_invoice.push(vec![callback]),
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for mut group in by_invoice {
+            group.sort_by_key(|c| c.created_at_secs);
             let engine = self.clone();
-            tasks.spawn(async move { engine.deliver(callback).await });
+            tasks.spawn(async move {
+                for callback in group {
+                    if let Err(e) = engine.deliver(callback).await {
+                        tracing::error!(error = %e, "callback bookkeeping failed");
+                    }
+                }
+            });
         }
         while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(Err(e)) => tracing::error!(error = %e, "callback bookkeeping failed"),
-                Err(e) => tracing::error!(error = %e, "callback task failed"),
-                Ok(Ok(())) => {}
+            if let Err(e) = result {
+                tracing::error!(error = %e, "callback task failed");
             }
         }
         Ok(count)
@@ -195,7 +232,8 @@ impl Engine {
         } else if callback.attempts >= self.config.callback_max_attempts {
             callback.state = CallbackState::Failed;
         } else {
-            callback.next_attempt_at_secs = processed_secs + self.retry_delay_secs(callback.attempts);
+            callback.next_attempt_at_secs =
+                processed_secs + self.retry_delay_secs(callback.attempts);
         }
         callback.lease_until_secs = 0;
         tracing::info!(callback = %callback.id, invoice = %callback.invoice_id, attempt = callback.attempts, status, ?response_code, ?error, "callback attempt");
@@ -217,10 +255,20 @@ impl Engine {
         .await
     }
 
-    async fn post(&self, callback: &Callback, at_secs: i64, rendered: Rendered, secret: &str) -> Result<u16, String> {
+    async fn post(
+        &self,
+        callback: &Callback,
+        at_secs: i64,
+        rendered: Rendered,
+        secret: &str,
+    ) -> Result<u16, String> {
         let url = url::Url::parse(&callback.url).map_err(|e| e.to_string())?;
         if !self.config.allow_private_callback_urls {
-            let host = url.host_str().ok_or("no host")?.trim_matches(['[', ']']).to_string();
+            let host = url
+                .host_str()
+                .ok_or("no host")?
+                .trim_matches(['[', ']'])
+                .to_string();
             let port = url.port_or_known_default().unwrap_or(443);
             let addrs: Vec<_> = tokio::net::lookup_host((host.as_str(), port))
                 .await
@@ -244,7 +292,11 @@ impl Engine {
         for (name, value) in &rendered.headers {
             request = request.header(name, value);
         }
-        let mut response = request.body(rendered.body).send().await.map_err(|e| e.to_string())?;
+        let mut response = request
+            .body(rendered.body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         let code = response.status().as_u16();
         let mut read = 0;
         while let Ok(Some(chunk)) = response.chunk().await {
@@ -263,7 +315,19 @@ mod tests {
 
     #[test]
     fn private_addresses() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.1.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2001:4860:4860::8888"] {

@@ -4,7 +4,12 @@ use kassa_domain::catalog::default_catalog;
 use kassa_domain::{Catalog, Service};
 use regex::Regex;
 
+use std::sync::Arc;
+
 use crate::{Engine, EngineError, EngineResult};
+
+/// How long a read of the catalog is reused.
+pub const CATALOG_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl Engine {
     /// Installs the shipped methods and services that the store lacks; never
@@ -28,16 +33,27 @@ impl Engine {
             Ok(added)
         })
         .await
+        .inspect(|_| self.catalog_cache.clear())
     }
 
-    pub async fn catalog(&self) -> EngineResult<Catalog> {
-        self.read(|tx| {
-            Ok(Catalog {
-                methods: tx.methods()?,
-                services: tx.services()?,
+    /// The catalog, read at most once per [`CATALOG_TTL`]: the operator's
+    /// changes from another process show within that time, this process's
+    /// at once.
+    pub async fn catalog(&self) -> EngineResult<Arc<Catalog>> {
+        if let Some(catalog) = self.catalog_cache.get(&()) {
+            return Ok(catalog);
+        }
+        let catalog = Arc::new(
+            self.read(|tx| {
+                Ok(Catalog {
+                    methods: tx.methods()?,
+                    services: tx.services()?,
+                })
             })
-        })
-        .await
+            .await?,
+        );
+        self.catalog_cache.put((), catalog.clone());
+        Ok(catalog)
     }
 
     /// Adds or replaces a service after checking it is coherent.
@@ -51,26 +67,44 @@ impl Engine {
             Ok(service)
         })
         .await
+        .inspect(|_| self.catalog_cache.clear())
     }
 }
 
 fn check_service(s: &Service) -> EngineResult<()> {
     let valid_code = !s.code.is_empty()
         && s.code.len() <= 64
-        && s.code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && s.code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !valid_code {
-        return Err(EngineError::invalid("code", "Use 1 to 64 of a-z, 0-9 and _."));
+        return Err(EngineError::invalid(
+            "code",
+            "Use 1 to 64 of a-z, 0-9 and _.",
+        ));
     }
     if s.amount_min_minor < 1 || s.amount_max_minor < s.amount_min_minor {
-        return Err(EngineError::invalid("amount_min", "Limits must satisfy 0 < min <= max."));
+        return Err(EngineError::invalid(
+            "amount_min",
+            "Limits must satisfy 0 < min <= max.",
+        ));
     }
     let fee = &s.fee;
-    if fee.rate_ppm < 0 || fee.rate_ppm > 1_000_000 || fee.fix_minor < 0 || fee.min_minor < 0 || fee.max_minor < 0 {
-        return Err(EngineError::invalid("fee", "Fees are between 0 and 100% and not negative."));
+    if fee.rate_ppm < 0
+        || fee.rate_ppm > 1_000_000
+        || fee.fix_minor < 0
+        || fee.min_minor < 0
+        || fee.max_minor < 0
+    {
+        return Err(EngineError::invalid(
+            "fee",
+            "Fees are between 0 and 100% and not negative.",
+        ));
     }
     for f in &s.fields {
         if let Some(re) = &f.regexp {
-            Regex::new(re).map_err(|e| EngineError::invalid("fields", format!("{}: {e}", f.key)))?;
+            Regex::new(re)
+                .map_err(|e| EngineError::invalid("fields", format!("{}: {e}", f.key)))?;
         }
     }
     Ok(())

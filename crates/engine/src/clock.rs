@@ -23,7 +23,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(now_secs: i64) -> Self {
-        ManualClock { now_secs: AtomicI64::new(now_secs) }
+        ManualClock {
+            now_secs: AtomicI64::new(now_secs),
+        }
     }
     pub fn starting_now() -> Self {
         Self::new(SystemClock.now_secs())

@@ -59,7 +59,8 @@ pub struct Created {
 fn canonical(value: &Value) -> Value {
     match value {
         Value::Object(map) => {
-            let sorted: BTreeMap<&String, Value> = map.iter().map(|(k, v)| (k, canonical(v))).collect();
+            let sorted: BTreeMap<&String, Value> =
+                map.iter().map(|(k, v)| (k, canonical(v))).collect();
             Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
         }
         Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
@@ -67,10 +68,28 @@ fn canonical(value: &Value) -> Value {
     }
 }
 
+/// Decimal text without the zeros that carry no value: `0100.50` and `100.5`
+/// are the same amount.
+fn normalized_decimal(text: &str) -> String {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let whole = whole.trim_start_matches('0');
+    let fraction = fraction.trim_end_matches('0');
+    let whole = if whole.is_empty() { "0" } else { whole };
+    if fraction.is_empty() {
+        whole.to_string()
+    } else {
+        format!("{whole}.{fraction}")
+    }
+}
+
 fn fingerprint(new: &NewInvoice) -> String {
     let mut value = serde_json::to_value(new).expect("a command serializes");
     if let Value::Object(map) = &mut value {
         map.remove("reference_id");
+        map.insert(
+            "amount".into(),
+            Value::String(normalized_decimal(&new.amount)),
+        );
     }
     hex::encode(Sha256::digest(canonical(&value).to_string().as_bytes()))
 }
@@ -99,30 +118,48 @@ impl Engine {
         Ok(())
     }
 
-    fn validate(&self, merchant: &Merchant, new: &NewInvoice, service: Option<&kassa_domain::Service>, now_secs: i64) -> EngineResult<(i64, PaymentFlow, i64)> {
+    fn validate(
+        &self,
+        merchant: &Merchant,
+        new: &NewInvoice,
+        service: Option<&kassa_domain::Service>,
+        now_secs: i64,
+    ) -> EngineResult<(i64, PaymentFlow, i64)> {
         let mut errors = BTreeMap::new();
         let mut err = |field: &str, message: &str| {
-            errors.entry(field.to_string()).or_insert_with(|| message.to_string());
+            errors
+                .entry(field.to_string())
+                .or_insert_with(|| message.to_string());
         };
         if let Some(r) = &new.reference_id {
             if r.is_empty() || r.len() > REFERENCE_ID_MAX {
-                err("reference_id", "This value should be 1 to 255 characters long.");
+                err(
+                    "reference_id",
+                    "This value should be 1 to 255 characters long.",
+                );
             }
         }
         let mut amount_minor = 0;
         match service {
             None if new.service.is_empty() => err("service", "This value should not be blank."),
             None => err("service", "This service is not available."),
-            Some(s) if !s.enabled || !s.available => err("service", "This service is not available."),
+            Some(s) if !s.enabled || !s.available => {
+                err("service", "This service is not available.")
+            }
             Some(s) => {
                 if new.currency.is_empty() {
                     err("currency", "This value should not be blank.");
                 } else if new.currency != s.currency.code() {
-                    err("currency", "This value does not match the service currency.");
+                    err(
+                        "currency",
+                        "This value does not match the service currency.",
+                    );
                 }
                 match parse_minor(&new.amount, s.currency.exponent()) {
                     _ if new.amount.is_empty() => err("amount", "This value should not be blank."),
-                    Ok(minor) if minor <= 0 => err("amount", "This value should be greater than 0."),
+                    Ok(minor) if minor <= 0 => {
+                        err("amount", "This value should be greater than 0.")
+                    }
                     Ok(minor) if minor < s.amount_min_minor || minor > s.amount_max_minor => {
                         let e = s.currency.exponent();
                         err(
@@ -159,19 +196,35 @@ impl Engine {
                 Some(Value::String(_)) | None | Some(Value::Null) => {
                     err("customer.reference_id", "This value should not be blank.")
                 }
-                Some(_) => err("customer.reference_id", "This value should be of type string."),
+                Some(_) => err(
+                    "customer.reference_id",
+                    "This value should be of type string.",
+                ),
             }
             if json_size(&Value::Object(customer.clone())) > JSON_MAX_BYTES {
                 err("customer", "This value is too long.");
             }
         }
-        for (field, value) in [("metadata", &new.metadata), ("gateway_options", &new.gateway_options)] {
-            if value.as_ref().is_some_and(|v| json_size(v) > JSON_MAX_BYTES) {
+        for (field, value) in [
+            ("metadata", &new.metadata),
+            ("gateway_options", &new.gateway_options),
+        ] {
+            if value
+                .as_ref()
+                .is_some_and(|v| json_size(v) > JSON_MAX_BYTES)
+            {
                 err(field, "This value is too long.");
             }
         }
-        if new.description.as_ref().is_some_and(|d| d.chars().count() > TEXT_MAX) {
-            err("description", "This value is too long. It should have 1024 characters or less.");
+        if new
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > TEXT_MAX)
+        {
+            err(
+                "description",
+                "This value is too long. It should have 1024 characters or less.",
+            );
         }
         if let Some(url) = &new.return_url {
             if let Err(m) = check_url(url) {
@@ -185,7 +238,9 @@ impl Engine {
                 ("return_urls.pending", Some(urls.pending.as_str())),
             ] {
                 match url {
-                    Some("") if field == "return_urls.pending" => err(field, "This value should not be blank."),
+                    Some("") if field == "return_urls.pending" => {
+                        err(field, "This value should not be blank.")
+                    }
                     Some(u) => {
                         if let Err(m) = check_url(u) {
                             err(field, &m);
@@ -204,7 +259,10 @@ impl Engine {
             None => now_secs + self.config.invoice_ttl_secs,
             Some(at) => {
                 if at < now_secs + EXPIRES_MIN_SECS || at > now_secs + EXPIRES_MAX_SECS {
-                    err("expires", "This value should be between 14 minutes and 2 days from now.");
+                    err(
+                        "expires",
+                        "This value should be between 14 minutes and 2 days from now.",
+                    );
                 }
                 at
             }
@@ -227,16 +285,41 @@ impl Engine {
     ) -> EngineResult<Created> {
         let source = new.source.unwrap_or(Source::PrivateApi);
         if source != Source::PrivateApi && merchant.forbid_public_api {
-            return Err(EngineError::Forbidden("Invoice creation through the public API is forbidden for this account.".into()));
+            return Err(EngineError::Forbidden(
+                "Invoice creation through the public API is forbidden for this account.".into(),
+            ));
         }
         let now = self.now_secs();
-        let service = if new.service.is_empty() {
-            None
-        } else {
-            let code = new.service.clone();
-            self.read(move |tx| Ok(tx.service(&code)?)).await?
-        };
-        let (amount_minor, payment_flow, expires_at_secs) = self.validate(&merchant, &new, service.as_ref(), now)?;
+        let fingerprint = fingerprint(&new);
+        let service = self.catalog().await?.service(&new.service).cloned();
+        let (amount_minor, payment_flow, expires_at_secs) =
+            match self.validate(&merchant, &new, service.as_ref(), now) {
+                Ok(valid) => valid,
+                // A repeat is answered from what the first request made, even when
+                // the request would no longer pass: time or the catalog may have
+                // moved since (an `expires` 15 minutes away then is nearer than 14
+                // now). A valid repeat is settled inside the write below, which
+                // also settles concurrent duplicates.
+                Err(invalid) => {
+                    let Some(reference_id) = new.reference_id.clone() else {
+                        return Err(invalid);
+                    };
+                    let merchant_id = merchant.id.clone();
+                    let existing = self
+                        .read(move |tx| {
+                            Ok(tx.invoice_by_reference(&merchant_id, test_mode, &reference_id)?)
+                        })
+                        .await?;
+                    return match existing {
+                        Some(existing) if existing.fingerprint == fingerprint => Ok(Created {
+                            invoice: existing,
+                            created: false,
+                        }),
+                        Some(_) => Err(reference_conflict()),
+                        None => Err(invalid),
+                    };
+                }
+            };
         let service = service.expect("validation found the service");
         let fee_minor = service.fee.fee_minor(amount_minor);
         let test_outcome = match service.flow {
@@ -249,11 +332,14 @@ impl Engine {
                 .filter(|s| *s != InvoiceStatus::ProcessPending),
             _ => None,
         };
-        let fingerprint = fingerprint(&new);
-        let reference_id = new.reference_id.clone().unwrap_or_else(|| uuid_v4());
+        let reference_id = new.reference_id.clone().unwrap_or_else(uuid_v4);
         let customer = new.customer.map(|data| Customer {
             id: new_id(prefix::CUSTOMER),
-            reference_id: data.get("reference_id").and_then(Value::as_str).unwrap_or_default().to_string(),
+            reference_id: data
+                .get("reference_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
             data: Value::Object(data),
         });
         let mut invoice = Invoice {
@@ -294,21 +380,32 @@ impl Engine {
         let engine_wakes = test_outcome.is_some() || invoice.callback_url.is_some();
         let created = self
             .write(move |tx| {
-                if let Some(existing) = tx.invoice_by_reference(&invoice.merchant_id, test_mode, &invoice.reference_id)? {
+                if let Some(existing) =
+                    tx.invoice_by_reference(&invoice.merchant_id, test_mode, &invoice.reference_id)?
+                {
                     return if existing.fingerprint == invoice.fingerprint {
-                        Ok(Created { invoice: existing, created: false })
+                        Ok(Created {
+                            invoice: existing,
+                            created: false,
+                        })
                     } else {
-                        Err(EngineError::Conflict(
-                            "An invoice with this reference_id exists with a different request.".into(),
-                        ))
+                        Err(reference_conflict())
                     };
                 }
+                // Created and handed to the provider at once: one row written
+                // in its first visible state.
+                invoice.transition(InvoiceStatus::ProcessPending, Resolution::Ok, now);
                 tx.insert_invoice(&invoice).map_err(|e| match e {
-                    StoreError::Duplicate(_) => EngineError::Conflict("reference_id is taken".into()),
+                    StoreError::Duplicate(_) => {
+                        EngineError::Conflict("reference_id is taken".into())
+                    }
                     e => e.into(),
                 })?;
-                change_status(tx, &mut invoice, InvoiceStatus::ProcessPending, Resolution::Ok, now)?;
-                Ok(Created { invoice, created: true })
+                crate::callbacks::owe(tx, &invoice, now)?;
+                Ok(Created {
+                    invoice,
+                    created: true,
+                })
             })
             .await?;
         if created.created && engine_wakes {
@@ -318,7 +415,12 @@ impl Engine {
     }
 
     /// An invoice of the merchant's mode, by id.
-    pub async fn invoice(&self, merchant_id: String, test_mode: bool, id: String) -> EngineResult<Invoice> {
+    pub async fn invoice(
+        &self,
+        merchant_id: String,
+        test_mode: bool,
+        id: String,
+    ) -> EngineResult<Invoice> {
         self.read(move |tx| {
             tx.invoice(&id)?
                 .filter(|i| i.merchant_id == merchant_id && i.test_mode == test_mode)
@@ -351,9 +453,14 @@ impl Engine {
                 Cursor::After(id) | Cursor::Before(id) => Some(id.clone()),
             };
             if let Some(id) = cursor_id {
-                let known = tx.invoice(&id)?.is_some_and(|i| i.merchant_id == merchant_id && i.test_mode == test_mode);
+                let known = tx
+                    .invoice(&id)?
+                    .is_some_and(|i| i.merchant_id == merchant_id && i.test_mode == test_mode);
                 if !known {
-                    return Err(EngineError::invalid("page", "The cursor names no invoice of this account."));
+                    return Err(EngineError::invalid(
+                        "page",
+                        "The cursor names no invoice of this account.",
+                    ));
                 }
             }
             Ok(tx.invoices(&merchant_id, test_mode, &cursor, limit)?)
@@ -365,7 +472,9 @@ impl Engine {
     pub async fn invoice_for_page(&self, id: String) -> EngineResult<(Invoice, Merchant)> {
         self.read(move |tx| {
             let invoice = tx.invoice(&id)?.ok_or(EngineError::NotFound)?;
-            let merchant = tx.merchant(&invoice.merchant_id)?.ok_or(EngineError::NotFound)?;
+            let merchant = tx
+                .merchant(&invoice.merchant_id)?
+                .ok_or(EngineError::NotFound)?;
             Ok((invoice, merchant))
         })
         .await
@@ -378,7 +487,9 @@ impl Engine {
             .write(move |tx| {
                 let mut invoice = tx.invoice(&id)?.ok_or(EngineError::NotFound)?;
                 if !invoice.test_mode && invoice.service_flow != Flow::Test.as_str() {
-                    return Err(EngineError::Forbidden("Only test payments can be settled here.".into()));
+                    return Err(EngineError::Forbidden(
+                        "Only test payments can be settled here.".into(),
+                    ));
                 }
                 if invoice.status.is_final() {
                     return Ok(invoice);
@@ -412,6 +523,12 @@ pub(crate) fn change_status(
     Ok(())
 }
 
+fn reference_conflict() -> EngineError {
+    EngineError::Conflict(
+        "An invoice with this reference_id exists with a different request.".into(),
+    )
+}
+
 fn check_url(text: &str) -> Result<url::Url, String> {
     if text.len() > URL_MAX {
         return Err("This value is too long.".into());
@@ -428,5 +545,48 @@ fn uuid_v4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+impl Engine {
+    /// How many invoices a merchant has, both modes.
+    pub async fn count_invoices(&self, merchant_id: String) -> EngineResult<u64> {
+        self.read(move |tx| Ok(tx.count_invoices(&merchant_id)?))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_amount_written_differently_fingerprints_the_same() {
+        assert_eq!(normalized_decimal("100.00"), "100");
+        assert_eq!(normalized_decimal("0100.50"), "100.5");
+        assert_eq!(normalized_decimal("0.10"), "0.1");
+        assert_eq!(normalized_decimal("0"), "0");
+        let a = NewInvoice {
+            amount: "100".into(),
+            service: "s".into(),
+            ..Default::default()
+        };
+        let b = NewInvoice {
+            amount: "100.00".into(),
+            ..a.clone()
+        };
+        let c = NewInvoice {
+            amount: "100.01".into(),
+            ..a.clone()
+        };
+        assert_eq!(fingerprint(&a), fingerprint(&b));
+        assert_ne!(fingerprint(&a), fingerprint(&c));
+    }
 }

@@ -2,6 +2,7 @@
 //! background workers (callback delivery, expiry, the test provider). No face
 //! dialect lives here; faces parse into these commands and render the results.
 
+mod cache;
 pub mod callbacks;
 pub mod catalog;
 pub mod clock;
@@ -67,6 +68,10 @@ pub struct Engine {
     /// sweeps, one for callback delivery, so a slow receiver holds up neither.
     wake_sweeps: Notify,
     wake_callbacks: Notify,
+    catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
+    /// Credential lookups: (kind, key) to the merchant and its mode.
+    credential_cache:
+        cache::TtlCache<(kassa_domain::CredentialKind, String), (kassa_domain::Merchant, bool)>,
 }
 
 impl Engine {
@@ -93,6 +98,8 @@ impl Engine {
             http,
             wake_sweeps: Notify::new(),
             wake_callbacks: Notify::new(),
+            catalog_cache: cache::TtlCache::new(catalog::CATALOG_TTL, 1),
+            credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
         })
     }
 

@@ -9,6 +9,10 @@ use serde::Serialize;
 use crate::secrets::{constant_time_eq, new_webhook_secret, sha256_hex};
 use crate::{Engine, EngineError, EngineResult};
 
+/// How long a credential lookup is reused: a merchant changed or a key
+/// revoked from another process takes effect within this time.
+pub const CREDENTIALS_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Secrets of one mode as issued: shown once, never stored in clear.
 #[derive(Clone, Debug, Serialize)]
 pub struct IssuedCredentials {
@@ -61,10 +65,14 @@ impl Engine {
     pub async fn create_merchant(&self, new: NewMerchant) -> EngineResult<IssuedMerchant> {
         let name = new.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(EngineError::invalid("name", "This value should be 1 to 200 characters long."));
+            return Err(EngineError::invalid(
+                "name",
+                "This value should be 1 to 200 characters long.",
+            ));
         }
         if let Some(url) = &new.callback_url {
-            self.check_callback_url(url).map_err(|m| EngineError::invalid("callback_url", m))?;
+            self.check_callback_url(url)
+                .map_err(|m| EngineError::invalid("callback_url", m))?;
         }
         let issue = |mode: &str| IssuedCredentials {
             public_key: format!("pk_{mode}_{}", random_base62(43)),
@@ -120,7 +128,8 @@ impl Engine {
     }
 
     pub async fn merchant(&self, id: String) -> EngineResult<Merchant> {
-        self.read(move |tx| tx.merchant(&id)?.ok_or(EngineError::NotFound)).await
+        self.read(move |tx| tx.merchant(&id)?.ok_or(EngineError::NotFound))
+            .await
     }
 
     /// Changes a merchant's settings with `change`, returning the result.
@@ -136,6 +145,27 @@ impl Engine {
             Ok(merchant)
         })
         .await
+        .inspect(|_| self.credential_cache.clear())
+    }
+
+    async fn merchant_by_credential(
+        &self,
+        kind: CredentialKind,
+        key: String,
+    ) -> EngineResult<(Merchant, bool)> {
+        let cache_key = (kind, key);
+        if let Some(found) = self.credential_cache.get(&cache_key) {
+            return Ok(found);
+        }
+        let lookup = cache_key.1.clone();
+        let found = self
+            .read(move |tx| {
+                tx.merchant_by_credential(kind, &lookup)?
+                    .ok_or(EngineError::Unauthorized)
+            })
+            .await?;
+        self.credential_cache.put(cache_key, found.clone());
+        Ok(found)
     }
 
     /// The merchant and mode of a public key (`pk_test_...`/`pk_live_...`).
@@ -143,11 +173,8 @@ impl Engine {
         if public_key.is_empty() || public_key.len() > 128 {
             return Err(EngineError::Unauthorized);
         }
-        self.read(move |tx| {
-            tx.merchant_by_credential(CredentialKind::PublicKey, &public_key)?
-                .ok_or(EngineError::Unauthorized)
-        })
-        .await
+        self.merchant_by_credential(CredentialKind::PublicKey, public_key)
+            .await
     }
 
     /// The merchant and mode of a private key id and secret (HTTP Basic).
@@ -160,10 +187,7 @@ impl Engine {
             return Err(EngineError::Unauthorized);
         }
         let (merchant, test_mode) = self
-            .read(move |tx| {
-                tx.merchant_by_credential(CredentialKind::PrivateKeyId, &key_id)?
-                    .ok_or(EngineError::Unauthorized)
-            })
+            .merchant_by_credential(CredentialKind::PrivateKeyId, key_id)
             .await?;
         let expected = &merchant.credentials(test_mode).private_secret_sha256;
         if !constant_time_eq(&sha256_hex(&secret), expected) {

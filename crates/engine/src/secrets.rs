@@ -17,7 +17,9 @@ pub struct Sealer {
 
 impl Sealer {
     pub fn new(master_key: &[u8; 32]) -> Self {
-        Sealer { cipher: XChaCha20Poly1305::new(Key::from_slice(master_key)) }
+        Sealer {
+            cipher: XChaCha20Poly1305::new(Key::from_slice(master_key)),
+        }
     }
 
     pub fn seal(&self, plain: &str) -> String {

@@ -21,7 +21,13 @@ impl Engine {
             let due = tx.invoices_due_to_expire(now, PASS_MAX)?;
             let count = due.len();
             for mut invoice in due {
-                change_status(tx, &mut invoice, InvoiceStatus::Expired, Resolution::Expired, now)?;
+                change_status(
+                    tx,
+                    &mut invoice,
+                    InvoiceStatus::Expired,
+                    Resolution::Expired,
+                    now,
+                )?;
             }
             Ok(count)
         })
@@ -36,7 +42,9 @@ impl Engine {
             let pending = tx.invoices_with_test_outcome(PASS_MAX)?;
             let count = pending.len();
             for mut invoice in pending {
-                let Some(outcome) = invoice.test_outcome.take() else { continue };
+                let Some(outcome) = invoice.test_outcome.take() else {
+                    continue;
+                };
                 if !invoice.status.can_become(outcome) {
                     tx.update_invoice(&invoice)?;
                     continue;

@@ -89,8 +89,16 @@ const WAITING: (&str, &str, &str) = (
     "Ожидаем подтверждения платежа от провайдера.",
     "Очікуємо підтвердження платежу від провайдера.",
 );
-const BACK: (&str, &str, &str) = ("Return to the store", "Вернуться в магазин", "Повернутися до магазину");
-const ERRORS: (&str, &str, &str) = ("The payment could not be started", "Не удалось начать оплату", "Не вдалося розпочати оплату");
+const BACK: (&str, &str, &str) = (
+    "Return to the store",
+    "Вернуться в магазин",
+    "Повернутися до магазину",
+);
+const ERRORS: (&str, &str, &str) = (
+    "The payment could not be started",
+    "Не удалось начать оплату",
+    "Не вдалося розпочати оплату",
+);
 
 fn status_text(lang: Lang, status: InvoiceStatus) -> &'static str {
     use InvoiceStatus::*;
@@ -101,7 +109,9 @@ fn status_text(lang: Lang, status: InvoiceStatus) -> &'static str {
         ProcessFailed => ("Payment failed", "Оплата не прошла", "Оплата не пройшла"),
         Expired => ("Expired", "Срок истёк", "Термін минув"),
         Terminated => ("Cancelled", "Отменено", "Скасовано"),
-        Refunding | Refunded | PartiallyRefunded | RefundFailed => ("Refunded", "Возвращено", "Повернуто"),
+        Refunding | Refunded | PartiallyRefunded | RefundFailed => {
+            ("Refunded", "Возвращено", "Повернуто")
+        }
     })
 }
 
@@ -149,56 +159,76 @@ fn return_target(invoice: &Invoice) -> Option<&str> {
     } else {
         None
     };
-    chosen.or(if invoice.status.is_final() { invoice.return_url.as_deref() } else { None })
+    chosen.or(if invoice.status.is_final() {
+        invoice.return_url.as_deref()
+    } else {
+        None
+    })
+}
+
+/// Sends the customer to a URL the merchant gave. It was checked as a URL
+/// when the invoice was made, but the parser forgives what a `Location`
+/// header cannot carry (newlines, tabs, raw non-ASCII), so the parsed form is
+/// sent: it says the same and is always a valid header value.
+fn redirect_to(url: &str) -> Response {
+    match url::Url::parse(url) {
+        Ok(parsed) => Redirect::to(parsed.as_str()).into_response(),
+        Err(_) => Redirect::to(url).into_response(),
+    }
 }
 
 fn render_page(lang: Lang, invoice: &Invoice, merchant: &Merchant, now_secs: i64) -> Markup {
     let amount = format_fixed(invoice.amount_minor, invoice.currency.exponent());
     let left = invoice.expires_at_secs - now_secs;
-    let testable = invoice.status.is_open() && (invoice.test_mode || invoice.service_flow == "test");
+    let testable =
+        invoice.status.is_open() && (invoice.test_mode || invoice.service_flow == "test");
     let back = invoice
         .return_urls
         .as_ref()
         .map(|u| u.pending.as_str())
         .filter(|u| !u.is_empty())
         .or(invoice.return_url.as_deref());
-    layout(lang, lang.t(TITLE), html! {
-        h1 { (lang.t(TITLE)) }
-        div { (lang.t(TO_PAY)) }
-        div.amount #amount { (amount) " " (invoice.currency.code()) }
-        dl {
-            dt { (lang.t(MERCHANT)) } dd #merchant { (merchant.name) }
-            @if let Some(d) = &invoice.description {
-                dt { (lang.t(DESCRIPTION)) } dd #description { (d) }
+    layout(
+        lang,
+        lang.t(TITLE),
+        html! {
+            h1 { (lang.t(TITLE)) }
+            div { (lang.t(TO_PAY)) }
+            div.amount #amount { (amount) " " (invoice.currency.code()) }
+            dl {
+                dt { (lang.t(MERCHANT)) } dd #merchant { (merchant.name) }
+                @if let Some(d) = &invoice.description {
+                    dt { (lang.t(DESCRIPTION)) } dd #description { (d) }
+                }
+                dt { (lang.t(STATUS)) } dd #status data-status=(invoice.status.as_str()) { (status_text(lang, invoice.status)) }
+                @if invoice.status.is_open() {
+                    dt { (lang.t(TIME_LEFT)) } dd #time-left data-seconds=(left.max(0)) { (time_left(lang, left)) }
+                }
             }
-            dt { (lang.t(STATUS)) } dd #status data-status=(invoice.status.as_str()) { (status_text(lang, invoice.status)) }
+            @if testable {
+                p.note { (lang.t(TEST_NOTE)) }
+                form method="post" action={ "/hpp/" (invoice.id) "/complete?lang=" (lang.code()) } style="display:inline" {
+                    button.ok #complete type="submit" { (lang.t(COMPLETE)) }
+                }
+                form method="post" action={ "/hpp/" (invoice.id) "/fail?lang=" (lang.code()) } style="display:inline" {
+                    button.no #fail type="submit" { (lang.t(FAIL)) }
+                }
+            } @else if invoice.status.is_open() {
+                p { (lang.t(WAITING)) }
+            }
+            @if let Some(url) = back {
+                p { a #back href=(url) { (lang.t(BACK)) } }
+            }
+            nav {
+                a href={ "?lang=en" } { "English" }
+                a href={ "?lang=ru" } { "Русский" }
+                a href={ "?lang=uk" } { "Українська" }
+            }
             @if invoice.status.is_open() {
-                dt { (lang.t(TIME_LEFT)) } dd #time-left data-seconds=(left.max(0)) { (time_left(lang, left)) }
+                script { (maud::PreEscaped(COUNTDOWN)) }
             }
-        }
-        @if testable {
-            p.note { (lang.t(TEST_NOTE)) }
-            form method="post" action={ "/hpp/" (invoice.id) "/complete?lang=" (lang.code()) } style="display:inline" {
-                button.ok #complete type="submit" { (lang.t(COMPLETE)) }
-            }
-            form method="post" action={ "/hpp/" (invoice.id) "/fail?lang=" (lang.code()) } style="display:inline" {
-                button.no #fail type="submit" { (lang.t(FAIL)) }
-            }
-        } @else if invoice.status.is_open() {
-            p { (lang.t(WAITING)) }
-        }
-        @if let Some(url) = back {
-            p { a #back href=(url) { (lang.t(BACK)) } }
-        }
-        nav {
-            a href={ "?lang=en" } { "English" }
-            a href={ "?lang=ru" } { "Русский" }
-            a href={ "?lang=uk" } { "Українська" }
-        }
-        @if invoice.status.is_open() {
-            script { (maud::PreEscaped(COUNTDOWN)) }
-        }
-    })
+        },
+    )
 }
 
 /// Counts the time left down in the browser and reloads when it runs out or
@@ -218,25 +248,59 @@ struct LangQuery {
 
 fn page_error(lang: Lang, e: EngineError) -> Response {
     let (status, text) = match e {
-        EngineError::NotFound => (StatusCode::NOT_FOUND, lang.t(("Payment not found.", "Платёж не найден.", "Платіж не знайдено."))),
-        EngineError::Forbidden(_) => (StatusCode::FORBIDDEN, lang.t(("This action is not allowed.", "Это действие недоступно.", "Ця дія недоступна."))),
+        EngineError::NotFound => (
+            StatusCode::NOT_FOUND,
+            lang.t((
+                "Payment not found.",
+                "Платёж не найден.",
+                "Платіж не знайдено.",
+            )),
+        ),
+        EngineError::Forbidden(_) => (
+            StatusCode::FORBIDDEN,
+            lang.t((
+                "This action is not allowed.",
+                "Это действие недоступно.",
+                "Ця дія недоступна.",
+            )),
+        ),
         other => {
             tracing::error!(error = %other, "hosted page");
-            (StatusCode::INTERNAL_SERVER_ERROR, lang.t(("Something went wrong. Try again.", "Что-то пошло не так. Попробуйте ещё раз.", "Щось пішло не так. Спробуйте ще раз.")))
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                lang.t((
+                    "Something went wrong. Try again.",
+                    "Что-то пошло не так. Попробуйте ещё раз.",
+                    "Щось пішло не так. Спробуйте ще раз.",
+                )),
+            )
         }
     };
-    (status, Html(layout(lang, text, html! { h1 { (text) } }).into_string())).into_response()
+    (
+        status,
+        Html(layout(lang, text, html! { h1 { (text) } }).into_string()),
+    )
+        .into_response()
 }
 
-async fn page(State(app): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn page(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     let lang = Lang::choose(q.lang.as_deref(), &headers);
     match app.engine.invoice_for_page(id).await {
         Ok((invoice, merchant)) => {
             if let Some(url) = return_target(&invoice) {
-                return Redirect::to(url).into_response();
+                return redirect_to(url);
             }
             let markup = render_page(lang, &invoice, &merchant, app.engine.now_secs());
-            ([(header::CACHE_CONTROL, "no-store")], Html(markup.into_string())).into_response()
+            (
+                [(header::CACHE_CONTROL, "no-store")],
+                Html(markup.into_string()),
+            )
+                .into_response()
         }
         Err(e) => page_error(lang, e),
     }
@@ -245,18 +309,30 @@ async fn page(State(app): State<AppState>, Path(id): Path<String>, Query(q): Que
 async fn settle(app: AppState, id: String, lang: Lang, succeed: bool) -> Response {
     match app.engine.settle_test_payment(id, succeed).await {
         Ok(invoice) => match return_target(&invoice) {
-            Some(url) => Redirect::to(url).into_response(),
-            None => Redirect::to(&format!("/hpp/{}?lang={}", invoice.id, lang.code())).into_response(),
+            Some(url) => redirect_to(url),
+            None => {
+                Redirect::to(&format!("/hpp/{}?lang={}", invoice.id, lang.code())).into_response()
+            }
         },
         Err(e) => page_error(lang, e),
     }
 }
 
-async fn complete(State(app): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn complete(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     settle(app, id, Lang::choose(q.lang.as_deref(), &headers), true).await
 }
 
-async fn fail(State(app): State<AppState>, Path(id): Path<String>, Query(q): Query<LangQuery>, headers: HeaderMap) -> Response {
+async fn fail(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
     settle(app, id, Lang::choose(q.lang.as_deref(), &headers), false).await
 }
 
@@ -282,9 +358,13 @@ pub fn form_error_page(e: &CheckoutError) -> Response {
             .collect(),
         _ => Vec::new(),
     };
-    let markup = layout(lang, lang.t(ERRORS), html! {
-        h1 { (lang.t(ERRORS)) }
-        ul #errors { @for line in &lines { li { (line) } } }
-    });
+    let markup = layout(
+        lang,
+        lang.t(ERRORS),
+        html! {
+            h1 { (lang.t(ERRORS)) }
+            ul #errors { @for line in &lines { li { (line) } } }
+        },
+    );
     (e.status(), Html(markup.into_string())).into_response()
 }

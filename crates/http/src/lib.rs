@@ -2,7 +2,6 @@
 //! renders results and errors in its own shapes; no business rule lives here.
 #![recursion_limit = "256"]
 
-
 pub mod checkout;
 pub mod hpp;
 
@@ -28,12 +27,19 @@ pub struct AppState {
 /// Every route of every face. Unknown paths and methods answer in the
 /// Checkout API's error shape.
 pub fn router(engine: Arc<Engine>) -> Router {
-    let base_url = engine.config().public_base_url.trim_end_matches('/').to_string();
+    let base_url = engine
+        .config()
+        .public_base_url
+        .trim_end_matches('/')
+        .to_string();
     let state = AppState { engine, base_url };
     Router::new()
         .merge(checkout::routes())
         .merge(hpp::routes())
-        .route("/health", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/health",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .fallback(|| async { CheckoutError::NotFound })
         .method_not_allowed_fallback(|| async { CheckoutError::MethodNotAllowed })
         .with_state(state)

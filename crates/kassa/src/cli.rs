@@ -15,7 +15,11 @@ use tokio::net::TcpListener;
 use crate::{open_engine, Config, Server};
 
 #[derive(Parser)]
-#[command(name = "kassa", version, about = "Kassa, a self-hosted payment gateway")]
+#[command(
+    name = "kassa",
+    version,
+    about = "Kassa, a self-hosted payment gateway"
+)]
 pub struct Cli {
     /// Configuration file (TOML); default: ./kassa.toml when present.
     #[arg(long, global = true, env = "KASSA_CONFIG")]
@@ -167,11 +171,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn init_tracing(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn operator_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
-    let base = config.public_base_url.clone().unwrap_or_else(|| format!("http://{}", config.listen));
+    let base = config
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", config.listen));
     open_engine(config, Arc::new(SystemClock), base).await
 }
 
@@ -182,21 +192,42 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 
 async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
     match cmd {
-        MerchantCommand::Create { name, site_login, callback_url, forbid_public_api, currency, json } => {
+        MerchantCommand::Create {
+            name,
+            site_login,
+            callback_url,
+            forbid_public_api,
+            currency,
+            json,
+        } => {
             let account_currency = currency
-                .map(|c| Currency::from_code(&c).ok_or_else(|| anyhow::anyhow!("unknown currency {c}")))
+                .map(|c| {
+                    Currency::from_code(&c).ok_or_else(|| anyhow::anyhow!("unknown currency {c}"))
+                })
                 .transpose()?;
             let issued = engine
-                .create_merchant(NewMerchant { name, site_login, callback_url, forbid_public_api, account_currency })
+                .create_merchant(NewMerchant {
+                    name,
+                    site_login,
+                    callback_url,
+                    forbid_public_api,
+                    account_currency,
+                })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 print_json(&issued)
             } else {
-                println!("merchant {} (site {} / {})", issued.merchant_id, issued.site_id, issued.site_login);
+                println!(
+                    "merchant {} (site {} / {})",
+                    issued.merchant_id, issued.site_id, issued.site_login
+                );
                 for (mode, c) in [("test", &issued.test), ("live", &issued.live)] {
                     println!("  {mode}: public key {}", c.public_key);
-                    println!("  {mode}: private key {} secret {}", c.private_key_id, c.private_key_secret);
+                    println!(
+                        "  {mode}: private key {} secret {}",
+                        c.private_key_id, c.private_key_secret
+                    );
                     println!("  {mode}: callback secret {}", c.callback_secret);
                 }
                 println!("Secrets are shown once; store them now.");
@@ -204,7 +235,10 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
             }
         }
         MerchantCommand::List { json } => {
-            let merchants = engine.merchants().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let merchants = engine
+                .merchants()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             if json {
                 let list: Vec<_> = merchants
                     .iter()
@@ -222,9 +256,15 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                 Ok(())
             }
         }
-        MerchantCommand::Set { id, forbid_public_api, callback_url } => {
+        MerchantCommand::Set {
+            id,
+            forbid_public_api,
+            callback_url,
+        } => {
             if let Some(url) = callback_url.as_deref().filter(|u| !u.is_empty()) {
-                engine.check_callback_url(url).map_err(|m| anyhow::anyhow!("callback_url: {m}"))?;
+                engine
+                    .check_callback_url(url)
+                    .map_err(|m| anyhow::anyhow!("callback_url: {m}"))?;
             }
             let m = engine
                 .update_merchant(id, move |m| {
@@ -237,7 +277,10 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("merchant {}: forbid_public_api={} callback_url={:?}", m.id, m.forbid_public_api, m.callback_url);
+            println!(
+                "merchant {}: forbid_public_api={} callback_url={:?}",
+                m.id, m.forbid_public_api, m.callback_url
+            );
             Ok(())
         }
     }
@@ -252,7 +295,9 @@ fn minor(text: &str, currency: Currency, what: &str) -> anyhow::Result<i64> {
 }
 
 fn rate(text: &str, what: &str) -> anyhow::Result<i64> {
-    kassa_domain::fee::parse_rate_percent(text).ok_or_else(|| anyhow::anyhow!("{what}: a percentage from 0 to 100 with at most 4 decimals"))
+    kassa_domain::fee::parse_rate_percent(text).ok_or_else(|| {
+        anyhow::anyhow!("{what}: a percentage from 0 to 100 with at most 4 decimals")
+    })
 }
 
 async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Result<()> {
@@ -263,7 +308,7 @@ async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Result<()> {
             if json {
                 return print_json(&catalog.services);
             }
-            for s in catalog.services {
+            for s in catalog.services.iter() {
                 let e = s.currency.exponent();
                 println!(
                     "{}\t{}\t{}\t{}\t{}..{}\tfee {}%+{}\t{}",
@@ -281,22 +326,55 @@ async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ServiceCommand::Set {
-            code, enabled, available, amount_min, amount_max, fee_rate, fee_fix, fee_min, fee_max, reserve_rate, reserve_lifetime_secs,
+            code,
+            enabled,
+            available,
+            amount_min,
+            amount_max,
+            fee_rate,
+            fee_fix,
+            fee_min,
+            fee_max,
+            reserve_rate,
+            reserve_lifetime_secs,
         } => {
             let catalog = engine.catalog().await.map_err(fail)?;
-            let mut s: Service = catalog.service(&code).cloned().ok_or_else(|| anyhow::anyhow!("no service {code}"))?;
+            let mut s: Service = catalog
+                .service(&code)
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("no service {code}"))?;
             let c = s.currency;
-            if let Some(v) = enabled { s.enabled = v; }
-            if let Some(v) = available { s.available = v; }
-            if let Some(v) = amount_min { s.amount_min_minor = minor(&v, c, "amount_min")?; }
-            if let Some(v) = amount_max { s.amount_max_minor = minor(&v, c, "amount_max")?; }
-            if let Some(v) = fee_rate { s.fee.rate_ppm = rate(&v, "fee_rate")?; }
-            if let Some(v) = fee_fix { s.fee.fix_minor = minor(&v, c, "fee_fix")?; }
-            if let Some(v) = fee_min { s.fee.min_minor = minor(&v, c, "fee_min")?; }
-            if let Some(v) = fee_max { s.fee.max_minor = minor(&v, c, "fee_max")?; }
-            if let Some(v) = reserve_rate { s.reserve.rate_ppm = rate(&v, "reserve_rate")?; }
+            if let Some(v) = enabled {
+                s.enabled = v;
+            }
+            if let Some(v) = available {
+                s.available = v;
+            }
+            if let Some(v) = amount_min {
+                s.amount_min_minor = minor(&v, c, "amount_min")?;
+            }
+            if let Some(v) = amount_max {
+                s.amount_max_minor = minor(&v, c, "amount_max")?;
+            }
+            if let Some(v) = fee_rate {
+                s.fee.rate_ppm = rate(&v, "fee_rate")?;
+            }
+            if let Some(v) = fee_fix {
+                s.fee.fix_minor = minor(&v, c, "fee_fix")?;
+            }
+            if let Some(v) = fee_min {
+                s.fee.min_minor = minor(&v, c, "fee_min")?;
+            }
+            if let Some(v) = fee_max {
+                s.fee.max_minor = minor(&v, c, "fee_max")?;
+            }
+            if let Some(v) = reserve_rate {
+                s.reserve.rate_ppm = rate(&v, "reserve_rate")?;
+            }
             if let Some(v) = reserve_lifetime_secs {
-                if v < 0 { bail!("reserve_lifetime_secs must not be negative"); }
+                if v < 0 {
+                    bail!("reserve_lifetime_secs must not be negative");
+                }
                 s.reserve.lifetime_secs = v;
             }
             let s = engine.put_service(s).await.map_err(fail)?;
@@ -304,8 +382,10 @@ async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ServiceCommand::Put { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let s: Service = serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let s: Service = serde_json::from_str(&text)
+                .with_context(|| format!("parsing {}", file.display()))?;
             let s = engine.put_service(s).await.map_err(fail)?;
             println!("service {} saved", s.code);
             Ok(())
@@ -317,17 +397,41 @@ async fn callback(engine: &Engine, cmd: CallbackCommand) -> anyhow::Result<()> {
     let fail = |e: kassa_engine::EngineError| anyhow::anyhow!("{e}");
     match cmd {
         CallbackCommand::Resend { invoice_id } => {
-            let cb = engine.resend_callback(None, invoice_id).await.map_err(fail)?;
-            println!("callback {} owed to {} ({}); a running server delivers it", cb.id, cb.url, cb.transaction_status);
+            let cb = engine
+                .resend_callback(None, invoice_id.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("invoice {invoice_id}: {e}"))?;
+            println!(
+                "callback {} owed to {} ({}); a running server delivers it",
+                cb.id, cb.url, cb.transaction_status
+            );
             Ok(())
         }
         CallbackCommand::List { invoice_id } => {
+            // An unknown invoice is an error, not an empty list.
+            engine
+                .invoice_for_page(invoice_id.clone())
+                .await
+                .map_err(|e| anyhow::anyhow!("invoice {invoice_id}: {e}"))?;
             let callbacks = engine.callbacks(invoice_id.clone()).await.map_err(fail)?;
             let attempts = engine.callback_attempts(invoice_id).await.map_err(fail)?;
             for cb in callbacks {
-                println!("{}\t{}\t{}\tattempts {}\t{}", cb.id, cb.transaction_status, cb.state.as_str(), cb.attempts, cb.url);
+                println!(
+                    "{}\t{}\t{}\tattempts {}\t{}",
+                    cb.id,
+                    cb.transaction_status,
+                    cb.state.as_str(),
+                    cb.attempts,
+                    cb.url
+                );
                 for a in attempts.iter().filter(|a| a.callback_id == cb.id) {
-                    println!("  at {}\t{}\t{:?}\t{}", a.at_secs, a.status, a.response_code, a.error.as_deref().unwrap_or(""));
+                    println!(
+                        "  at {}\t{}\t{:?}\t{}",
+                        a.at_secs,
+                        a.status,
+                        a.response_code,
+                        a.error.as_deref().unwrap_or("")
+                    );
                 }
             }
             Ok(())
@@ -337,23 +441,37 @@ async fn callback(engine: &Engine, cmd: CallbackCommand) -> anyhow::Result<()> {
 
 async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     // A fresh database every time: remove only what the demo itself made.
-    for name in ["kassa.sqlite", "kassa.sqlite-wal", "kassa.sqlite-shm", "master.key"] {
+    for name in [
+        "kassa.sqlite",
+        "kassa.sqlite-wal",
+        "kassa.sqlite-shm",
+        "master.key",
+    ] {
         let _ = std::fs::remove_file(args.dir.join(name));
     }
     config.database_url = format!("sqlite://{}", args.dir.join("kassa.sqlite").display());
     config.master_key = None;
     config.listen = args.listen.clone();
     config.allow_private_callback_urls = true;
-    let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
     let server = Server::start(&config, Arc::new(SystemClock), listener).await?;
     let issued = server
         .engine
-        .create_merchant(NewMerchant { name: "Demo Shop".into(), site_login: Some("demo_shop".into()), ..Default::default() })
+        .create_merchant(NewMerchant {
+            name: "Demo Shop".into(),
+            site_login: Some("demo_shop".into()),
+            ..Default::default()
+        })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let base = &server.base_url;
     let t = &issued.test;
-    println!("Kassa demo on {base} (database {})", config.sqlite_path()?.display());
+    println!(
+        "Kassa demo on {base} (database {})",
+        config.sqlite_path()?.display()
+    );
     println!("\nDemo merchant (test mode credentials; live ones are in the JSON below):");
     println!("  public key        {}", t.public_key);
     println!("  private key id    {}", t.private_key_id);
@@ -369,7 +487,10 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         "curl -s {base}/public-api/payment-invoices -H 'Content-Type: application/json' -d '{{\"public_key\":\"{}\",\"service\":\"payment_card_usd_hpp\",\"currency\":\"USD\",\"amount\":123.45,\"description\":\"Demo order\"}}'",
         t.public_key
     );
-    println!("\nAll credentials as JSON:\n{}", serde_json::to_string_pretty(&issued)?);
+    println!(
+        "\nAll credentials as JSON:\n{}",
+        serde_json::to_string_pretty(&issued)?
+    );
     println!("\nCtrl-C stops the demo.");
     server.run_until_ctrl_c().await
 }

@@ -58,7 +58,10 @@ where
     T::Err: std::fmt::Display,
 {
     env(name)
-        .map(|v| v.parse::<T>().map_err(|e| anyhow::anyhow!("{name}={v}: {e}")))
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| anyhow::anyhow!("{name}={v}: {e}"))
+        })
         .transpose()
 }
 
@@ -72,7 +75,8 @@ impl Config {
             .or_else(|| Some(PathBuf::from("kassa.toml")).filter(|p| p.exists()));
         let mut config = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("reading {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
             }
             None => Config::default(),
@@ -146,7 +150,10 @@ impl Config {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             bail!("PostgreSQL is not supported by this build yet; use sqlite://PATH");
         }
-        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .unwrap_or(url);
         if path.is_empty() {
             bail!("database_url names no file");
         }
@@ -167,14 +174,22 @@ impl Config {
                     let key: [u8; 32] = rand::random();
                     write_private(&path, &STANDARD.encode(key))?;
                 }
-                std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
             }
         };
-        let bytes = STANDARD.decode(text.trim()).context("master_key is not base64")?;
-        bytes.try_into().map_err(|_| anyhow::anyhow!("master_key must be 32 bytes"))
+        let bytes = STANDARD
+            .decode(text.trim())
+            .context("master_key is not base64")?;
+        bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("master_key must be 32 bytes"))
     }
 
-    pub fn engine_config(&self, public_base_url: String) -> anyhow::Result<kassa_engine::EngineConfig> {
+    pub fn engine_config(
+        &self,
+        public_base_url: String,
+    ) -> anyhow::Result<kassa_engine::EngineConfig> {
         Ok(kassa_engine::EngineConfig {
             public_base_url,
             callback_retry_secs: self.callback_retry_secs.clone(),
@@ -197,7 +212,9 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())

@@ -18,14 +18,28 @@ use tokio::task::JoinHandle;
 pub use config::Config;
 
 /// Opens the store, applies migrations and installs the shipped catalog.
-pub async fn open_engine(config: &Config, clock: Arc<dyn Clock>, public_base_url: String) -> anyhow::Result<Arc<Engine>> {
+pub async fn open_engine(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    public_base_url: String,
+) -> anyhow::Result<Arc<Engine>> {
     let path = config.sqlite_path()?;
     let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
     store.migrate().context("migrating the database")?;
     let base = public_base_url.trim_end_matches('/').to_string();
-    let renderer = Arc::new(kassa_http::CheckoutCallbacks { public_base_url: base.clone() });
-    let engine = Engine::new(Arc::new(store), clock, config.engine_config(base)?, renderer);
-    engine.seed_catalog().await.context("installing the catalog")?;
+    let renderer = Arc::new(kassa_http::CheckoutCallbacks {
+        public_base_url: base.clone(),
+    });
+    let engine = Engine::new(
+        Arc::new(store),
+        clock,
+        config.engine_config(base)?,
+        renderer,
+    );
+    engine
+        .seed_catalog()
+        .await
+        .context("installing the catalog")?;
     Ok(engine)
 }
 
@@ -41,9 +55,16 @@ pub struct Server {
 
 impl Server {
     /// Starts serving on `listener` with the workers beside it.
-    pub async fn start(config: &Config, clock: Arc<dyn Clock>, listener: TcpListener) -> anyhow::Result<Server> {
+    pub async fn start(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Server> {
         let addr = listener.local_addr()?;
-        let base_url = config.public_base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let base_url = config
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         let engine = open_engine(config, clock, base_url.clone()).await?;
         let (stop, stopped) = watch::channel(false);
         let workers = tokio::spawn(engine.clone().run_workers(stopped.clone()));
@@ -59,7 +80,14 @@ impl Server {
                 tracing::error!(error = %e, "server stopped");
             }
         });
-        Ok(Server { addr, base_url, engine, stop, http, workers })
+        Ok(Server {
+            addr,
+            base_url,
+            engine,
+            stop,
+            http,
+            workers,
+        })
     }
 
     /// Stops accepting, lets requests in flight finish, stops the workers.

@@ -8,8 +8,8 @@
 
 mod sqlite;
 
-use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
 use kassa_domain::merchant::CredentialKind;
+use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
 
 pub use sqlite::SqliteStore;
 
@@ -80,6 +80,7 @@ pub trait Tx {
         cursor: &Cursor,
         limit: usize,
     ) -> StoreResult<Page<Invoice>>;
+    fn count_invoices(&mut self, merchant_id: &str) -> StoreResult<u64>;
     /// Open invoices whose expiry is at or before `now_secs`, oldest first.
     fn invoices_due_to_expire(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Invoice>>;
     /// Open invoices with a test outcome still to apply.

@@ -12,7 +12,6 @@ use kassa_domain::merchant::CredentialKind;
 use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 
-
 use crate::{Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.
@@ -255,7 +254,9 @@ fn expect_one(changed: usize, what: &str) -> StoreResult<()> {
     if changed == 1 {
         Ok(())
     } else {
-        Err(StoreError::Backend(format!("{what}: {changed} rows changed, expected 1")))
+        Err(StoreError::Backend(format!(
+            "{what}: {changed} rows changed, expected 1"
+        )))
     }
 }
 
@@ -317,7 +318,11 @@ impl Tx for SqliteTx<'_> {
 
     fn next_site_id(&mut self) -> StoreResult<i64> {
         self.conn
-            .query_row("SELECT COALESCE(MAX(site_id), 1000) + 1 FROM merchants", [], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(site_id), 1000) + 1 FROM merchants",
+                [],
+                |r| r.get(0),
+            )
             .map_err(backend)
     }
 
@@ -467,7 +472,22 @@ impl Tx for SqliteTx<'_> {
             .into_iter()
             .map(|(_, doc)| serde_json::from_str(&doc).map_err(json_err))
             .collect::<StoreResult<Vec<Invoice>>>()?;
-        Ok(Page { items, has_newer, has_older })
+        Ok(Page {
+            items,
+            has_newer,
+            has_older,
+        })
+    }
+
+    fn count_invoices(&mut self, merchant_id: &str) -> StoreResult<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM invoices WHERE merchant_id = ?1",
+                [merchant_id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(backend)
     }
 
     fn invoices_due_to_expire(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Invoice>> {
@@ -548,4 +568,3 @@ impl Tx for SqliteTx<'_> {
         )
     }
 }
-

@@ -61,9 +61,9 @@ impl CheckoutError {
                 "title": "internal_error",
                 "detail": "Internal server error.",
             }]}),
-            CheckoutError::BadRequest(d) | CheckoutError::Forbidden(d) | CheckoutError::Conflict(d) => {
-                entry(Some(d))
-            }
+            CheckoutError::BadRequest(d)
+            | CheckoutError::Forbidden(d)
+            | CheckoutError::Conflict(d) => entry(Some(d)),
             _ => entry(None),
         }
     }

@@ -37,26 +37,37 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/public-api/payment-prerequest", post(prerequest))
         .route("/public-api/payment-invoices", post(create_public))
-        .route("/public-api/payment-invoices/process", post(create_from_form))
+        .route(
+            "/public-api/payment-invoices/process",
+            post(create_from_form),
+        )
         .route("/public-api/payment-invoices/{id}", get(get_public))
         .route("/api/payment-services", get(list_services))
         .route("/api/payment-services/{id}", get(get_service))
-        .route("/api/payment-invoices", post(create_private).get(list_invoices))
+        .route(
+            "/api/payment-invoices",
+            post(create_private).get(list_invoices),
+        )
         .route("/api/payment-invoices/{id}", get(get_private))
-        .route("/api/payment-invoices/{id}/callbacks", post(resend_callback))
+        .route(
+            "/api/payment-invoices/{id}/callbacks",
+            post(resend_callback),
+        )
 }
 
 pub async fn read_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, BODY_MAX_BYTES).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_large {
-            CheckoutError::PayloadTooLarge
-        } else {
-            CheckoutError::BadRequest("The request body could not be read.".into())
-        }
-    })
+    axum::body::to_bytes(body, BODY_MAX_BYTES)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+                || e.to_string().contains("length limit");
+            if too_large {
+                CheckoutError::PayloadTooLarge
+            } else {
+                CheckoutError::BadRequest("The request body could not be read.".into())
+            }
+        })
 }
 
 /// A merchant authenticated with its private key id and secret (HTTP Basic).
@@ -70,10 +81,11 @@ async fn private(engine: &Engine, headers: &HeaderMap) -> Result<Private> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .ok_or(CheckoutError::Unauthorized)?;
-    let encoded = value
-        .strip_prefix("Basic ")
-        .or_else(|| value.strip_prefix("basic "))
-        .ok_or(CheckoutError::Unauthorized)?;
+    // The scheme's name is case-insensitive (RFC 7235).
+    let (scheme, encoded) = value.split_once(' ').ok_or(CheckoutError::Unauthorized)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(CheckoutError::Unauthorized);
+    }
     let decoded = STANDARD
         .decode(encoded.trim())
         .ok()
@@ -83,7 +95,10 @@ async fn private(engine: &Engine, headers: &HeaderMap) -> Result<Private> {
     let (merchant, test_mode) = engine
         .authenticate_private(id.to_string(), secret.to_string())
         .await?;
-    Ok(Private { merchant, test_mode })
+    Ok(Private {
+        merchant,
+        test_mode,
+    })
 }
 
 async fn public(engine: &Engine, key: Option<&Value>) -> Result<(Merchant, bool)> {
@@ -99,7 +114,11 @@ fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>> {
 }
 
 fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
 }
 
 fn created_status(created: bool) -> StatusCode {
@@ -114,14 +133,26 @@ async fn prerequest(State(app): State<AppState>, body: Body) -> Result<Json<Valu
     let body = json_object(&read_body(body).await?)?;
     let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
     let currency = match body.get("currency") {
-        Some(Value::String(c)) => {
-            Currency::from_code(c).ok_or_else(|| CheckoutError::invalid("currency", "This value is not a valid currency."))?
+        Some(Value::String(c)) => Currency::from_code(c).ok_or_else(|| {
+            CheckoutError::invalid("currency", "This value is not a valid currency.")
+        })?,
+        None | Some(Value::Null) => {
+            return Err(CheckoutError::invalid(
+                "currency",
+                "This value should not be blank.",
+            ))
         }
-        None | Some(Value::Null) => return Err(CheckoutError::invalid("currency", "This value should not be blank.")),
-        Some(_) => return Err(CheckoutError::invalid("currency", "This value should be of type string.")),
+        Some(_) => {
+            return Err(CheckoutError::invalid(
+                "currency",
+                "This value should be of type string.",
+            ))
+        }
     };
     let catalog = app.engine.catalog().await?;
-    Ok(Json(render::prerequest(&merchant, test_mode, currency, &catalog)))
+    Ok(Json(render::prerequest(
+        &merchant, test_mode, currency, &catalog,
+    )))
 }
 
 async fn create_public(State(app): State<AppState>, body: Body) -> Result<Response> {
@@ -129,8 +160,15 @@ async fn create_public(State(app): State<AppState>, body: Body) -> Result<Respon
     let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
     let mut new = new_invoice(&body, Origin::Json, test_mode)?;
     new.source = Some(Source::PublicApi);
-    let created = app.engine.create_invoice(merchant, new.test_mode, new).await?;
-    Ok((created_status(created.created), Json(public_invoice(&app.base_url, &created.invoice))).into_response())
+    let created = app
+        .engine
+        .create_invoice(merchant, new.test_mode, new)
+        .await?;
+    Ok((
+        created_status(created.created),
+        Json(public_invoice(&app.base_url, &created.invoice)),
+    )
+        .into_response())
 }
 
 /// The payment link: an HTML form posted by the customer's browser. Success
@@ -141,7 +179,10 @@ async fn create_from_form(State(app): State<AppState>, body: Body) -> Response {
         let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
         let mut new = new_invoice(&body, Origin::Form, test_mode)?;
         new.source = Some(Source::HtmlForm);
-        let created = app.engine.create_invoice(merchant, new.test_mode, new).await?;
+        let created = app
+            .engine
+            .create_invoice(merchant, new.test_mode, new)
+            .await?;
         Ok::<_, CheckoutError>(render::hpp_url(&app.base_url, &created.invoice))
     }
     .await;
@@ -151,7 +192,11 @@ async fn create_from_form(State(app): State<AppState>, body: Body) -> Response {
     }
 }
 
-async fn get_public(State(app): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+async fn get_public(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>> {
     let pairs = query_pairs(q)?;
     let key = query_value(&pairs, "public_key").map(|k| Value::String(k.to_string()));
     let (merchant, test_mode) = public(&app.engine, key.as_ref()).await?;
@@ -159,12 +204,19 @@ async fn get_public(State(app): State<AppState>, Path(id): Path<String>, RawQuer
     Ok(Json(public_invoice(&app.base_url, &invoice)))
 }
 
-async fn create_private(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response> {
+async fn create_private(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response> {
     let auth = private(&app.engine, &headers).await?;
     let attributes = jsonapi_attributes(json_object(&read_body(body).await?)?)?;
     let mut new = new_invoice(&attributes, Origin::Json, auth.test_mode)?;
     new.source = Some(Source::PrivateApi);
-    let created = app.engine.create_invoice(auth.merchant, new.test_mode, new).await?;
+    let created = app
+        .engine
+        .create_invoice(auth.merchant, new.test_mode, new)
+        .await?;
     let invoice = created.invoice;
     let attempts = if created.created {
         Vec::new()
@@ -175,11 +227,20 @@ async fn create_private(State(app): State<AppState>, headers: HeaderMap, body: B
     Ok((created_status(created.created), Json(body)).into_response())
 }
 
-async fn get_private(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn get_private(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     let auth = private(&app.engine, &headers).await?;
-    let invoice = app.engine.invoice(auth.merchant.id, auth.test_mode, id).await?;
+    let invoice = app
+        .engine
+        .invoice(auth.merchant.id, auth.test_mode, id)
+        .await?;
     let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
-    Ok(Json(json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) })))
+    Ok(Json(
+        json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) }),
+    ))
 }
 
 fn page_size(pairs: &[(String, String)]) -> Result<usize> {
@@ -187,14 +248,21 @@ fn page_size(pairs: &[(String, String)]) -> Result<usize> {
         None => Ok(PAGE_SIZE_DEFAULT),
         Some(text) => match text.parse::<usize>() {
             Ok(n) if (1..=PAGE_SIZE_MAX).contains(&n) => Ok(n),
-            _ => Err(CheckoutError::invalid("page[size]", "This value should be between 1 and 100.")),
+            _ => Err(CheckoutError::invalid(
+                "page[size]",
+                "This value should be between 1 and 100.",
+            )),
         },
     }
 }
 
 /// `GET /api/payment-invoices`: by `filter[reference_id]`, or a page of the
 /// newest first with `page[after]`/`page[before]` cursors.
-async fn list_invoices(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+async fn list_invoices(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>> {
     let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     if let Some(reference_id) = query_value(&pairs, "filter[reference_id]") {
@@ -204,16 +272,29 @@ async fn list_invoices(State(app): State<AppState>, headers: HeaderMap, RawQuery
             .await?
             .ok_or(CheckoutError::NotFound)?;
         let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
-        return Ok(Json(json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) })));
+        return Ok(Json(
+            json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) }),
+        ));
     }
     let size = page_size(&pairs)?;
-    let cursor = match (query_value(&pairs, "page[after]"), query_value(&pairs, "page[before]")) {
-        (Some(_), Some(_)) => return Err(CheckoutError::invalid("page", "Use page[after] or page[before], not both.")),
+    let cursor = match (
+        query_value(&pairs, "page[after]"),
+        query_value(&pairs, "page[before]"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(CheckoutError::invalid(
+                "page",
+                "Use page[after] or page[before], not both.",
+            ))
+        }
         (Some(id), None) => Cursor::After(id.to_string()),
         (None, Some(id)) => Cursor::Before(id.to_string()),
         (None, None) => Cursor::First,
     };
-    let page = app.engine.invoices(auth.merchant.id, auth.test_mode, cursor, size).await?;
+    let page = app
+        .engine
+        .invoices(auth.merchant.id, auth.test_mode, cursor, size)
+        .await?;
     let mut data = Vec::with_capacity(page.items.len());
     for invoice in &page.items {
         let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
@@ -232,7 +313,11 @@ async fn list_invoices(State(app): State<AppState>, headers: HeaderMap, RawQuery
     })))
 }
 
-async fn list_services(State(app): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Json<Value>> {
+async fn list_services(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>> {
     let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     let size = page_size(&pairs)?;
@@ -242,7 +327,9 @@ async fn list_services(State(app): State<AppState>, headers: HeaderMap, RawQuery
             .parse::<usize>()
             .ok()
             .filter(|n| *n >= 1 && *n <= 1_000_000)
-            .ok_or_else(|| CheckoutError::invalid("page[number]", "This value should be a positive integer."))?,
+            .ok_or_else(|| {
+                CheckoutError::invalid("page[number]", "This value should be a positive integer.")
+            })?,
     };
     let catalog = app.engine.catalog().await?;
     let total = catalog.services.len();
@@ -271,7 +358,11 @@ async fn list_services(State(app): State<AppState>, headers: HeaderMap, RawQuery
     })))
 }
 
-async fn get_service(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Json<Value>> {
+async fn get_service(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     let auth = private(&app.engine, &headers).await?;
     let catalog = app.engine.catalog().await?;
     let service = catalog
@@ -279,14 +370,26 @@ async fn get_service(State(app): State<AppState>, headers: HeaderMap, Path(id): 
         .iter()
         .find(|s| render::merchant_service_id(&auth.merchant.id, &s.code) == id || s.code == id)
         .ok_or(CheckoutError::NotFound)?;
-    Ok(Json(json!({ "data": service_resource(&auth.merchant, auth.test_mode, service) })))
+    Ok(Json(
+        json!({ "data": service_resource(&auth.merchant, auth.test_mode, service) }),
+    ))
 }
 
 /// Owes a fresh callback with the invoice's current status (manual resend).
-async fn resend_callback(State(app): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Result<Response> {
+async fn resend_callback(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response> {
     let auth = private(&app.engine, &headers).await?;
-    let invoice = app.engine.invoice(auth.merchant.id.clone(), auth.test_mode, id).await?;
-    let callback = app.engine.resend_callback(Some(auth.merchant.id), invoice.id).await?;
+    let invoice = app
+        .engine
+        .invoice(auth.merchant.id.clone(), auth.test_mode, id)
+        .await?;
+    let callback = app
+        .engine
+        .resend_callback(Some(auth.merchant.id), invoice.id)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "data": {

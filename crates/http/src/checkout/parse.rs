@@ -22,26 +22,39 @@ pub enum Origin {
 pub fn json_object(body: &[u8]) -> Result<Map<String, Value>, CheckoutError> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(CheckoutError::BadRequest("The request body must be a JSON object.".into())),
+        Ok(_) => Err(CheckoutError::BadRequest(
+            "The request body must be a JSON object.".into(),
+        )),
         Err(e) => Err(CheckoutError::BadRequest(format!("Malformed JSON: {e}."))),
     }
 }
 
 /// The `data.attributes` of a JSON:API request.
-pub fn jsonapi_attributes(mut body: Map<String, Value>) -> Result<Map<String, Value>, CheckoutError> {
+pub fn jsonapi_attributes(
+    mut body: Map<String, Value>,
+) -> Result<Map<String, Value>, CheckoutError> {
     match body.remove("data") {
         Some(Value::Object(mut data)) => {
             if let Some(t) = data.get("type") {
                 if t != "payment-invoices" {
-                    return Err(CheckoutError::invalid("data.type", "This value should be payment-invoices."));
+                    return Err(CheckoutError::invalid(
+                        "data.type",
+                        "This value should be payment-invoices.",
+                    ));
                 }
             }
             match data.remove("attributes") {
                 Some(Value::Object(attributes)) => Ok(attributes),
-                _ => Err(CheckoutError::invalid("data.attributes", "This value should be an object.")),
+                _ => Err(CheckoutError::invalid(
+                    "data.attributes",
+                    "This value should be an object.",
+                )),
             }
         }
-        _ => Err(CheckoutError::invalid("data", "This value should be an object.")),
+        _ => Err(CheckoutError::invalid(
+            "data",
+            "This value should be an object.",
+        )),
     }
 }
 
@@ -60,17 +73,25 @@ pub fn form_object(body: &[u8]) -> Result<Map<String, Value>, CheckoutError> {
         path.push(head);
         while let Some(stripped) = rest.strip_prefix('[') {
             let Some(end) = stripped.find(']') else {
-                return Err(CheckoutError::invalid(&name, "This field name is malformed."));
+                return Err(CheckoutError::invalid(
+                    &name,
+                    "This field name is malformed.",
+                ));
             };
             path.push(&stripped[..end]);
             rest = &stripped[end + 1..];
         }
         if !rest.is_empty() || path.iter().any(|p| p.is_empty()) || path.len() > 4 {
-            return Err(CheckoutError::invalid(&name, "This field name is malformed."));
+            return Err(CheckoutError::invalid(
+                &name,
+                "This field name is malformed.",
+            ));
         }
         let mut node = &mut root;
         for key in &path[..path.len() - 1] {
-            let entry = node.entry(key.to_string()).or_insert_with(|| Value::Object(Map::new()));
+            let entry = node
+                .entry(key.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -92,11 +113,17 @@ const NOT_STRING: &str = "This value should be of type string.";
 
 impl<'a> Fields<'a> {
     pub fn new(map: &'a Map<String, Value>, origin: Origin) -> Self {
-        Fields { map, origin, errors: BTreeMap::new() }
+        Fields {
+            map,
+            origin,
+            errors: BTreeMap::new(),
+        }
     }
 
     fn fail(&mut self, field: &str, message: &str) {
-        self.errors.entry(field.into()).or_insert_with(|| message.into());
+        self.errors
+            .entry(field.into())
+            .or_insert_with(|| message.into());
     }
 
     fn get(&self, field: &str) -> Option<&'a Value> {
@@ -148,7 +175,9 @@ impl<'a> Fields<'a> {
             (None, _) => None,
             (Some(Value::Bool(b)), _) => Some(*b),
             (Some(Value::String(s)), Origin::Form) if s == "true" || s == "1" => Some(true),
-            (Some(Value::String(s)), Origin::Form) if s == "false" || s == "0" || s.is_empty() => Some(false),
+            (Some(Value::String(s)), Origin::Form) if s == "false" || s == "0" || s.is_empty() => {
+                Some(false)
+            }
             _ => {
                 self.fail(field, "This value should be of type bool.");
                 None
@@ -194,8 +223,13 @@ impl<'a> Fields<'a> {
 }
 
 /// The invoice attributes every creation path shares. `key_test_mode` is the
-/// mode of the credential used: a test key only ever makes test invoices.
-pub fn new_invoice(map: &Map<String, Value>, origin: Origin, key_test_mode: bool) -> Result<NewInvoice, CheckoutError> {
+/// mode of the credential used, and the mode of the invoice: a test key only
+/// ever makes test invoices, a live key live ones.
+pub fn new_invoice(
+    map: &Map<String, Value>,
+    origin: Origin,
+    key_test_mode: bool,
+) -> Result<NewInvoice, CheckoutError> {
     let mut f = Fields::new(map, origin);
     let reference_id = f.string("reference_id").filter(|r| !r.is_empty());
     let service = f.required_string("service");
@@ -206,7 +240,7 @@ pub fn new_invoice(map: &Map<String, Value>, origin: Origin, key_test_mode: bool
     let customer = f.object("customer");
     let metadata = f.any_object("metadata");
     let return_url = f.string("return_url");
-    let return_urls = f.object("return_urls").and_then(|urls| {
+    let return_urls = f.object("return_urls").map(|urls| {
         let mut u = Fields::new(&urls, origin);
         let success = u.string("success");
         let fail = u.string("fail");
@@ -215,12 +249,28 @@ pub fn new_invoice(map: &Map<String, Value>, origin: Origin, key_test_mode: bool
         for (k, v) in errors {
             f.fail(&format!("return_urls.{k}"), &v);
         }
-        Some(ReturnUrls { success, fail, pending })
+        ReturnUrls {
+            success,
+            fail,
+            pending,
+        }
     });
     let callback_url = f.string("callback_url");
     let gateway_options = f.any_object("gateway_options");
     let expires_at_secs = f.datetime("expires");
-    let test_mode = f.boolean("test_mode").unwrap_or(false) || key_test_mode;
+    // The key decides the mode. A live key asking for a test invoice is
+    // refused: the invoice would be invisible to that key and signed with the
+    // test secret, and silently making it live would charge for real.
+    let test_mode = match f.boolean("test_mode") {
+        Some(true) if !key_test_mode => {
+            f.fail(
+                "test_mode",
+                "This value should be false with a live key: test invoices are made with the test key.",
+            );
+            false
+        }
+        _ => key_test_mode,
+    };
     let description = f.string("description");
     f.finish()?;
     Ok(NewInvoice {
@@ -268,8 +318,12 @@ mod tests {
 
     #[test]
     fn wrong_types_name_the_field() {
-        let map = json_object(br#"{"amount": [1], "service": 5, "currency": "USD", "test_mode": "yes"}"#).unwrap();
-        let Err(CheckoutError::Invalid(errors)) = new_invoice(&map, Origin::Json, false) else { panic!() };
+        let map =
+            json_object(br#"{"amount": [1], "service": 5, "currency": "USD", "test_mode": "yes"}"#)
+                .unwrap();
+        let Err(CheckoutError::Invalid(errors)) = new_invoice(&map, Origin::Json, false) else {
+            panic!()
+        };
         assert_eq!(errors["amount"], "This value should be of type numeric.");
         assert_eq!(errors["service"], "This value should be of type string.");
         assert_eq!(errors["test_mode"], "This value should be of type bool.");

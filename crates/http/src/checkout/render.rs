@@ -7,7 +7,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use kassa_domain::ids::serial;
 use kassa_domain::money::format_short;
-use kassa_domain::{Callback, CallbackAttempt, Catalog, Currency, Invoice, Merchant, Service, Source};
+use kassa_domain::{
+    Callback, CallbackAttempt, Catalog, Currency, Invoice, Merchant, Service, Source,
+};
 use kassa_engine::{CallbackRenderer, Rendered};
 use serde_json::{json, Map, Number, Value};
 use sha1::{Digest, Sha1};
@@ -25,7 +27,9 @@ fn opt_amount(minor: Option<i64>, currency: Currency) -> Value {
 
 /// A rate in millionths as a percentage number.
 fn rate(ppm: i64) -> Value {
-    Value::Number(Number::from_str(&kassa_domain::fee::format_rate_percent(ppm)).expect("rates are numbers"))
+    Value::Number(
+        Number::from_str(&kassa_domain::fee::format_rate_percent(ppm)).expect("rates are numbers"),
+    )
 }
 
 pub fn hpp_url(base: &str, invoice: &Invoice) -> String {
@@ -175,7 +179,11 @@ pub fn private_invoice_resource(base: &str, i: &Invoice, attempts: &[CallbackAtt
 pub fn merchant_service_id(merchant_id: &str, code: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let digest = Sha256::digest(format!("{merchant_id}:{code}").as_bytes());
-    let tail: String = digest.iter().take(16).map(|b| ALPHABET[*b as usize % 62] as char).collect();
+    let tail: String = digest
+        .iter()
+        .take(16)
+        .map(|b| ALPHABET[*b as usize % 62] as char)
+        .collect();
     format!("comcps_{tail}")
 }
 
@@ -211,10 +219,19 @@ pub fn service_resource(merchant: &Merchant, test_mode: bool, s: &Service) -> Va
 }
 
 /// The pre-request answer: the services of a currency and their methods.
-pub fn prerequest(merchant: &Merchant, test_mode: bool, currency: Currency, catalog: &Catalog) -> Value {
+pub fn prerequest(
+    merchant: &Merchant,
+    test_mode: bool,
+    currency: Currency,
+    catalog: &Catalog,
+) -> Value {
     let mut services = Map::new();
     let mut methods = Map::new();
-    for s in catalog.services.iter().filter(|s| s.currency == currency && s.enabled && s.available) {
+    for s in catalog
+        .services
+        .iter()
+        .filter(|s| s.currency == currency && s.enabled && s.available)
+    {
         services.insert(
             s.code.clone(),
             json!({
@@ -285,15 +302,21 @@ impl CallbackRenderer for CheckoutCallbacks {
     fn render(&self, callback: &Callback, attempts: &[CallbackAttempt], secret: &str) -> Rendered {
         let invoice: Invoice = serde_json::from_value(callback.snapshot.clone())
             .expect("callback snapshots are invoices written by this build");
-        let body = json!({ "data": private_invoice_resource(&self.public_base_url, &invoice, attempts) });
+        let body =
+            json!({ "data": private_invoice_resource(&self.public_base_url, &invoice, attempts) });
         let body = serde_json::to_vec(&body).expect("JSON serializes");
         let signature = legacy_signature(secret, &body);
-        Rendered { body, headers: vec![("X-Signature".into(), signature)] }
+        Rendered {
+            body,
+            headers: vec![("X-Signature".into(), signature)],
+        }
     }
 }
 
 /// Groups attempts by invoice for listings.
-pub fn attempts_by_invoice(attempts: Vec<CallbackAttempt>) -> BTreeMap<String, Vec<CallbackAttempt>> {
+pub fn attempts_by_invoice(
+    attempts: Vec<CallbackAttempt>,
+) -> BTreeMap<String, Vec<CallbackAttempt>> {
     let mut map: BTreeMap<String, Vec<CallbackAttempt>> = BTreeMap::new();
     for a in attempts {
         map.entry(a.invoice_id.clone()).or_default().push(a);

@@ -50,7 +50,10 @@ impl TestApp {
         let server = start(&config, clock.clone()).await;
         let merchant = server
             .engine
-            .create_merchant(NewMerchant { name: "Test Shop".into(), ..Default::default() })
+            .create_merchant(NewMerchant {
+                name: "Test Shop".into(),
+                ..Default::default()
+            })
             .await
             .expect("merchant");
         TestApp {
@@ -121,28 +124,42 @@ impl TestApp {
     }
 
     pub async fn get_private(&self, path: &str) -> (u16, Value) {
-        let response = self.private(reqwest::Method::GET, path).send().await.expect("request");
+        let response = self
+            .private(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("request");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
     /// The invoice's private-API attributes.
     pub async fn invoice(&self, id: &str) -> Value {
-        let (status, body) = self.get_private(&format!("/api/payment-invoices/{id}")).await;
+        let (status, body) = self
+            .get_private(&format!("/api/payment-invoices/{id}"))
+            .await;
         assert_eq!(status, 200, "{body}");
         body["data"]["attributes"].clone()
     }
 
     /// Polls until `check` holds on the invoice's attributes (the workers run
     /// in real time; only the clock they read is manual). Fails after 10 s.
-    pub async fn wait_for_invoice(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for_invoice(
+        &self,
+        id: &str,
+        what: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let attributes = self.invoice(id).await;
             if check(&attributes) {
                 return attributes;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}: {attributes}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}: {attributes}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -155,7 +172,9 @@ impl TestApp {
 
 async fn start(config: &Config, clock: Arc<ManualClock>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    Server::start(config, clock, listener).await.expect("server starts")
+    Server::start(config, clock, listener)
+        .await
+        .expect("server starts")
 }
 
 /// The attributes of a minimal valid test invoice.
