@@ -22,6 +22,8 @@ const READERS_KEPT: usize = 16;
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
 
 pub struct SqliteStore {
+    /// Dropped with the store, which ends the checkpoint thread.
+    _stop_checkpoints: Sender<()>,
     path: PathBuf,
     writer: Mutex<Sender<WriteJob>>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -64,12 +66,23 @@ impl SqliteStore {
             }
         }
         let conn = open(&path)?;
+        // Checkpoints copy the WAL back into the database; a thread of their
+        // own does it so that commits never wait for one.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .map_err(backend)?;
+        let checkpoints = open(&path)?;
         let (sender, receiver) = mpsc::channel::<WriteJob>();
         std::thread::Builder::new()
             .name("kassa-sqlite-writer".into())
             .spawn(move || writer_loop(conn, receiver))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let (stop_checkpoints, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("kassa-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoints, stopped))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(SqliteStore {
+            _stop_checkpoints: stop_checkpoints,
             path,
             writer: Mutex::new(sender),
             readers: Arc::new(Mutex::new(Vec::new())),
@@ -78,6 +91,19 @@ impl SqliteStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
+    // PASSIVE never blocks the writer or readers; it copies what it can, and
+    // the WAL is reused from its start once a checkpoint has caught up.
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint");
+        }
     }
 }
 
@@ -96,8 +122,13 @@ fn writer_loop(conn: Connection, jobs: Receiver<WriteJob>) {
     }
 }
 
+/// Runs a statement that returns no rows, prepared once per connection.
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         let err = backend(e);
         for job in batch.drain(..) {
             // The job never ran; dropping it drops its reply, answering Closed.
@@ -108,7 +139,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
     }
     let mut done = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
-        if let Err(e) = conn.execute_batch("SAVEPOINT job") {
+        if let Err(e) = run(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "savepoint");
             continue;
         }
@@ -116,9 +147,9 @@ fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
         let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
         let keep = matches!(outcome, Ok((true, _)));
         let finish = if keep {
-            conn.execute_batch("RELEASE job")
+            run(conn, "RELEASE job")
         } else {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")
+            run(conn, "ROLLBACK TO job").and_then(|_| run(conn, "RELEASE job"))
         };
         if let Err(e) = finish {
             tracing::error!(error = %e, "savepoint end");
@@ -128,7 +159,7 @@ fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
             Err(_) => tracing::error!("a write job panicked; its changes were rolled back"),
         }
     }
-    let commit = conn.execute_batch("COMMIT").map_err(backend);
+    let commit = run(conn, "COMMIT").map_err(backend);
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }

@@ -15,14 +15,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use kassa_domain::{Currency, Merchant, Source};
+use kassa_domain::{CallbackAttempt, Currency, Invoice, Merchant, Source};
 use kassa_engine::Engine;
 use kassa_store::Cursor;
 use serde_json::{json, Map, Value};
 
 pub use error::CheckoutError;
 use parse::{form_object, json_object, jsonapi_attributes, new_invoice, Origin};
-use render::{private_invoice_resource, public_invoice, service_resource};
+use render::{private_invoice_resource, public_invoice, service_resource, Data};
 
 use crate::AppState;
 
@@ -223,23 +223,45 @@ async fn create_private(
     } else {
         app.engine.callback_attempts(invoice.id.clone()).await?
     };
-    let body = json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) });
-    Ok((created_status(created.created), Json(body)).into_response())
+    Ok(private_invoice_response(
+        &app.base_url,
+        created_status(created.created),
+        &invoice,
+        &attempts,
+    ))
+}
+
+/// `{"data": <invoice>}` of the private API, rendered straight to bytes.
+fn private_invoice_response(
+    base: &str,
+    status: StatusCode,
+    invoice: &Invoice,
+    attempts: &[CallbackAttempt],
+) -> Response {
+    let url = render::hpp_url(base, invoice);
+    let body = Data {
+        data: private_invoice_resource(&url, invoice, attempts),
+    };
+    let bytes = serde_json::to_vec(&body).expect("an invoice renders");
+    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 async fn get_private(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let auth = private(&app.engine, &headers).await?;
     let invoice = app
         .engine
         .invoice(auth.merchant.id, auth.test_mode, id)
         .await?;
     let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
-    Ok(Json(
-        json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) }),
+    Ok(private_invoice_response(
+        &app.base_url,
+        StatusCode::OK,
+        &invoice,
+        &attempts,
     ))
 }
 
@@ -262,7 +284,7 @@ async fn list_invoices(
     State(app): State<AppState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     if let Some(reference_id) = query_value(&pairs, "filter[reference_id]") {
@@ -272,8 +294,11 @@ async fn list_invoices(
             .await?
             .ok_or(CheckoutError::NotFound)?;
         let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
-        return Ok(Json(
-            json!({ "data": private_invoice_resource(&app.base_url, &invoice, &attempts) }),
+        return Ok(private_invoice_response(
+            &app.base_url,
+            StatusCode::OK,
+            &invoice,
+            &attempts,
         ));
     }
     let size = page_size(&pairs)?;
@@ -298,7 +323,9 @@ async fn list_invoices(
     let mut data = Vec::with_capacity(page.items.len());
     for invoice in &page.items {
         let attempts = app.engine.callback_attempts(invoice.id.clone()).await?;
-        data.push(private_invoice_resource(&app.base_url, invoice, &attempts));
+        let url = render::hpp_url(&app.base_url, invoice);
+        let resource = private_invoice_resource(&url, invoice, &attempts);
+        data.push(serde_json::to_value(resource).expect("an invoice renders"));
     }
     let first = page.items.first().map(|i| i.id.clone());
     let last = page.items.last().map(|i| i.id.clone());
@@ -310,7 +337,8 @@ async fn list_invoices(
         "meta": { "count": data.len(), "size": size, "before": first, "after": last },
         "links": { "prev": link("before", &first, page.has_newer), "next": link("after", &last, page.has_older) },
         "data": data,
-    })))
+    }))
+    .into_response())
 }
 
 async fn list_services(

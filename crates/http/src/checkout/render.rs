@@ -11,6 +11,7 @@ use kassa_domain::{
     Callback, CallbackAttempt, Catalog, Currency, Invoice, Merchant, Service, Source,
 };
 use kassa_engine::{CallbackRenderer, Rendered};
+use serde::Serialize;
 use serde_json::{json, Map, Number, Value};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
@@ -110,68 +111,215 @@ pub fn callback_logs(attempts: &[CallbackAttempt]) -> Value {
     Value::Object(logs)
 }
 
-/// The invoice as a JSON:API resource of the private API and the callbacks.
-pub fn private_invoice_resource(base: &str, i: &Invoice, attempts: &[CallbackAttempt]) -> Value {
-    let mut relationships = json!({
-        "payment-service": { "data": { "type": "payment-services", "id": i.service } },
-        "payment-method": { "data": { "type": "payment-methods", "id": i.service_method } },
-    });
-    if let Some(c) = &i.customer {
-        relationships["customer"] = json!({ "data": { "type": "customers", "id": c.id } });
+/// An amount written as an exact JSON number, without building a tree.
+struct Amount(i64, Currency);
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        amount(self.0, self.1).serialize(s)
     }
-    json!({
-        "type": "payment-invoices",
-        "id": i.id,
-        "attributes": {
-            "serial_number": serial(&i.id),
-            "status": i.status.as_str(),
-            "resolution": i.resolution.as_str(),
-            "moderation_required": false,
-            "amount": amount(i.amount_minor, i.currency),
-            "payment_amount": amount(i.amount_minor, i.currency),
-            "currency": i.currency.code(),
-            "service_currency": i.currency.code(),
-            "reference_id": i.reference_id,
-            "test_mode": i.test_mode,
-            "fee": amount(i.fee_minor, i.currency),
-            "deposit": amount(i.deposit_minor, i.currency),
-            "processed": i.processed_at_secs,
-            "processed_amount": opt_amount(i.processed_amount_minor, i.currency),
-            "refunded_amount": opt_amount(i.refunded_amount_minor, i.currency),
-            "processed_fee": opt_amount(i.processed_fee_minor, i.currency),
-            "processed_deposit": opt_amount(i.processed_deposit_minor, i.currency),
-            "metadata": i.metadata,
-            "flow_data": flow_data(base, i),
-            "flow": i.service_flow,
-            "hpp_url": hpp_url(base, i),
-            "payment_flow": i.payment_flow.as_str(),
-            "created": i.created_at_secs,
-            "updated": i.updated_at_secs,
-            "expires": i.expires_at_secs,
-            "payload": Value::Null,
-            "description": i.description,
-            "descriptor": Value::Null,
-            "callback_url": i.callback_url,
-            "return_url": i.return_url,
-            "return_urls": i.return_urls.as_ref().map(|u| json!({"success": u.success, "fail": u.fail, "pending": u.pending})),
-            "original_data": {
-                "external_id": Value::Null,
-                "merchant_id": Value::Null,
-                "provider_id": Value::Null,
-                "external_mid": i.merchant_id,
-                "provider_code": if i.service_flow == "test" { json!("test") } else { Value::Null },
+}
+
+fn amount_of(minor: Option<i64>, currency: Currency) -> Option<Amount> {
+    minor.map(|m| Amount(m, currency))
+}
+
+#[derive(Serialize)]
+struct Ref<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Related<'a> {
+    data: Ref<'a>,
+}
+
+#[derive(Serialize)]
+struct Relationships<'a> {
+    #[serde(rename = "payment-service")]
+    payment_service: Related<'a>,
+    #[serde(rename = "payment-method")]
+    payment_method: Related<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<Related<'a>>,
+}
+
+#[derive(Serialize)]
+struct FlowData<'a> {
+    action: &'a str,
+    method: &'static str,
+    params: [(); 0],
+    metadata: Sid<'a>,
+}
+
+#[derive(Serialize)]
+struct Sid<'a> {
+    sid: &'a str,
+}
+
+#[derive(Serialize)]
+struct OriginalData<'a> {
+    external_id: Option<()>,
+    merchant_id: Option<()>,
+    provider_id: Option<()>,
+    external_mid: &'a str,
+    provider_code: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct PrivateAttributes<'a> {
+    serial_number: &'a str,
+    status: &'static str,
+    resolution: &'static str,
+    moderation_required: bool,
+    amount: Amount,
+    payment_amount: Amount,
+    currency: &'static str,
+    service_currency: &'static str,
+    reference_id: &'a str,
+    test_mode: bool,
+    fee: Amount,
+    deposit: Amount,
+    processed: Option<i64>,
+    processed_amount: Option<Amount>,
+    refunded_amount: Option<Amount>,
+    processed_fee: Option<Amount>,
+    processed_deposit: Option<Amount>,
+    metadata: &'a Option<Value>,
+    flow_data: FlowData<'a>,
+    flow: &'a str,
+    hpp_url: &'a str,
+    payment_flow: &'static str,
+    created: i64,
+    updated: i64,
+    expires: i64,
+    payload: Option<()>,
+    description: &'a Option<String>,
+    descriptor: Option<()>,
+    callback_url: &'a Option<String>,
+    return_url: &'a Option<String>,
+    return_urls: &'a Option<kassa_domain::ReturnUrls>,
+    original_data: OriginalData<'a>,
+    rrn: Option<()>,
+    approval_code: Option<()>,
+    reserved_amount: Option<()>,
+    reserve_expires: Option<()>,
+    unreserved: Option<()>,
+    source: &'static str,
+    callback_logs: Value,
+}
+
+#[derive(Serialize)]
+struct SelfLink {
+    #[serde(rename = "self")]
+    self_link: String,
+}
+
+/// The invoice as a JSON:API resource of the private API and the callbacks:
+/// typed, so that rendering writes straight to the output.
+#[derive(Serialize)]
+pub struct PrivateInvoice<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: &'a str,
+    attributes: PrivateAttributes<'a>,
+    relationships: Relationships<'a>,
+    links: SelfLink,
+}
+
+/// `{"data": ...}`, the JSON:API envelope.
+#[derive(Serialize)]
+pub struct Data<T> {
+    pub data: T,
+}
+
+pub fn private_invoice_resource<'a>(
+    hpp_url: &'a str,
+    i: &'a Invoice,
+    attempts: &[CallbackAttempt],
+) -> PrivateInvoice<'a> {
+    let c = i.currency;
+    PrivateInvoice {
+        kind: "payment-invoices",
+        id: &i.id,
+        attributes: PrivateAttributes {
+            serial_number: serial(&i.id),
+            status: i.status.as_str(),
+            resolution: i.resolution.as_str(),
+            moderation_required: false,
+            amount: Amount(i.amount_minor, c),
+            payment_amount: Amount(i.amount_minor, c),
+            currency: c.code(),
+            service_currency: c.code(),
+            reference_id: &i.reference_id,
+            test_mode: i.test_mode,
+            fee: Amount(i.fee_minor, c),
+            deposit: Amount(i.deposit_minor, c),
+            processed: i.processed_at_secs,
+            processed_amount: amount_of(i.processed_amount_minor, c),
+            refunded_amount: amount_of(i.refunded_amount_minor, c),
+            processed_fee: amount_of(i.processed_fee_minor, c),
+            processed_deposit: amount_of(i.processed_deposit_minor, c),
+            metadata: &i.metadata,
+            flow_data: FlowData {
+                action: hpp_url,
+                method: "GET",
+                params: [],
+                metadata: Sid { sid: &i.id },
             },
-            "rrn": Value::Null,
-            "approval_code": Value::Null,
-            "reserved_amount": Value::Null,
-            "reserve_expires": Value::Null,
-            "unreserved": Value::Null,
-            "source": source(i.source),
-            "callback_logs": callback_logs(attempts),
+            flow: &i.service_flow,
+            hpp_url,
+            payment_flow: i.payment_flow.as_str(),
+            created: i.created_at_secs,
+            updated: i.updated_at_secs,
+            expires: i.expires_at_secs,
+            payload: None,
+            description: &i.description,
+            descriptor: None,
+            callback_url: &i.callback_url,
+            return_url: &i.return_url,
+            return_urls: &i.return_urls,
+            original_data: OriginalData {
+                external_id: None,
+                merchant_id: None,
+                provider_id: None,
+                external_mid: &i.merchant_id,
+                provider_code: (i.service_flow == "test").then_some("test"),
+            },
+            rrn: None,
+            approval_code: None,
+            reserved_amount: None,
+            reserve_expires: None,
+            unreserved: None,
+            source: source(i.source),
+            callback_logs: callback_logs(attempts),
         },
-        "relationships": relationships,
-        "links": { "self": format!("/api/payment-invoices/{}", i.id) },
-    })
+        relationships: Relationships {
+            payment_service: Related {
+                data: Ref {
+                    kind: "payment-services",
+                    id: &i.service,
+                },
+            },
+            payment_method: Related {
+                data: Ref {
+                    kind: "payment-methods",
+                    id: &i.service_method,
+                },
+            },
+            customer: i.customer.as_ref().map(|c| Related {
+                data: Ref {
+                    kind: "customers",
+                    id: &c.id,
+                },
+            }),
+        },
+        links: SelfLink {
+            self_link: format!("/api/payment-invoices/{}", i.id),
+        },
+    }
 }
 
 /// The id of a merchant's connection to a service (`comcps_...`): derived, so
