@@ -54,17 +54,32 @@ pub struct Created {
     pub created: bool,
 }
 
-/// Keys sorted at every depth, so that the same body hashes the same whatever
-/// order its keys came in.
-fn canonical(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let sorted: BTreeMap<&String, Value> =
-                map.iter().map(|(k, v)| (k, canonical(v))).collect();
-            Value::Object(sorted.into_iter().map(|(k, v)| (k.clone(), v)).collect())
+/// A JSON value written with its object keys sorted at every depth, so that
+/// the same body hashes the same whatever order its keys came in.
+struct Canonical<'a>(&'a Value);
+
+impl Serialize for Canonical<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort_unstable();
+                let mut out = s.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    out.serialize_entry(k, &Canonical(&map[k]))?;
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Canonical(item))?;
+                }
+                out.end()
+            }
+            other => other.serialize(s),
         }
-        Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
-        other => other.clone(),
     }
 }
 
@@ -82,20 +97,79 @@ fn normalized_decimal(text: &str) -> String {
     }
 }
 
-fn fingerprint(new: &NewInvoice) -> String {
-    let mut value = serde_json::to_value(new).expect("a command serializes");
-    if let Value::Object(map) = &mut value {
-        map.remove("reference_id");
-        map.insert(
-            "amount".into(),
-            Value::String(normalized_decimal(&new.amount)),
-        );
+/// Feeds what is written into a SHA-256.
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
     }
-    hex::encode(Sha256::digest(canonical(&value).to_string().as_bytes()))
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Counts what is written.
+struct CountWriter(usize);
+
+impl std::io::Write for CountWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The hash of a create request: every field but `reference_id`, amounts by
+/// value, objects with sorted keys. Written straight into the hasher.
+fn fingerprint(new: &NewInvoice) -> String {
+    #[derive(Serialize)]
+    struct View<'a> {
+        service: &'a str,
+        currency: &'a str,
+        amount: String,
+        payment_flow: &'a Option<String>,
+        service_fields: Option<Canonical<'a>>,
+        customer: Option<Canonical<'a>>,
+        metadata: Option<Canonical<'a>>,
+        return_url: &'a Option<String>,
+        return_urls: &'a Option<ReturnUrls>,
+        callback_url: &'a Option<String>,
+        gateway_options: Option<Canonical<'a>>,
+        expires_at_secs: Option<i64>,
+        test_mode: bool,
+        description: &'a Option<String>,
+    }
+    let service_fields = new.service_fields.as_ref().map(|m| Value::Object(m.clone()));
+    let customer = new.customer.as_ref().map(|m| Value::Object(m.clone()));
+    let view = View {
+        service: &new.service,
+        currency: &new.currency,
+        amount: normalized_decimal(&new.amount),
+        payment_flow: &new.payment_flow,
+        service_fields: service_fields.as_ref().map(Canonical),
+        customer: customer.as_ref().map(Canonical),
+        metadata: new.metadata.as_ref().map(Canonical),
+        return_url: &new.return_url,
+        return_urls: &new.return_urls,
+        callback_url: &new.callback_url,
+        gateway_options: new.gateway_options.as_ref().map(Canonical),
+        expires_at_secs: new.expires_at_secs,
+        test_mode: new.test_mode,
+        description: &new.description,
+    };
+    let mut hasher = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut hasher, &view).expect("hashing cannot fail");
+    hex::encode(hasher.0.finalize())
 }
 
 fn json_size(value: &Value) -> usize {
-    value.to_string().len()
+    let mut count = CountWriter(0);
+    serde_json::to_writer(&mut count, value).expect("counting cannot fail");
+    count.0
 }
 
 impl Engine {
@@ -380,27 +454,25 @@ impl Engine {
         let engine_wakes = test_outcome.is_some() || invoice.callback_url.is_some();
         let created = self
             .write(move |tx| {
-                if let Some(existing) =
-                    tx.invoice_by_reference(&invoice.merchant_id, test_mode, &invoice.reference_id)?
-                {
-                    return if existing.fingerprint == invoice.fingerprint {
-                        Ok(Created {
-                            invoice: existing,
-                            created: false,
-                        })
-                    } else {
-                        Err(reference_conflict())
-                    };
-                }
                 // Created and handed to the provider at once: one row written
                 // in its first visible state.
                 invoice.transition(InvoiceStatus::ProcessPending, Resolution::Ok, now);
-                tx.insert_invoice(&invoice).map_err(|e| match e {
-                    StoreError::Duplicate(_) => {
-                        EngineError::Conflict("reference_id is taken".into())
+                // The store's unique key settles repeats, concurrent ones
+                // included; only then is the earlier invoice read.
+                match tx.insert_invoice(&invoice) {
+                    Ok(()) => {}
+                    Err(StoreError::Duplicate(_)) => {
+                        let existing = tx
+                            .invoice_by_reference(&invoice.merchant_id, test_mode, &invoice.reference_id)?
+                            .ok_or_else(reference_conflict)?;
+                        return if existing.fingerprint == invoice.fingerprint {
+                            Ok(Created { invoice: existing, created: false })
+                        } else {
+                            Err(reference_conflict())
+                        };
                     }
-                    e => e.into(),
-                })?;
+                    Err(e) => return Err(e.into()),
+                }
                 crate::callbacks::owe(tx, &invoice, now)?;
                 Ok(Created {
                     invoice,
