@@ -143,7 +143,10 @@ fn fingerprint(new: &NewInvoice) -> String {
         test_mode: bool,
         description: &'a Option<String>,
     }
-    let service_fields = new.service_fields.as_ref().map(|m| Value::Object(m.clone()));
+    let service_fields = new
+        .service_fields
+        .as_ref()
+        .map(|m| Value::Object(m.clone()));
     let customer = new.customer.as_ref().map(|m| Value::Object(m.clone()));
     let view = View {
         service: &new.service,
@@ -463,10 +466,17 @@ impl Engine {
                     Ok(()) => {}
                     Err(StoreError::Duplicate(_)) => {
                         let existing = tx
-                            .invoice_by_reference(&invoice.merchant_id, test_mode, &invoice.reference_id)?
+                            .invoice_by_reference(
+                                &invoice.merchant_id,
+                                test_mode,
+                                &invoice.reference_id,
+                            )?
                             .ok_or_else(reference_conflict)?;
                         return if existing.fingerprint == invoice.fingerprint {
-                            Ok(Created { invoice: existing, created: false })
+                            Ok(Created {
+                                invoice: existing,
+                                created: false,
+                            })
                         } else {
                             Err(reference_conflict())
                         };

@@ -26,9 +26,10 @@ pub struct BenchArgs {
     /// Seconds of load before measuring starts.
     #[arg(long, default_value_t = 2)]
     pub warmup_secs: u64,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 64)]
-    pub connections: usize,
+    /// Concurrent keep-alive connections; a comma-separated list measures
+    /// each level in turn.
+    #[arg(long, value_delimiter = ',', default_values_t = [64, 256])]
+    pub connections: Vec<usize>,
 }
 
 struct Target {
@@ -56,9 +57,10 @@ fn body(n: u64) -> Bytes {
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.connections == 0 || args.connections > 4096 || args.seconds == 0 || args.seconds > 3600
-    {
-        bail!("connections must be 1..=4096 and seconds 1..=3600");
+    let levels_ok =
+        !args.connections.is_empty() && args.connections.iter().all(|c| (1..=4096).contains(c));
+    if !levels_ok || args.seconds == 0 || args.seconds > 3600 || args.warmup_secs > 600 {
+        bail!("connections must be 1..=4096, seconds 1..=3600, warm-up at most 600");
     }
     let dir = tempfile_dir()?;
     let config = Config {
@@ -67,8 +69,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         ..Config::default()
     };
     println!(
-        "kassa bench: {} connections, {} s measured after {} s warm-up per target, {} cores, SQLite in {} (synchronous=FULL)",
-        args.connections,
+        "kassa bench: {} s measured after {} s warm-up per target and level, {} cores, SQLite in {} (WAL, synchronous=FULL)",
         args.seconds,
         args.warmup_secs,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -95,26 +96,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         merchant.test.private_key_id, merchant.test.private_key_secret
     ));
 
-    let baseline = load(
-        &args,
-        Target {
-            addr: echo_addr,
-            path: "/echo",
-            authorization: None,
-            expect: 201,
-        },
-    )
-    .await?;
-    let kassa = load(
-        &args,
-        Target {
-            addr: server.addr,
-            path: "/api/payment-invoices",
-            authorization: Some(format!("Basic {basic}")),
-            expect: 201,
-        },
-    )
-    .await?;
+    let mut rows = Vec::new();
+    let mut answered = 0;
+    for &connections in &args.connections {
+        let baseline = load(
+            &args,
+            connections,
+            Target {
+                addr: echo_addr,
+                path: "/echo",
+                authorization: None,
+                expect: 201,
+            },
+        )
+        .await?;
+        let kassa = load(
+            &args,
+            connections,
+            Target {
+                addr: server.addr,
+                path: "/api/payment-invoices",
+                authorization: Some(format!("Basic {basic}")),
+                expect: 201,
+            },
+        )
+        .await?;
+        answered += kassa.requests;
+        rows.push((connections, baseline, kassa));
+    }
 
     let stored = server
         .engine
@@ -127,38 +136,33 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
     println!();
     println!(
-        "{:<34} {:>10} {:>9} {:>9} {:>8}",
-        "target", "req/s", "p50 ms", "p99 ms", "errors"
+        "{:>5}  {:<36} {:>9} {:>8} {:>8} {:>7}",
+        "conns", "target", "req/s", "p50 ms", "p99 ms", "errors"
     );
-    for (name, r) in [
-        ("baseline: JSON echo", &baseline),
-        ("kassa: create invoice (private API)", &kassa),
-    ] {
+    let mut failed = false;
+    for (connections, baseline, kassa) in &rows {
+        for (name, r) in [
+            ("baseline: JSON echo", baseline),
+            ("kassa: create invoice (private API)", kassa),
+        ] {
+            println!(
+                "{:>5}  {:<36} {:>9.0} {:>8.2} {:>8.2} {:>7}",
+                connections, name, r.per_sec, r.p50_ms, r.p99_ms, r.errors
+            );
+            failed |= r.errors > 0;
+        }
         println!(
-            "{:<34} {:>10.0} {:>9.2} {:>9.2} {:>8}",
-            name, r.per_sec, r.p50_ms, r.p99_ms, r.errors
+            "{:>5}  ratio: invoice creation at {:.1}% of the baseline's requests per second",
+            connections,
+            100.0 * kassa.per_sec / baseline.per_sec.max(1.0)
         );
     }
     println!();
-    println!(
-        "ratio: invoice creation at {:.1}% of the baseline's requests per second",
-        100.0 * kassa.per_sec / baseline.per_sec.max(1.0)
-    );
-    println!(
-        "durability: {} invoices answered 201 during the whole run (warm-up included), {} stored",
-        kassa.requests_total(),
-        stored
-    );
-    if kassa.errors > 0 || baseline.errors > 0 {
-        bail!("some requests failed");
+    println!("durability: {answered} invoices answered 201 (warm-ups included), {stored} stored");
+    if failed || answered != stored {
+        bail!("some requests failed, or answers and stored invoices differ");
     }
     Ok(())
-}
-
-impl Report {
-    fn requests_total(&self) -> u64 {
-        self.requests
-    }
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
@@ -170,29 +174,30 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 
 /// Drives `target` from a runtime of its own (so that the client does not
 /// share the server's scheduler), with `connections` keep-alive connections.
-async fn load(args: &BenchArgs, target: Target) -> anyhow::Result<Report> {
+async fn load(args: &BenchArgs, connections: usize, target: Target) -> anyhow::Result<Report> {
     let args = args.clone();
     tokio::task::spawn_blocking(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(1, |n| n.get()))
             .enable_all()
             .build()?;
-        runtime.block_on(load_inner(args, target))
+        runtime.block_on(load_inner(args, connections, target))
     })
     .await?
 }
 
-async fn load_inner(args: BenchArgs, target: Target) -> anyhow::Result<Report> {
+/// Numbers the requests of the whole run, so that every `reference_id` is new.
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+async fn load_inner(args: BenchArgs, connections: usize, target: Target) -> anyhow::Result<Report> {
     let target = Arc::new(target);
-    let counter = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let measure_from = start + Duration::from_secs(args.warmup_secs);
     let until = measure_from + Duration::from_secs(args.seconds);
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..args.connections {
+    for _ in 0..connections {
         let target = target.clone();
-        let counter = counter.clone();
-        tasks.spawn(async move { connection(target, counter, measure_from, until).await });
+        tasks.spawn(async move { connection(target, measure_from, until).await });
     }
     let mut latencies_us: Vec<u32> = Vec::new();
     let (mut errors, mut total) = (0u64, 0u64);
@@ -223,7 +228,6 @@ async fn load_inner(args: BenchArgs, target: Target) -> anyhow::Result<Report> {
 /// latencies measured after `measure_from`, the errors, and all successes.
 async fn connection(
     target: Arc<Target>,
-    counter: Arc<AtomicU64>,
     measure_from: Instant,
     until: Instant,
 ) -> anyhow::Result<(Vec<u32>, u64, u64)> {
@@ -235,7 +239,7 @@ async fn connection(
     let mut latencies = Vec::new();
     let (mut errors, mut ok) = (0u64, 0u64);
     while Instant::now() < until {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
         let mut request = hyper::Request::post(target.path)
             .header("host", target.addr.to_string())
             .header("content-type", "application/json");
