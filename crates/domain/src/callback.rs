@@ -30,6 +30,7 @@ impl CallbackState {
 #[serde(rename_all = "snake_case")]
 pub enum CallbackFace {
     Checkout,
+    MerchantApi,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -302,6 +302,29 @@ pub fn default_catalog() -> Catalog {
         position: 0,
     });
     services.push(bank);
+    // P2P: transfers to a trader's card, or by SBP to a trader's phone.
+    for code in [
+        "RUB", "UAH", "KZT", "UZS", "AZN", "KGS", "BYN", "TRY", "INR", "IDR", "VND",
+    ] {
+        let currency = Currency::from_code(code).expect("in the table");
+        let lower = code.to_lowercase();
+        services.push(service(
+            format!("card_{lower}_p2p"),
+            "card",
+            Flow::P2p,
+            currency,
+            10_000_000,
+        ));
+        if code == "RUB" {
+            services.push(service(
+                format!("sbp_{lower}_p2p"),
+                "sbp",
+                Flow::P2p,
+                currency,
+                10_000_000,
+            ));
+        }
+    }
     Catalog { methods, services }
 }
 

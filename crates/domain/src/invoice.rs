@@ -149,6 +149,7 @@ pub enum Source {
     PublicApi,
     PrivateApi,
     HtmlForm,
+    MerchantApi,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,6 +208,25 @@ pub struct Invoice {
     /// Hash of the create request, to tell a repeat from a conflicting reuse of
     /// `reference_id`.
     pub fingerprint: String,
+    /// What the Merchant API keeps of its request.
+    #[serde(default)]
+    pub merchant_api: Option<MerchantApiFields>,
+    /// The P2P deal that carries the payment, if any.
+    #[serde(default)]
+    pub deal_id: Option<String>,
+}
+
+/// The Merchant API's own fields of an invoice.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MerchantApiFields {
+    pub user_id: Option<String>,
+    pub notification_token: String,
+    /// Bank code (`sberbank`).
+    pub payment_method: Option<String>,
+    /// `SBP`, `CARD`, ...
+    pub payment_option: Option<String>,
+    /// The amount the merchant asked for, before an alternative was booked.
+    pub requested_amount_minor: i64,
 }
 
 impl Invoice {
@@ -238,6 +258,22 @@ impl Invoice {
         if next.is_final() {
             self.test_outcome = None;
         }
+    }
+}
+
+impl Invoice {
+    /// A P2P invoice whose deal is disputed after its deadline is open again
+    /// (`processing`) until the dispute is resolved. Only P2P invoices, and
+    /// only from `expired`.
+    pub fn reopen_for_dispute(&mut self, now_secs: i64) {
+        assert!(
+            self.deal_id.is_some() && self.status == InvoiceStatus::Expired,
+            "invoice {}: no dispute to reopen",
+            self.id
+        );
+        self.status = InvoiceStatus::Processing;
+        self.resolution = Resolution::Ok;
+        self.updated_at_secs = now_secs;
     }
 }
 

@@ -8,10 +8,18 @@ pub mod money;
 
 pub use catalog::{Catalog, Field, Flow, Localized, Method, Service};
 pub use fee::{FeeRule, ReserveRule};
-pub use invoice::{Customer, Invoice, InvoiceStatus, PaymentFlow, Resolution, ReturnUrls, Source};
+pub use invoice::{
+    Customer, Invoice, InvoiceStatus, MerchantApiFields, PaymentFlow, Resolution, ReturnUrls,
+    Source,
+};
 pub use money::{AmountError, Currency};
 pub mod callback;
 pub mod merchant;
 
 pub use callback::{Callback, CallbackAttempt, CallbackFace, CallbackState};
 pub use merchant::{CredentialKind, Credentials, Merchant};
+pub mod p2p;
+
+pub use p2p::{
+    AlternativeRule, BankNotification, Cabinet, Deal, DealStatus, Direction, Hold, Trader,
+};

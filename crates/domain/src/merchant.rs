@@ -13,6 +13,12 @@ pub struct Credentials {
     pub private_key_id: String,
     pub private_secret_sha256: String,
     pub callback_secret_sealed: String,
+    /// The Merchant API identity (`X-Identity`) and its HMAC secret, sealed:
+    /// verifying an HMAC needs the secret itself.
+    #[serde(default)]
+    pub merchant_api_key: String,
+    #[serde(default)]
+    pub merchant_api_secret_sealed: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +36,9 @@ pub struct Merchant {
     pub created_at_secs: i64,
     pub test: Credentials,
     pub live: Credentials,
+    /// The H2H signing secret (book_cabinet, payouts), sealed.
+    #[serde(default)]
+    pub h2h_secret_sealed: String,
 }
 
 impl Merchant {
@@ -48,6 +57,7 @@ impl Merchant {
 pub enum CredentialKind {
     PublicKey,
     PrivateKeyId,
+    MerchantApiKey,
 }
 
 impl CredentialKind {
@@ -55,6 +65,7 @@ impl CredentialKind {
         match self {
             CredentialKind::PublicKey => "public_key",
             CredentialKind::PrivateKeyId => "private_key_id",
+            CredentialKind::MerchantApiKey => "merchant_api_key",
         }
     }
 }

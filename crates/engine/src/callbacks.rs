@@ -9,7 +9,9 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use kassa_domain::ids::{new_id, prefix};
-use kassa_domain::{Callback, CallbackAttempt, CallbackFace, CallbackState, Invoice, Merchant};
+use kassa_domain::{
+    Callback, CallbackAttempt, CallbackFace, CallbackState, Invoice, Merchant, Source,
+};
 use kassa_store::Tx;
 use sha2::Sha256;
 
@@ -39,15 +41,33 @@ pub(crate) fn owe(tx: &mut dyn Tx, invoice: &Invoice, now_secs: i64) -> EngineRe
     let Some(url) = &invoice.callback_url else {
         return Ok(());
     };
+    // Each face renders its own resource: the Checkout API's invoice, or the
+    // Merchant API's InvoiceDTO, which shows the deal too.
+    let (face, snapshot) = match invoice.source {
+        Source::MerchantApi => {
+            let deal = match &invoice.deal_id {
+                Some(id) => tx.deal(id)?,
+                None => None,
+            };
+            (
+                CallbackFace::MerchantApi,
+                serde_json::json!({ "invoice": invoice, "deal": deal }),
+            )
+        }
+        _ => (
+            CallbackFace::Checkout,
+            serde_json::to_value(invoice).expect("an invoice serializes"),
+        ),
+    };
     let callback = Callback {
         id: new_id(prefix::CALLBACK),
         invoice_id: invoice.id.clone(),
         merchant_id: invoice.merchant_id.clone(),
         test_mode: invoice.test_mode,
-        face: CallbackFace::Checkout,
+        face,
         url: url.clone(),
         transaction_status: invoice.status.as_str().to_string(),
-        snapshot: serde_json::to_value(invoice).expect("an invoice serializes"),
+        snapshot,
         state: CallbackState::Pending,
         attempts: 0,
         created_at_secs: now_secs,

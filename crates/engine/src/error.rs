@@ -17,6 +17,12 @@ pub enum EngineError {
     Invalid(BTreeMap<String, String>),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// No active cabinet matches the method, currency, bank and limits.
+    #[error("Card not found")]
+    NoCabinet,
+    /// Every candidate amount is held on every matching cabinet.
+    #[error("All generated amounts were already booked")]
+    AmountsTaken,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

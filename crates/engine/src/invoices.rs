@@ -453,6 +453,8 @@ impl Engine {
             expires_at_secs,
             test_outcome,
             fingerprint,
+            merchant_api: None,
+            deal_id: None,
         };
         let engine_wakes = test_outcome.is_some() || invoice.callback_url.is_some();
         let created = self

@@ -9,6 +9,8 @@ pub mod clock;
 mod error;
 pub mod invoices;
 pub mod merchants;
+pub mod p2p;
+pub mod p2p_invoices;
 pub mod secrets;
 pub mod workers;
 
@@ -39,7 +41,15 @@ pub struct EngineConfig {
     pub invoice_ttl_secs: i64,
     /// How often the workers look for due work when nothing wakes them.
     pub worker_poll_ms: u64,
+    /// Lifetime of a `book_cabinet` hold.
+    pub hold_ttl_secs: i64,
+    /// Time a customer has to transfer the money of a P2P deal.
+    pub deal_ttl_secs: i64,
+    /// Expiry of a Merchant API invoice (`expireAt`).
+    pub p2p_invoice_ttl_secs: i64,
     pub master_key: [u8; 32],
+    /// SHA-256 of the admin API's bearer token; `None`: no admin API access.
+    pub admin_token_sha256: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -52,7 +62,11 @@ impl Default for EngineConfig {
             allow_private_callback_urls: false,
             invoice_ttl_secs: 24 * 3600,
             worker_poll_ms: 500,
+            hold_ttl_secs: 30,
+            deal_ttl_secs: 30 * 60,
+            p2p_invoice_ttl_secs: 60 * 60,
             master_key: [0u8; 32],
+            admin_token_sha256: None,
         }
     }
 }
@@ -113,6 +127,16 @@ impl Engine {
 
     pub fn store(&self) -> &dyn Store {
         &*self.store
+    }
+
+    /// Checks the operator's admin API token.
+    pub fn authenticate_admin(&self, token: &str) -> EngineResult<()> {
+        match &self.config.admin_token_sha256 {
+            Some(expected) if secrets::constant_time_eq(&secrets::sha256_hex(token), expected) => {
+                Ok(())
+            }
+            _ => Err(EngineError::Unauthorized),
+        }
     }
 
     /// Wakes the workers: a change left them work.

@@ -20,6 +20,9 @@ pub struct IssuedCredentials {
     pub private_key_id: String,
     pub private_key_secret: String,
     pub callback_secret: String,
+    /// Merchant API: `X-Identity` and the HMAC secret of `X-Signature`.
+    pub merchant_api_key: String,
+    pub merchant_api_secret: String,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -30,6 +33,8 @@ pub struct IssuedMerchant {
     pub site_login: String,
     pub test: IssuedCredentials,
     pub live: IssuedCredentials,
+    /// H2H API (`book_cabinet`, payouts): the key of the body's `signature`.
+    pub h2h_secret: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -79,13 +84,18 @@ impl Engine {
             private_key_id: format!("key_{mode}_{}", random_base62(16)),
             private_key_secret: format!("sk_{mode}_{}", random_base62(43)),
             callback_secret: new_webhook_secret(),
+            merchant_api_key: format!("ma_{mode}_{}", random_base62(24)),
+            merchant_api_secret: format!("ms_{mode}_{}", random_base62(43)),
         };
+        let h2h_secret = format!("h2h_{}", random_base62(43));
         let (test, live) = (issue("test"), issue("live"));
         let keep = |i: &IssuedCredentials| Credentials {
             public_key: i.public_key.clone(),
             private_key_id: i.private_key_id.clone(),
             private_secret_sha256: sha256_hex(&i.private_key_secret),
             callback_secret_sealed: self.sealer.seal(&i.callback_secret),
+            merchant_api_key: i.merchant_api_key.clone(),
+            merchant_api_secret_sealed: self.sealer.seal(&i.merchant_api_secret),
         };
         let mut merchant = Merchant {
             id: new_id(prefix::MERCHANT),
@@ -100,6 +110,7 @@ impl Engine {
             created_at_secs: self.now_secs(),
             test: keep(&test),
             live: keep(&live),
+            h2h_secret_sealed: self.sealer.seal(&h2h_secret),
         };
         let merchant = self
             .write(move |tx| {
@@ -120,6 +131,7 @@ impl Engine {
             site_login: merchant.site_login,
             test,
             live,
+            h2h_secret,
         })
     }
 
@@ -194,6 +206,26 @@ impl Engine {
             return Err(EngineError::Unauthorized);
         }
         Ok((merchant, test_mode))
+    }
+
+    /// The merchant and mode of a Merchant API identity (`X-Identity`).
+    pub async fn authenticate_merchant_api(&self, key: String) -> EngineResult<(Merchant, bool)> {
+        if key.is_empty() || key.len() > 128 {
+            return Err(EngineError::Unauthorized);
+        }
+        self.merchant_by_credential(CredentialKind::MerchantApiKey, key)
+            .await
+    }
+
+    /// The Merchant API HMAC secret of a merchant's mode, unsealed.
+    pub fn merchant_api_secret(&self, merchant: &Merchant, test_mode: bool) -> Option<String> {
+        self.sealer
+            .open(&merchant.credentials(test_mode).merchant_api_secret_sealed)
+    }
+
+    /// The H2H signing secret, unsealed.
+    pub fn h2h_secret(&self, merchant: &Merchant) -> Option<String> {
+        self.sealer.open(&merchant.h2h_secret_sealed)
     }
 
     /// The callback signing secret of a merchant's mode, unsealed.

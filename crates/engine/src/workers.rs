@@ -74,6 +74,7 @@ impl Engine {
         for (name, result) in [
             ("test provider", self.apply_test_outcomes().await),
             ("expiry", self.expire_due_invoices().await),
+            ("deal deadlines", self.expire_due_deals().await),
         ] {
             match result {
                 Ok(n) => busy |= n > 0,

@@ -26,6 +26,15 @@ pub struct Config {
     pub allow_private_callback_urls: bool,
     pub invoice_ttl_secs: i64,
     pub worker_poll_ms: u64,
+    /// Lifetime of a `book_cabinet` hold.
+    pub hold_ttl_secs: i64,
+    /// Time a customer has to pay a P2P deal.
+    pub deal_ttl_secs: i64,
+    /// Expiry of a Merchant API invoice.
+    pub p2p_invoice_ttl_secs: i64,
+    /// Bearer token of the admin API (`/admin-api/`); absent: the admin API
+    /// answers 401 to everyone.
+    pub admin_token: Option<String>,
     /// `tracing` filter, e.g. `info` or `kassa=debug`.
     pub log: String,
 }
@@ -44,6 +53,10 @@ impl Default for Config {
             allow_private_callback_urls: engine.allow_private_callback_urls,
             invoice_ttl_secs: engine.invoice_ttl_secs,
             worker_poll_ms: engine.worker_poll_ms,
+            hold_ttl_secs: engine.hold_ttl_secs,
+            deal_ttl_secs: engine.deal_ttl_secs,
+            p2p_invoice_ttl_secs: engine.p2p_invoice_ttl_secs,
+            admin_token: None,
             log: "info".into(),
         }
     }
@@ -121,6 +134,18 @@ impl Config {
         if let Some(v) = parse_env("KASSA_WORKER_POLL_MS")? {
             self.worker_poll_ms = v;
         }
+        if let Some(v) = parse_env("KASSA_HOLD_TTL_SECS")? {
+            self.hold_ttl_secs = v;
+        }
+        if let Some(v) = parse_env("KASSA_DEAL_TTL_SECS")? {
+            self.deal_ttl_secs = v;
+        }
+        if let Some(v) = parse_env("KASSA_P2P_INVOICE_TTL_SECS")? {
+            self.p2p_invoice_ttl_secs = v;
+        }
+        if let Some(v) = env("KASSA_ADMIN_TOKEN") {
+            self.admin_token = Some(v);
+        }
         if let Some(v) = env("KASSA_LOG") {
             self.log = v;
         }
@@ -136,6 +161,17 @@ impl Config {
         }
         if !(14 * 60..=2 * 24 * 3600).contains(&self.invoice_ttl_secs) {
             bail!("invoice_ttl_secs must be between 840 (14 min) and 172800 (2 days)");
+        }
+        if !(1..=3600).contains(&self.hold_ttl_secs) {
+            bail!("hold_ttl_secs must be between 1 and 3600");
+        }
+        if !(60..=7 * 24 * 3600).contains(&self.deal_ttl_secs)
+            || self.p2p_invoice_ttl_secs < self.deal_ttl_secs
+        {
+            bail!("deal_ttl_secs must be between 60 s and 7 days, and p2p_invoice_ttl_secs at least as long");
+        }
+        if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
+            bail!("admin_token must be at least 16 characters");
         }
         if self.worker_poll_ms == 0 {
             bail!("worker_poll_ms must be positive");
@@ -198,7 +234,14 @@ impl Config {
             allow_private_callback_urls: self.allow_private_callback_urls,
             invoice_ttl_secs: self.invoice_ttl_secs,
             worker_poll_ms: self.worker_poll_ms,
+            hold_ttl_secs: self.hold_ttl_secs,
+            deal_ttl_secs: self.deal_ttl_secs,
+            p2p_invoice_ttl_secs: self.p2p_invoice_ttl_secs,
             master_key: self.master_key()?,
+            admin_token_sha256: self
+                .admin_token
+                .as_deref()
+                .map(kassa_engine::secrets::sha256_hex),
         })
     }
 }

@@ -9,7 +9,11 @@
 mod sqlite;
 
 use kassa_domain::merchant::CredentialKind;
-use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
+use kassa_domain::{
+    BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice, Merchant, Method,
+    Service, Trader,
+};
+use serde_json::Value;
 
 pub use sqlite::SqliteStore;
 
@@ -94,6 +98,83 @@ pub trait Tx {
     fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
     fn insert_callback_attempt(&mut self, attempt: &CallbackAttempt) -> StoreResult<()>;
     fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>>;
+
+    fn insert_trader(&mut self, trader: &Trader) -> StoreResult<()>;
+    fn update_trader(&mut self, trader: &Trader) -> StoreResult<()>;
+    fn trader(&mut self, id: &str) -> StoreResult<Option<Trader>>;
+    fn trader_by_token(&mut self, token_sha256: &str) -> StoreResult<Option<Trader>>;
+    fn traders(&mut self) -> StoreResult<Vec<Trader>>;
+
+    fn insert_cabinet(&mut self, cabinet: &Cabinet) -> StoreResult<()>;
+    fn update_cabinet(&mut self, cabinet: &Cabinet) -> StoreResult<()>;
+    fn cabinet(&mut self, id: &str) -> StoreResult<Option<Cabinet>>;
+    fn cabinets_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<Cabinet>>;
+    /// Active cabinets of a method and currency.
+    fn active_cabinets(&mut self, method: &str, currency: &str) -> StoreResult<Vec<Cabinet>>;
+    /// Open deals per cabinet, for the cabinets that have any.
+    fn open_deal_counts(&mut self) -> StoreResult<Vec<(String, u32)>>;
+    /// Amounts of a cabinet's deals made since `since_secs`, cancelled ones aside.
+    fn turnover_since(&mut self, cabinet_id: &str, since_secs: i64) -> StoreResult<i64>;
+
+    /// Takes the hold's (cabinet, amount) when it is free or its hold lapsed
+    /// by `now_secs`, in one statement. True when taken.
+    fn take_slot(&mut self, hold: &Hold, now_secs: i64) -> StoreResult<bool>;
+    /// Which of `amounts` are held live on which of `cabinet_ids`.
+    fn held_amounts(
+        &mut self,
+        cabinet_ids: &[String],
+        amounts: &[i64],
+        now_secs: i64,
+    ) -> StoreResult<Vec<(String, i64)>>;
+    fn hold(&mut self, hold_id: &str) -> StoreResult<Option<Hold>>;
+    fn update_hold(&mut self, hold: &Hold) -> StoreResult<()>;
+    /// Frees the amount a hold or deal kept.
+    fn release_hold(&mut self, hold_id: &str) -> StoreResult<()>;
+    /// The merchant's live holds of an amount that no deal owns yet.
+    fn live_holds_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        amount_minor: i64,
+        now_secs: i64,
+    ) -> StoreResult<Vec<Hold>>;
+    fn hold_request(&mut self, merchant_id: &str, request_id: &str) -> StoreResult<Option<Value>>;
+    fn insert_hold_request(
+        &mut self,
+        merchant_id: &str,
+        request_id: &str,
+        answer: &Value,
+    ) -> StoreResult<()>;
+
+    fn insert_deal(&mut self, deal: &Deal) -> StoreResult<()>;
+    fn update_deal(&mut self, deal: &Deal) -> StoreResult<()>;
+    fn deal(&mut self, id: &str) -> StoreResult<Option<Deal>>;
+    fn open_deal_at(&mut self, cabinet_id: &str, amount_minor: i64) -> StoreResult<Option<Deal>>;
+    fn deals_of_trader(
+        &mut self,
+        trader_id: &str,
+        open_only: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>>;
+    /// Open deals whose deadline is at or before `now_secs`.
+    fn deals_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Deal>>;
+
+    /// Fails with [`StoreError::Duplicate`] on a repeated (trader, external id).
+    fn insert_notification(&mut self, notification: &BankNotification) -> StoreResult<()>;
+    fn notification_by_external(
+        &mut self,
+        trader_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<BankNotification>>;
+    /// Newest first; `trader_id` None: every trader's.
+    fn notifications(
+        &mut self,
+        trader_id: Option<&str>,
+        unmatched_only: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<BankNotification>>;
+
+    fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;
 }
 
 type Done = Box<dyn FnOnce(StoreResult<()>) + Send>;

@@ -9,8 +9,12 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use kassa_domain::merchant::CredentialKind;
-use kassa_domain::{Callback, CallbackAttempt, Invoice, Merchant, Method, Service};
+use kassa_domain::{
+    BankNotification, Cabinet, Callback, CallbackAttempt, Deal, DealStatus, Hold, Invoice,
+    Merchant, Method, Service, Trader,
+};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use serde_json::Value;
 
 use crate::{Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
 
@@ -19,7 +23,10 @@ const BATCH_MAX: usize = 1024;
 /// Idle read connections kept for reuse.
 const READERS_KEPT: usize = 16;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_p2p.sql")),
+];
 
 pub struct SqliteStore {
     /// Dropped with the store, which ends the checkpoint thread.
@@ -52,6 +59,7 @@ fn open(path: &Path) -> StoreResult<Connection> {
          PRAGMA foreign_keys = ON;",
     )
     .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
 
@@ -281,6 +289,16 @@ fn to_doc<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(json_err)
 }
 
+/// When the expiry sweeper should look at an invoice: an invoice carried by a
+/// P2P deal ends with its deal (whose deadline is swept), never on its own.
+fn sweep_at(i: &Invoice) -> i64 {
+    if i.deal_id.is_some() {
+        i64::MAX
+    } else {
+        i.expires_at_secs
+    }
+}
+
 fn expect_one(changed: usize, what: &str) -> StoreResult<()> {
     if changed == 1 {
         Ok(())
@@ -301,7 +319,11 @@ impl Tx for SqliteTx<'_> {
             for (kind, key) in [
                 (CredentialKind::PublicKey, &creds.public_key),
                 (CredentialKind::PrivateKeyId, &creds.private_key_id),
+                (CredentialKind::MerchantApiKey, &creds.merchant_api_key),
             ] {
+                if key.is_empty() {
+                    continue;
+                }
                 self.exec(
                     "INSERT INTO credentials (lookup_key, kind, merchant_id, test_mode) VALUES (?1, ?2, ?3, ?4)",
                     params![key, kind.as_str(), m.id, test_mode],
@@ -397,7 +419,7 @@ impl Tx for SqliteTx<'_> {
                 i.reference_id,
                 i.status.as_str(),
                 i.status.is_open(),
-                i.expires_at_secs,
+                sweep_at(i),
                 i.test_outcome.is_some(),
                 to_doc(i)?
             ],
@@ -412,7 +434,7 @@ impl Tx for SqliteTx<'_> {
                 i.id,
                 i.status.as_str(),
                 i.status.is_open(),
-                i.expires_at_secs,
+                sweep_at(i),
                 i.test_outcome.is_some(),
                 to_doc(i)?
             ],
@@ -597,5 +619,297 @@ impl Tx for SqliteTx<'_> {
             "SELECT doc FROM callback_attempts WHERE invoice_id = ?1 ORDER BY seq",
             [invoice_id],
         )
+    }
+
+    fn insert_trader(&mut self, t: &Trader) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO traders (id, token_sha256, doc) VALUES (?1, ?2, ?3)",
+            params![t.id, t.token_sha256, to_doc(t)?],
+        )
+        .map(drop)
+    }
+
+    fn update_trader(&mut self, t: &Trader) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE traders SET token_sha256 = ?2, doc = ?3 WHERE id = ?1",
+            params![t.id, t.token_sha256, to_doc(t)?],
+        )?;
+        expect_one(n, "update trader")
+    }
+
+    fn trader(&mut self, id: &str) -> StoreResult<Option<Trader>> {
+        self.doc("SELECT doc FROM traders WHERE id = ?1", [id])
+    }
+
+    fn trader_by_token(&mut self, token_sha256: &str) -> StoreResult<Option<Trader>> {
+        self.doc(
+            "SELECT doc FROM traders WHERE token_sha256 = ?1",
+            [token_sha256],
+        )
+    }
+
+    fn traders(&mut self) -> StoreResult<Vec<Trader>> {
+        self.docs("SELECT doc FROM traders ORDER BY rowid", [])
+    }
+
+    fn insert_cabinet(&mut self, c: &Cabinet) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO cabinets (id, trader_id, method, currency, active, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.id, c.trader_id, c.method, c.currency.code(), c.active, to_doc(c)?],
+        )
+        .map(drop)
+    }
+
+    fn update_cabinet(&mut self, c: &Cabinet) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE cabinets SET method = ?2, currency = ?3, active = ?4, doc = ?5 WHERE id = ?1",
+            params![c.id, c.method, c.currency.code(), c.active, to_doc(c)?],
+        )?;
+        expect_one(n, "update cabinet")
+    }
+
+    fn cabinet(&mut self, id: &str) -> StoreResult<Option<Cabinet>> {
+        self.doc("SELECT doc FROM cabinets WHERE id = ?1", [id])
+    }
+
+    fn cabinets_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<Cabinet>> {
+        self.docs(
+            "SELECT doc FROM cabinets WHERE trader_id = ?1 ORDER BY rowid",
+            [trader_id],
+        )
+    }
+
+    fn active_cabinets(&mut self, method: &str, currency: &str) -> StoreResult<Vec<Cabinet>> {
+        self.docs(
+            "SELECT doc FROM cabinets WHERE method = ?1 AND currency = ?2 AND active = 1 ORDER BY rowid",
+            params![method, currency],
+        )
+    }
+
+    fn open_deal_counts(&mut self) -> StoreResult<Vec<(String, u32)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT cabinet_id, COUNT(*) FROM deals WHERE is_open = 1 GROUP BY cabinet_id",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn turnover_since(&mut self, cabinet_id: &str, since_secs: i64) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(amount_minor), 0) FROM deals WHERE cabinet_id = ?1 AND created_at >= ?2 AND status != ?3",
+            )
+            .map_err(backend)?
+            .query_row(params![cabinet_id, since_secs, DealStatus::Canceled.as_str()], |r| r.get(0))
+            .map_err(backend)
+    }
+
+    fn take_slot(&mut self, h: &Hold, now_secs: i64) -> StoreResult<bool> {
+        assert!(
+            h.deal_id.is_none() && h.expires_at_secs.is_some(),
+            "a slot is taken by a hold"
+        );
+        let n = self.exec(
+            "INSERT INTO slots (cabinet_id, amount_minor, hold_id, merchant_id, expires_at, deal_id, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6)
+             ON CONFLICT (cabinet_id, amount_minor) DO UPDATE SET
+                hold_id = excluded.hold_id, merchant_id = excluded.merchant_id,
+                expires_at = excluded.expires_at, deal_id = NULL, doc = excluded.doc
+             WHERE slots.deal_id IS NULL AND slots.expires_at <= ?7",
+            params![h.cabinet_id, h.amount_minor, h.id, h.merchant_id, h.expires_at_secs, to_doc(h)?, now_secs],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn held_amounts(
+        &mut self,
+        cabinet_ids: &[String],
+        amounts: &[i64],
+        now_secs: i64,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let mut out = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT cabinet_id FROM slots WHERE amount_minor = ?1 AND (deal_id IS NOT NULL OR expires_at > ?2)",
+            )
+            .map_err(backend)?;
+        let wanted: std::collections::HashSet<&str> =
+            cabinet_ids.iter().map(String::as_str).collect();
+        for &amount in amounts {
+            let rows = stmt
+                .query_map(params![amount, now_secs], |r| r.get::<_, String>(0))
+                .map_err(backend)?;
+            for row in rows {
+                let cabinet = row.map_err(backend)?;
+                if wanted.contains(cabinet.as_str()) {
+                    out.push((cabinet, amount));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn hold(&mut self, hold_id: &str) -> StoreResult<Option<Hold>> {
+        self.doc("SELECT doc FROM slots WHERE hold_id = ?1", [hold_id])
+    }
+
+    fn update_hold(&mut self, h: &Hold) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE slots SET expires_at = ?2, deal_id = ?3, doc = ?4 WHERE hold_id = ?1",
+            params![h.id, h.expires_at_secs, h.deal_id, to_doc(h)?],
+        )?;
+        expect_one(n, "update hold")
+    }
+
+    fn release_hold(&mut self, hold_id: &str) -> StoreResult<()> {
+        self.exec("DELETE FROM slots WHERE hold_id = ?1", [hold_id])
+            .map(drop)
+    }
+
+    fn live_holds_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        amount_minor: i64,
+        now_secs: i64,
+    ) -> StoreResult<Vec<Hold>> {
+        self.docs(
+            "SELECT doc FROM slots WHERE merchant_id = ?1 AND amount_minor = ?2 AND deal_id IS NULL AND expires_at > ?3
+             ORDER BY expires_at",
+            params![merchant_id, amount_minor, now_secs],
+        )
+    }
+
+    fn hold_request(&mut self, merchant_id: &str, request_id: &str) -> StoreResult<Option<Value>> {
+        self.doc(
+            "SELECT doc FROM hold_requests WHERE merchant_id = ?1 AND request_id = ?2",
+            params![merchant_id, request_id],
+        )
+    }
+
+    fn insert_hold_request(
+        &mut self,
+        merchant_id: &str,
+        request_id: &str,
+        answer: &Value,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO hold_requests (merchant_id, request_id, doc) VALUES (?1, ?2, ?3)",
+            params![merchant_id, request_id, to_doc(answer)?],
+        )
+        .map(drop)
+    }
+
+    fn insert_deal(&mut self, d: &Deal) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO deals (id, invoice_id, cabinet_id, trader_id, amount_minor, status, is_open, deadline, created_at, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                d.id,
+                d.invoice_id,
+                d.cabinet_id,
+                d.trader_id,
+                d.amount_minor,
+                d.status.as_str(),
+                d.status.is_open(),
+                d.deadline_secs,
+                d.created_at_secs,
+                to_doc(d)?
+            ],
+        )
+        .map(drop)
+    }
+
+    fn update_deal(&mut self, d: &Deal) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE deals SET status = ?2, is_open = ?3, deadline = ?4, doc = ?5 WHERE id = ?1",
+            params![
+                d.id,
+                d.status.as_str(),
+                d.status.is_open(),
+                d.deadline_secs,
+                to_doc(d)?
+            ],
+        )?;
+        expect_one(n, "update deal")
+    }
+
+    fn deal(&mut self, id: &str) -> StoreResult<Option<Deal>> {
+        self.doc("SELECT doc FROM deals WHERE id = ?1", [id])
+    }
+
+    fn open_deal_at(&mut self, cabinet_id: &str, amount_minor: i64) -> StoreResult<Option<Deal>> {
+        self.doc(
+            "SELECT doc FROM deals WHERE cabinet_id = ?1 AND amount_minor = ?2 AND is_open = 1",
+            params![cabinet_id, amount_minor],
+        )
+    }
+
+    fn deals_of_trader(
+        &mut self,
+        trader_id: &str,
+        open_only: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>> {
+        self.docs(
+            "SELECT doc FROM deals WHERE trader_id = ?1 AND (is_open = 1 OR ?2 = 0) ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+            params![trader_id, open_only, limit as i64],
+        )
+    }
+
+    fn deals_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Deal>> {
+        self.docs(
+            "SELECT doc FROM deals WHERE is_open = 1 AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
+            params![now_secs, limit as i64],
+        )
+    }
+
+    fn insert_notification(&mut self, n: &BankNotification) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO bank_notifications (id, trader_id, external_id, matched, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![n.id, n.trader_id, n.external_id, n.deal_id.is_some(), n.created_at_secs, to_doc(n)?],
+        )
+        .map(drop)
+    }
+
+    fn notification_by_external(
+        &mut self,
+        trader_id: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<BankNotification>> {
+        self.doc(
+            "SELECT doc FROM bank_notifications WHERE trader_id = ?1 AND external_id = ?2",
+            params![trader_id, external_id],
+        )
+    }
+
+    fn notifications(
+        &mut self,
+        trader_id: Option<&str>,
+        unmatched_only: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<BankNotification>> {
+        self.docs(
+            "SELECT doc FROM bank_notifications WHERE (?1 IS NULL OR trader_id = ?1) AND (matched = 0 OR ?2 = 0)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+            params![trader_id, unmatched_only, limit as i64],
+        )
+    }
+
+    fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO settings (key, doc) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
+            params![key, to_doc(value)?],
+        )
+        .map(drop)
+    }
+
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Value>> {
+        self.doc("SELECT doc FROM settings WHERE key = ?1", [key])
     }
 }

@@ -42,6 +42,8 @@ fn invoice(id: &str, reference_id: &str) -> Invoice {
         expires_at_secs: 1000,
         test_outcome: None,
         fingerprint: "f".into(),
+        merchant_api: None,
+        deal_id: None,
     }
 }
 

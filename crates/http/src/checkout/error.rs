@@ -90,6 +90,7 @@ impl From<EngineError> for CheckoutError {
             EngineError::NotFound => CheckoutError::NotFound,
             EngineError::Invalid(fields) => CheckoutError::Invalid(fields),
             EngineError::Conflict(m) => CheckoutError::Conflict(m),
+            EngineError::NoCabinet | EngineError::AmountsTaken => CheckoutError::NotFound,
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 CheckoutError::Internal

@@ -51,6 +51,7 @@ fn source(s: Source) -> &'static str {
         Source::PrivateApi => "merchant_api",
         Source::PublicApi => "public_api",
         Source::HtmlForm => "payment_link",
+        Source::MerchantApi => "merchant_api_v2",
     }
 }
 
