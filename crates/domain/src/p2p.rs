@@ -149,6 +149,24 @@ pub struct Deal {
     pub settled_by: Option<String>,
 }
 
+impl Deal {
+    /// The SBP payment link of an SBP deal (what its QR code encodes): the
+    /// bank's link for a transfer to the phone number. `None` for other methods.
+    pub fn qr_code_link(&self) -> Option<String> {
+        if self.method != "sbp" {
+            return None;
+        }
+        let digits: String = self
+            .requisite
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .collect();
+        Some(format!(
+            "https://www.sberbank.com/sms/pbpn?requisiteNumber={digits}"
+        ))
+    }
+}
+
 /// A bank notification a trader posted: money arrived on a cabinet.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BankNotification {

@@ -2,8 +2,12 @@
 //! renders results and errors in its own shapes; no business rule lives here.
 #![recursion_limit = "256"]
 
+pub mod admin;
 pub mod checkout;
+pub mod h2h;
 pub mod hpp;
+pub mod merchant_api;
+pub mod trader;
 
 use std::sync::Arc;
 
@@ -14,7 +18,27 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use kassa_engine::Engine;
 
-pub use checkout::render::CheckoutCallbacks;
+use kassa_domain::{Callback, CallbackAttempt, CallbackFace};
+use kassa_engine::{CallbackRenderer, Rendered};
+
+/// Renders every face's callbacks, each in its own dialect.
+pub struct FaceCallbacks {
+    pub public_base_url: String,
+}
+
+impl CallbackRenderer for FaceCallbacks {
+    fn render(&self, callback: &Callback, attempts: &[CallbackAttempt], secret: &str) -> Rendered {
+        match callback.face {
+            CallbackFace::Checkout => checkout::render::CheckoutCallbacks {
+                public_base_url: self.public_base_url.clone(),
+            }
+            .render(callback, attempts, secret),
+            CallbackFace::MerchantApi => {
+                merchant_api::render_callback(&self.public_base_url, callback, attempts, secret)
+            }
+        }
+    }
+}
 use checkout::CheckoutError;
 
 #[derive(Clone)]
@@ -36,6 +60,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
     Router::new()
         .merge(checkout::routes())
         .merge(hpp::routes())
+        .merge(h2h::routes())
+        .merge(merchant_api::routes())
+        .merge(trader::routes())
+        .merge(admin::routes())
         .route(
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),

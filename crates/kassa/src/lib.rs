@@ -27,7 +27,7 @@ pub async fn open_engine(
     let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
     store.migrate().context("migrating the database")?;
     let base = public_base_url.trim_end_matches('/').to_string();
-    let renderer = Arc::new(kassa_http::CheckoutCallbacks {
+    let renderer = Arc::new(kassa_http::FaceCallbacks {
         public_base_url: base.clone(),
     });
     let engine = Engine::new(
