@@ -575,6 +575,12 @@ impl Engine {
                         "Only test payments can be settled here.".into(),
                     ));
                 }
+                if invoice.deal_id.is_some() {
+                    // A P2P deal is settled by its money, not by test buttons.
+                    return Err(EngineError::Forbidden(
+                        "A P2P invoice is settled by its deal.".into(),
+                    ));
+                }
                 if invoice.status.is_final() {
                     return Ok(invoice);
                 }

@@ -83,6 +83,8 @@ pub struct Engine {
     wake_sweeps: Notify,
     wake_callbacks: Notify,
     catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
+    /// Candidate cabinets by (method, currency).
+    cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency), p2p::Cabinets>,
     /// Credential lookups: (kind, key) to the merchant and its mode.
     credential_cache:
         cache::TtlCache<(kassa_domain::CredentialKind, String), (kassa_domain::Merchant, bool)>,
@@ -113,6 +115,7 @@ impl Engine {
             wake_sweeps: Notify::new(),
             wake_callbacks: Notify::new(),
             catalog_cache: cache::TtlCache::new(catalog::CATALOG_TTL, 1),
+            cabinet_cache: cache::TtlCache::new(p2p::CABINETS_TTL, 1024),
             credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
         })
     }

@@ -119,13 +119,8 @@ pub trait Tx {
     /// Takes the hold's (cabinet, amount) when it is free or its hold lapsed
     /// by `now_secs`, in one statement. True when taken.
     fn take_slot(&mut self, hold: &Hold, now_secs: i64) -> StoreResult<bool>;
-    /// Which of `amounts` are held live on which of `cabinet_ids`.
-    fn held_amounts(
-        &mut self,
-        cabinet_ids: &[String],
-        amounts: &[i64],
-        now_secs: i64,
-    ) -> StoreResult<Vec<(String, i64)>>;
+    /// The cabinets on which `amount_minor` is held live at `now_secs`.
+    fn cabinets_holding(&mut self, amount_minor: i64, now_secs: i64) -> StoreResult<Vec<String>>;
     fn hold(&mut self, hold_id: &str) -> StoreResult<Option<Hold>>;
     fn update_hold(&mut self, hold: &Hold) -> StoreResult<()>;
     /// Frees the amount a hold or deal kept.
@@ -138,6 +133,8 @@ pub trait Tx {
         now_secs: i64,
     ) -> StoreResult<Vec<Hold>>;
     fn hold_request(&mut self, merchant_id: &str, request_id: &str) -> StoreResult<Option<Value>>;
+    /// Every book_cabinet answer of a merchant.
+    fn hold_requests(&mut self, merchant_id: &str) -> StoreResult<Vec<Value>>;
     fn insert_hold_request(
         &mut self,
         merchant_id: &str,

@@ -726,33 +726,17 @@ impl Tx for SqliteTx<'_> {
         Ok(n == 1)
     }
 
-    fn held_amounts(
-        &mut self,
-        cabinet_ids: &[String],
-        amounts: &[i64],
-        now_secs: i64,
-    ) -> StoreResult<Vec<(String, i64)>> {
-        let mut out = Vec::new();
+    fn cabinets_holding(&mut self, amount_minor: i64, now_secs: i64) -> StoreResult<Vec<String>> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 "SELECT cabinet_id FROM slots WHERE amount_minor = ?1 AND (deal_id IS NOT NULL OR expires_at > ?2)",
             )
             .map_err(backend)?;
-        let wanted: std::collections::HashSet<&str> =
-            cabinet_ids.iter().map(String::as_str).collect();
-        for &amount in amounts {
-            let rows = stmt
-                .query_map(params![amount, now_secs], |r| r.get::<_, String>(0))
-                .map_err(backend)?;
-            for row in rows {
-                let cabinet = row.map_err(backend)?;
-                if wanted.contains(cabinet.as_str()) {
-                    out.push((cabinet, amount));
-                }
-            }
-        }
-        Ok(out)
+        let rows = stmt
+            .query_map(params![amount_minor, now_secs], |r| r.get::<_, String>(0))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
     }
 
     fn hold(&mut self, hold_id: &str) -> StoreResult<Option<Hold>> {
@@ -790,6 +774,10 @@ impl Tx for SqliteTx<'_> {
             "SELECT doc FROM hold_requests WHERE merchant_id = ?1 AND request_id = ?2",
             params![merchant_id, request_id],
         )
+    }
+
+    fn hold_requests(&mut self, merchant_id: &str) -> StoreResult<Vec<Value>> {
+        self.docs("SELECT doc FROM hold_requests WHERE merchant_id = ?1", [merchant_id])
     }
 
     fn insert_hold_request(
