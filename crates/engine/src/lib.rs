@@ -83,6 +83,7 @@ pub struct Engine {
     wake_sweeps: Notify,
     wake_callbacks: Notify,
     catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
+    held_hints: Arc<p2p::HeldHints>,
     /// Candidate cabinets by (method, currency).
     cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency), p2p::Cabinets>,
     /// Credential lookups: (kind, key) to the merchant and its mode.
@@ -116,6 +117,7 @@ impl Engine {
             wake_callbacks: Notify::new(),
             catalog_cache: cache::TtlCache::new(catalog::CATALOG_TTL, 1),
             cabinet_cache: cache::TtlCache::new(p2p::CABINETS_TTL, 1024),
+            held_hints: Arc::default(),
             credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
         })
     }

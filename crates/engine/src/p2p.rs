@@ -115,6 +115,93 @@ pub(crate) fn amount_rule(tx: &mut dyn Tx, currency: Currency) -> EngineResult<A
 /// cabinets hold it (cheaper than probing a crowded amount cabinet by cabinet).
 const PROBES_BEFORE_LOOKUP: usize = 8;
 
+/// This process's memory of (cabinet, amount) slots it saw held, and until
+/// when: a hint that spares the store takes bound to fail. The store's
+/// upsert stays the judge. A hint skips a slot for at most a hold's lifetime
+/// (a hold this process took) or one second (a take the store refused); a
+/// hold turned into a deal here is forgotten, so a deal that ends early frees
+/// its amount at once. (A hold another process turns into a deal that ends
+/// within the hold's lifetime can be skipped here until the hold would have
+/// lapsed.)
+#[derive(Default)]
+pub(crate) struct HeldHints {
+    inner: std::sync::Mutex<Hints>,
+}
+
+#[derive(Default)]
+struct Hints {
+    /// amount -> cabinet -> held until.
+    held: HashMap<i64, HashMap<String, i64>>,
+    held_len: usize,
+    /// (candidate filter, amount) -> every candidate held until at least.
+    full: HashMap<(String, i64), i64>,
+}
+
+/// Hints kept at most; past it, lapsed ones are dropped.
+const HINTS_MAX: usize = 200_000;
+
+impl HeldHints {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Hints> {
+        self.inner.lock().expect("hints lock")
+    }
+
+    /// Until when the slot is known held, if it is at `now_secs`.
+    fn held_until(&self, cabinet_id: &str, amount_minor: i64, now_secs: i64) -> Option<i64> {
+        let hints = self.lock();
+        let until = *hints.held.get(&amount_minor)?.get(cabinet_id)?;
+        (until > now_secs).then_some(until)
+    }
+
+    fn note(&self, cabinet_id: &str, amount_minor: i64, until_secs: i64, now_secs: i64) {
+        let mut hints = self.lock();
+        if hints.held_len >= HINTS_MAX {
+            for slots in hints.held.values_mut() {
+                slots.retain(|_, until| *until > now_secs);
+            }
+            hints.held.retain(|_, slots| !slots.is_empty());
+            hints.held_len = hints.held.values().map(HashMap::len).sum();
+            hints.full.retain(|_, until| *until > now_secs);
+            if hints.held_len >= HINTS_MAX {
+                *hints = Hints::default();
+            }
+        }
+        let slots = hints.held.entry(amount_minor).or_default();
+        if slots.insert(cabinet_id.to_string(), until_secs).is_none() {
+            hints.held_len += 1;
+        }
+    }
+
+    /// The slot may be free before its hint says (a hold became a deal).
+    fn forget(&self, cabinet_id: &str, amount_minor: i64) {
+        let mut hints = self.lock();
+        if let Some(slots) = hints.held.get_mut(&amount_minor) {
+            if slots.remove(cabinet_id).is_some() {
+                hints.held_len -= 1;
+            }
+        }
+        hints.full.retain(|(_, amount), _| *amount != amount_minor);
+    }
+
+    fn full(&self, filter: &str, amount_minor: i64, now_secs: i64) -> bool {
+        let hints = self.lock();
+        hints
+            .full
+            .get(&(filter.to_string(), amount_minor))
+            .is_some_and(|until| *until > now_secs)
+    }
+
+    fn mark_full(&self, filter: &str, amount_minor: i64, until_secs: i64) {
+        self.lock()
+            .full
+            .insert((filter.to_string(), amount_minor), until_secs);
+    }
+
+    /// The candidates changed: what was full may not be.
+    pub(crate) fn clear_full(&self) {
+        self.lock().full.clear();
+    }
+}
+
 /// Active cabinets of active traders for a method and currency, as cached.
 pub(crate) type Cabinets = std::sync::Arc<Vec<Cabinet>>;
 
@@ -132,15 +219,37 @@ pub(crate) struct HoldSpec<'a> {
 /// before an alternative on one; among cabinets, fewest open deals first, in
 /// random order otherwise so that load spreads. The slot is taken by the
 /// store's atomic upsert, so two processes never hold one amount on a cabinet.
-pub(crate) fn take_amount(tx: &mut dyn Tx, spec: &HoldSpec<'_>, cabinets: &[Cabinet], now_secs: i64) -> EngineResult<Hold> {
+pub(crate) fn take_amount(
+    tx: &mut dyn Tx,
+    spec: &HoldSpec<'_>,
+    cabinets: &[Cabinet],
+    hints: &HeldHints,
+    now_secs: i64,
+) -> EngineResult<Hold> {
     use rand::seq::SliceRandom;
-    let HoldSpec { merchant_id, target, amount_minor, request_id, fingerprint, expires_at_secs } = *spec;
+    let HoldSpec {
+        merchant_id,
+        target,
+        amount_minor,
+        request_id,
+        fingerprint,
+        expires_at_secs,
+    } = *spec;
     let amounts = amount_rule(tx, target.currency)?.candidates(amount_minor);
-    let in_limits = |c: &Cabinet, a: i64| a >= c.min_amount_minor && (c.max_amount_minor == 0 || a <= c.max_amount_minor);
-    let bank = target.bank_name.as_deref().filter(|b| !b.is_empty()).map(str::to_lowercase);
+    let in_limits = |c: &Cabinet, a: i64| {
+        a >= c.min_amount_minor && (c.max_amount_minor == 0 || a <= c.max_amount_minor)
+    };
+    let bank = target
+        .bank_name
+        .as_deref()
+        .filter(|b| !b.is_empty())
+        .map(str::to_lowercase);
     let mut order: Vec<&Cabinet> = cabinets
         .iter()
-        .filter(|c| bank.as_ref().is_none_or(|b| *b == c.bank_name.to_lowercase()))
+        .filter(|c| {
+            bank.as_ref()
+                .is_none_or(|b| *b == c.bank_name.to_lowercase())
+        })
         .filter(|c| amounts.iter().any(|a| in_limits(c, *a)))
         .collect();
     order.shuffle(&mut rand::thread_rng());
@@ -148,17 +257,38 @@ pub(crate) fn take_amount(tx: &mut dyn Tx, spec: &HoldSpec<'_>, cabinets: &[Cabi
         let open: HashMap<String, u32> = tx.open_deal_counts()?.into_iter().collect();
         let open_of = |c: &Cabinet| open.get(&c.id).copied().unwrap_or(0);
         order.retain(|c| c.max_open_deals == 0 || open_of(c) < c.max_open_deals);
-        order.sort_by_key(|c| open_of(c));
+        if !open.is_empty() {
+            order.sort_by_cached_key(|c| open_of(c));
+        }
     }
     if order.is_empty() {
         return Err(EngineError::NoCabinet);
     }
     let mut turnover: HashMap<String, i64> = HashMap::new();
+    let filter = format!(
+        "{}|{}|{}",
+        target.method,
+        target.currency,
+        bank.as_deref().unwrap_or("")
+    );
     for &amount in &amounts {
+        if hints.full(&filter, amount, now_secs) {
+            continue;
+        }
         let mut refused = 0;
         let mut held: Option<HashSet<String>> = None;
+        // The earliest time a candidate held now may come free.
+        let mut earliest_free = i64::MAX;
         for cabinet in &order {
-            if !in_limits(cabinet, amount) || held.as_ref().is_some_and(|h| h.contains(&cabinet.id)) {
+            if !in_limits(cabinet, amount) {
+                continue;
+            }
+            if held.as_ref().is_some_and(|h| h.contains(&cabinet.id)) {
+                earliest_free = earliest_free.min(now_secs + 1);
+                continue;
+            }
+            if let Some(until) = hints.held_until(&cabinet.id, amount, now_secs) {
+                earliest_free = earliest_free.min(until);
                 continue;
             }
             if cabinet.daily_limit_minor > 0 {
@@ -171,6 +301,7 @@ pub(crate) fn take_amount(tx: &mut dyn Tx, spec: &HoldSpec<'_>, cabinets: &[Cabi
                     }
                 };
                 if used + amount > cabinet.daily_limit_minor {
+                    earliest_free = earliest_free.min(now_secs + 1);
                     continue;
                 }
             }
@@ -188,12 +319,20 @@ pub(crate) fn take_amount(tx: &mut dyn Tx, spec: &HoldSpec<'_>, cabinets: &[Cabi
                 deal_id: None,
             };
             if tx.take_slot(&hold, now_secs)? {
+                if request_id.is_some() {
+                    hints.note(&cabinet.id, amount, expires_at_secs, now_secs);
+                }
                 return Ok(hold);
             }
+            hints.note(&cabinet.id, amount, now_secs + 1, now_secs);
+            earliest_free = earliest_free.min(now_secs + 1);
             refused += 1;
             if refused == PROBES_BEFORE_LOOKUP && held.is_none() {
                 held = Some(tx.cabinets_holding(amount, now_secs)?.into_iter().collect());
             }
+        }
+        if earliest_free != i64::MAX {
+            hints.mark_full(&filter, amount, earliest_free);
         }
     }
     Err(EngineError::AmountsTaken)
@@ -294,6 +433,7 @@ pub(crate) fn attach_deal_with(
     invoice: &mut Invoice,
     target: &DealTarget,
     cabinets: &[Cabinet],
+    hints: &HeldHints,
     rate: Option<String>,
     now_secs: i64,
 ) -> EngineResult<Deal> {
@@ -331,9 +471,10 @@ pub(crate) fn attach_deal_with(
                 fingerprint: &invoice.fingerprint,
                 expires_at_secs: deadline,
             };
-            take_amount(tx, &spec, cabinets, now_secs)?
+            take_amount(tx, &spec, cabinets, hints, now_secs)?
         }
     };
+    hints.forget(&hold.cabinet_id, hold.amount_minor);
     let deal = open_deal(tx, hold, invoice, rate, deadline, now_secs)?;
     invoice.deal_id = Some(deal.id.clone());
     if invoice.amount_minor != deal.amount_minor {
@@ -346,7 +487,11 @@ impl Engine {
     /// Active cabinets of active traders for a method and currency, read at
     /// most once per [`CABINETS_TTL`]: a cabinet switched from another
     /// process is seen within that time, from this one at once.
-    pub(crate) async fn candidate_cabinets(&self, method: String, currency: Currency) -> EngineResult<Cabinets> {
+    pub(crate) async fn candidate_cabinets(
+        &self,
+        method: String,
+        currency: Currency,
+    ) -> EngineResult<Cabinets> {
         let key = (method, currency);
         if let Some(found) = self.cabinet_cache.get(&key) {
             return Ok(found);
@@ -354,7 +499,12 @@ impl Engine {
         let (method, _) = key.clone();
         let cabinets = self
             .read(move |tx| {
-                let active: HashSet<String> = tx.traders()?.into_iter().filter(|t| t.active).map(|t| t.id).collect();
+                let active: HashSet<String> = tx
+                    .traders()?
+                    .into_iter()
+                    .filter(|t| t.active)
+                    .map(|t| t.id)
+                    .collect();
                 Ok(tx
                     .active_cabinets(&method, currency.code())?
                     .into_iter()
@@ -398,7 +548,10 @@ impl Engine {
             Ok(trader)
         })
         .await
-        .inspect(|_| self.cabinet_cache.clear())
+        .inspect(|_| {
+            self.cabinet_cache.clear();
+            self.held_hints.clear_full();
+        })
     }
 
     pub async fn traders(&self) -> EngineResult<Vec<Trader>> {
@@ -480,7 +633,10 @@ impl Engine {
             Ok(cabinet)
         })
         .await
-        .inspect(|_| self.cabinet_cache.clear())
+        .inspect(|_| {
+            self.cabinet_cache.clear();
+            self.held_hints.clear_full();
+        })
     }
 
     pub async fn trader_cabinets(&self, trader_id: String) -> EngineResult<Vec<Cabinet>> {
@@ -505,7 +661,10 @@ impl Engine {
             Ok(cabinet)
         })
         .await
-        .inspect(|_| self.cabinet_cache.clear())
+        .inspect(|_| {
+            self.cabinet_cache.clear();
+            self.held_hints.clear_full();
+        })
     }
 
     pub async fn trader_deals(
@@ -610,6 +769,7 @@ impl Engine {
         let merchant_id = merchant.id.clone();
         let method = request.method.to_lowercase();
         let cabinets = self.candidate_cabinets(method.clone(), currency).await?;
+        let hints = self.held_hints.clone();
         self.write(move |tx| {
             if let Some(answer) = tx.hold_request(&merchant_id, &request.request_id)? {
                 let answer: BookAnswer = serde_json::from_value(answer)
@@ -635,7 +795,7 @@ impl Engine {
                 fingerprint: &fingerprint,
                 expires_at_secs: expires_at,
             };
-            let hold = take_amount(tx, &spec, &cabinets, now)?;
+            let hold = take_amount(tx, &spec, &cabinets, &hints, now)?;
             let answer = BookAnswer {
                 hold_id: hold.id,
                 cabinet_id: hold.cabinet_id,

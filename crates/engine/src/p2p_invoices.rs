@@ -185,10 +185,12 @@ impl Engine {
         let fee_rule = service.fee;
         let config = self.config.clone();
         let cabinets = if start_deal {
-            self.candidate_cabinets(target.method.clone(), currency).await?
+            self.candidate_cabinets(target.method.clone(), currency)
+                .await?
         } else {
             Default::default()
         };
+        let hints = self.held_hints.clone();
         let created = self
             .write(move |tx| {
                 invoice.transition(InvoiceStatus::ProcessPending, Resolution::Ok, now);
@@ -219,7 +221,16 @@ impl Engine {
                     let rate = tx
                         .setting(&rate_key(currency))?
                         .and_then(|v| v.as_str().map(str::to_string));
-                    let deal = attach_deal_with(tx, &config, &mut invoice, &target, &cabinets, rate, now)?;
+                    let deal = attach_deal_with(
+                        tx,
+                        &config,
+                        &mut invoice,
+                        &target,
+                        &cabinets,
+                        &hints,
+                        rate,
+                        now,
+                    )?;
                     assert_eq!(deal.amount_minor, invoice.amount_minor);
                     // The customer pays the deal's amount, which may be an alternative.
                     invoice.fee_minor = fee_rule.fee_minor(invoice.amount_minor);

@@ -77,7 +77,8 @@ struct Report {
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let levels_ok = !args.connections.is_empty() && args.connections.iter().all(|c| (1..=4096).contains(c));
+    let levels_ok =
+        !args.connections.is_empty() && args.connections.iter().all(|c| (1..=4096).contains(c));
     if !levels_ok || args.seconds == 0 || args.seconds > 3600 || args.warmup_secs > 600 {
         bail!("connections must be 1..=4096, seconds 1..=3600, warm-up at most 600");
     }
@@ -118,7 +119,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 /// A server on a fresh database in a directory of its own, and a merchant.
-async fn fresh_server(name: &str, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<(Server, IssuedMerchant, std::path::PathBuf)> {
+async fn fresh_server(
+    name: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> anyhow::Result<(Server, IssuedMerchant, std::path::PathBuf)> {
     let dir = std::env::temp_dir().join(format!("kassa-bench-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
@@ -132,7 +136,10 @@ async fn fresh_server(name: &str, adjust: impl FnOnce(&mut Config)) -> anyhow::R
     let server = Server::start(&config, Arc::new(SystemClock), listener).await?;
     let merchant = server
         .engine
-        .create_merchant(NewMerchant { name: "Bench".into(), ..Default::default() })
+        .create_merchant(NewMerchant {
+            name: "Bench".into(),
+            ..Default::default()
+        })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok((server, merchant, dir))
@@ -141,7 +148,10 @@ async fn fresh_server(name: &str, adjust: impl FnOnce(&mut Config)) -> anyhow::R
 fn print_rows(title: &str, rows: &[(usize, Report, Report)], extra: impl Fn(&Report) -> String) {
     println!();
     println!("{title}");
-    println!("{:>5}  {:<34} {:>9} {:>8} {:>8} {:>7}  answers", "conns", "target", "req/s", "p50 ms", "p99 ms", "errors");
+    println!(
+        "{:>5}  {:<34} {:>9} {:>8} {:>8} {:>7}  answers",
+        "conns", "target", "req/s", "p50 ms", "p99 ms", "errors"
+    );
     for (connections, baseline, kassa) in rows {
         for (name, r) in [("baseline: JSON echo", baseline), ("kassa", kassa)] {
             println!(
@@ -164,13 +174,20 @@ fn print_rows(title: &str, rows: &[(usize, Report, Report)], extra: impl Fn(&Rep
 }
 
 fn statuses(r: &Report) -> String {
-    r.per_status.iter().map(|(s, n)| format!("{s}:{n}")).collect::<Vec<_>>().join(" ")
+    r.per_status
+        .iter()
+        .map(|(s, n)| format!("{s}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Invoice creation through the private API; every 201 must be stored.
 async fn invoices(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Result<()> {
     let (server, merchant, dir) = fresh_server("invoices", |_| {}).await?;
-    let basic = STANDARD.encode(format!("{}:{}", merchant.test.private_key_id, merchant.test.private_key_secret));
+    let basic = STANDARD.encode(format!(
+        "{}:{}",
+        merchant.test.private_key_id, merchant.test.private_key_secret
+    ));
     // The same body for both targets; only `reference_id` changes per request.
     let body: BodyFn = Arc::new(|n| {
         Bytes::from(format!(
@@ -179,7 +196,13 @@ async fn invoices(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::
     });
     let mut rows = Vec::new();
     for &connections in &args.connections {
-        let echo = Target { addr: echo_addr, path: "/echo", authorization: None, body: body.clone(), accept: &[201] };
+        let echo = Target {
+            addr: echo_addr,
+            path: "/echo",
+            authorization: None,
+            body: body.clone(),
+            accept: &[201],
+        };
         let kassa = Target {
             addr: server.addr,
             path: "/api/payment-invoices",
@@ -187,12 +210,24 @@ async fn invoices(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::
             body: body.clone(),
             accept: &[201],
         };
-        rows.push((connections, load(args, connections, echo).await?, load(args, connections, kassa).await?));
+        rows.push((
+            connections,
+            load(args, connections, echo).await?,
+            load(args, connections, kassa).await?,
+        ));
     }
-    let stored = server.engine.count_invoices(merchant.merchant_id.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let stored = server
+        .engine
+        .count_invoices(merchant.merchant_id.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    print_rows("invoices: create an invoice (Checkout private API, answered after its commit)", &rows, statuses);
+    print_rows(
+        "invoices: create an invoice (Checkout private API, answered after its commit)",
+        &rows,
+        statuses,
+    );
     let answered: u64 = rows.iter().map(|(_, _, k)| k.accepted_all).sum();
     println!("durability: {answered} invoices answered 201 (warm-ups included), {stored} stored");
     if rows.iter().any(|(_, b, k)| b.errors + k.errors > 0) || stored != answered {
@@ -208,7 +243,10 @@ async fn seed_cabinets(engine: &Arc<Engine>, count: usize) -> anyhow::Result<()>
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..count {
         if i % 100 == 0 {
-            let (t, _) = engine.create_trader(format!("Trader {}", i / 100)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (t, _) = engine
+                .create_trader(format!("Trader {}", i / 100))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             trader = Some(t.id);
         }
         let new = NewCabinet {
@@ -241,7 +279,11 @@ async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Resu
     seed_cabinets(&server.engine, args.cabinets).await?;
     let secret = merchant.h2h_secret.clone();
     let hot = args.hot_amounts;
-    let (merchant_id, site_id, site_login) = (merchant.merchant_id.clone(), merchant.site_id, merchant.site_login.clone());
+    let (merchant_id, site_id, site_login) = (
+        merchant.merchant_id.clone(),
+        merchant.site_id,
+        merchant.site_login.clone(),
+    );
     let body: BodyFn = Arc::new(move |n| {
         let mut map = match json!({
             "request_id": format!("book-{n}"),
@@ -261,17 +303,40 @@ async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Resu
     });
     let mut rows = Vec::new();
     for &connections in &args.connections {
-        let echo = Target { addr: echo_addr, path: "/echo", authorization: None, body: body.clone(), accept: &[201] };
-        let kassa = Target { addr: server.addr, path: "/api/book_cabinet", authorization: None, body: body.clone(), accept: &[200, 404] };
-        rows.push((connections, load(args, connections, echo).await?, load(args, connections, kassa).await?));
+        let echo = Target {
+            addr: echo_addr,
+            path: "/echo",
+            authorization: None,
+            body: body.clone(),
+            accept: &[201],
+        };
+        let kassa = Target {
+            addr: server.addr,
+            path: "/api/book_cabinet",
+            authorization: None,
+            body: body.clone(),
+            accept: &[200, 404],
+        };
+        rows.push((
+            connections,
+            load(args, connections, echo).await?,
+            load(args, connections, kassa).await?,
+        ));
     }
-    let answers = server.engine.book_answers(merchant.merchant_id.clone()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let answers = server
+        .engine
+        .book_answers(merchant.merchant_id.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     // A double hold: two answers for one (cabinet, amount) whose lifetimes overlap.
     let mut by_slot: HashMap<(String, i64), Vec<(i64, i64)>> = HashMap::new();
     for a in &answers {
-        by_slot.entry((a.cabinet_id.clone(), a.amount_minor)).or_default().push((a.created_at_secs, a.expires_at_secs));
+        by_slot
+            .entry((a.cabinet_id.clone(), a.amount_minor))
+            .or_default()
+            .push((a.created_at_secs, a.expires_at_secs));
     }
     let mut double_holds = 0;
     for spans in by_slot.values_mut() {
@@ -359,7 +424,8 @@ async fn connection(
 ) -> anyhow::Result<(Vec<u32>, BTreeMap<u16, u64>, u64)> {
     let stream = TcpStream::connect(target.addr).await?;
     stream.set_nodelay(true)?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
     tokio::spawn(conn);
     let mut latencies = Vec::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();

@@ -669,6 +669,7 @@ async fn a_booked_amount_becomes_the_deal_and_stops_expiring() {
         deal.hold_id, hold.hold_id,
         "the deal took the merchant's hold"
     );
+    assert_eq!(deal.cabinet_id, hold.cabinet_id, "on the hold's cabinet");
     assert_eq!(deal.amount_minor, 100_000);
     assert_eq!(dto["sum"]["amount"], "1000.00");
 

@@ -777,7 +777,10 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn hold_requests(&mut self, merchant_id: &str) -> StoreResult<Vec<Value>> {
-        self.docs("SELECT doc FROM hold_requests WHERE merchant_id = ?1", [merchant_id])
+        self.docs(
+            "SELECT doc FROM hold_requests WHERE merchant_id = ?1",
+            [merchant_id],
+        )
     }
 
     fn insert_hold_request(

@@ -31,7 +31,8 @@ CREATE TABLE slots (
     PRIMARY KEY (cabinet_id, amount_minor)
 );
 CREATE INDEX slots_merchant ON slots (merchant_id, amount_minor);
-CREATE INDEX slots_amount ON slots (amount_minor);
+-- Covers "which cabinets hold this amount now" without touching the rows.
+CREATE INDEX slots_amount ON slots (amount_minor, cabinet_id, expires_at, deal_id);
 
 -- book_cabinet answers by (merchant, request_id): repeats get the same answer
 -- whatever became of the hold.
