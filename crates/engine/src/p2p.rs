@@ -205,6 +205,13 @@ impl HeldHints {
 /// Active cabinets of active traders for a method and currency, as cached.
 pub(crate) type Cabinets = std::sync::Arc<Vec<Cabinet>>;
 
+/// Where holds are taken from: the candidate cabinets and this process's
+/// hints of what is held among them.
+pub(crate) struct Pool<'a> {
+    pub cabinets: &'a [Cabinet],
+    pub hints: &'a HeldHints,
+}
+
 /// A new hold: what for, where, until when.
 pub(crate) struct HoldSpec<'a> {
     pub merchant_id: &'a str,
@@ -222,10 +229,10 @@ pub(crate) struct HoldSpec<'a> {
 pub(crate) fn take_amount(
     tx: &mut dyn Tx,
     spec: &HoldSpec<'_>,
-    cabinets: &[Cabinet],
-    hints: &HeldHints,
+    pool: &Pool<'_>,
     now_secs: i64,
 ) -> EngineResult<Hold> {
+    let Pool { cabinets, hints } = *pool;
     use rand::seq::SliceRandom;
     let HoldSpec {
         merchant_id,
@@ -432,11 +439,11 @@ pub(crate) fn attach_deal_with(
     config: &crate::EngineConfig,
     invoice: &mut Invoice,
     target: &DealTarget,
-    cabinets: &[Cabinet],
-    hints: &HeldHints,
+    pool: &Pool<'_>,
     rate: Option<String>,
     now_secs: i64,
 ) -> EngineResult<Deal> {
+    let cabinets = pool.cabinets;
     let deadline = now_secs + config.deal_ttl_secs;
     // The first of the merchant's live holds of the amount that fits the
     // target, bank included (not merely the first hold of the amount).
@@ -471,10 +478,10 @@ pub(crate) fn attach_deal_with(
                 fingerprint: &invoice.fingerprint,
                 expires_at_secs: deadline,
             };
-            take_amount(tx, &spec, cabinets, hints, now_secs)?
+            take_amount(tx, &spec, pool, now_secs)?
         }
     };
-    hints.forget(&hold.cabinet_id, hold.amount_minor);
+    pool.hints.forget(&hold.cabinet_id, hold.amount_minor);
     let deal = open_deal(tx, hold, invoice, rate, deadline, now_secs)?;
     invoice.deal_id = Some(deal.id.clone());
     if invoice.amount_minor != deal.amount_minor {
@@ -795,7 +802,15 @@ impl Engine {
                 fingerprint: &fingerprint,
                 expires_at_secs: expires_at,
             };
-            let hold = take_amount(tx, &spec, &cabinets, &hints, now)?;
+            let hold = take_amount(
+                tx,
+                &spec,
+                &Pool {
+                    cabinets: &cabinets,
+                    hints: &hints,
+                },
+                now,
+            )?;
             let answer = BookAnswer {
                 hold_id: hold.id,
                 cabinet_id: hold.cabinet_id,

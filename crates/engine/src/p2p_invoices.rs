@@ -15,7 +15,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::invoices::Created;
-use crate::p2p::{attach_deal_with, rate_key, DealTarget};
+use crate::p2p::{attach_deal_with, rate_key, DealTarget, Pool};
 use crate::{Engine, EngineError, EngineResult};
 
 const ID_MAX: usize = 255;
@@ -226,8 +226,10 @@ impl Engine {
                         &config,
                         &mut invoice,
                         &target,
-                        &cabinets,
-                        &hints,
+                        &Pool {
+                            cabinets: &cabinets,
+                            hints: &hints,
+                        },
                         rate,
                         now,
                     )?;
