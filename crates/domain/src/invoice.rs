@@ -219,6 +219,10 @@ pub struct Invoice {
 /// The Merchant API's own fields of an invoice.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MerchantApiFields {
+    /// The merchant's `internalId`, when it sent one (`reference_id` is then
+    /// the same; without one, Kassa makes a reference up).
+    #[serde(default)]
+    pub internal_id: Option<String>,
     pub user_id: Option<String>,
     pub notification_token: String,
     /// Bank code (`sberbank`).

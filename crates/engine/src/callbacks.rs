@@ -49,9 +49,13 @@ pub(crate) fn owe(tx: &mut dyn Tx, invoice: &Invoice, now_secs: i64) -> EngineRe
                 Some(id) => tx.deal(id)?,
                 None => None,
             };
+            // The InvoiceDTO names the merchant's store.
+            let store = tx
+                .merchant(&invoice.merchant_id)?
+                .map(|m| serde_json::json!({ "id": m.site_id, "name": m.name }));
             (
                 CallbackFace::MerchantApi,
-                serde_json::json!({ "invoice": invoice, "deal": deal }),
+                serde_json::json!({ "invoice": invoice, "deal": deal, "store": store }),
             )
         }
         _ => (

@@ -168,6 +168,7 @@ impl Engine {
             test_outcome: None,
             fingerprint,
             merchant_api: Some(MerchantApiFields {
+                internal_id: new.internal_id.clone(),
                 user_id: new.user_id.clone(),
                 notification_token: new.notification_token.clone(),
                 payment_method: new.payment_method.clone(),

@@ -6,8 +6,7 @@
 //! Answers are InvoiceDTOs; errors are `{"error": {"code", "message",
 //! "fields"}}`. `docs/merchant-api.md` states the rules.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::collections::BTreeMap;
 
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
@@ -27,7 +26,6 @@ use kassa_engine::{EngineError, Rendered};
 use kassa_store::Cursor;
 use serde::{Deserialize as _, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::AppState;
 
@@ -191,31 +189,7 @@ async fn not_found() -> ApiError {
 // Authentication
 // ---------------------------------------------------------------------------
 
-/// HMAC-SHA256 (RFC 2104) over SHA-256.
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner_pad = [0x36u8; BLOCK];
-    let mut outer_pad = [0x5cu8; BLOCK];
-    for i in 0..BLOCK {
-        inner_pad[i] ^= k[i];
-        outer_pad[i] ^= k[i];
-    }
-    let inner = Sha256::new()
-        .chain_update(inner_pad)
-        .chain_update(data)
-        .finalize();
-    Sha256::new()
-        .chain_update(outer_pad)
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
+use crate::h2h::hmac_sha256;
 
 /// Lowercase hex of HMAC-SHA256(secret, text): the `X-Signature` of requests
 /// and of callbacks.
@@ -287,7 +261,6 @@ async fn verify(app: &AppState, headers: &HeaderMap, uri: &Uri, body: Body) -> R
              (or, without a body, of the path with its query) under the API secret.",
         ));
     }
-    remember_store(&merchant);
     Ok(Signed {
         merchant,
         test_mode,
@@ -315,42 +288,12 @@ impl StoreInfo {
     }
 }
 
-/// Merchants known to this process, for the callbacks it renders: a callback
-/// snapshot carries the invoice and the deal, not the merchant's site.
-const STORES_MAX: usize = 100_000;
-
-fn stores() -> &'static Mutex<HashMap<String, StoreInfo>> {
-    static STORES: OnceLock<Mutex<HashMap<String, StoreInfo>>> = OnceLock::new();
-    STORES.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-fn remember_store(merchant: &Merchant) {
-    let info = StoreInfo::of(merchant);
-    let mut map = stores().lock().unwrap_or_else(|p| p.into_inner());
-    if map.get(&merchant.id) == Some(&info) {
-        return;
-    }
-    if map.len() >= STORES_MAX {
-        map.clear();
-    }
-    map.insert(merchant.id.clone(), info);
-}
-
-/// The store of a callback: from the snapshot's `store` (`{"id", "name"}`)
-/// when the engine put one there, else as this process last saw the merchant.
+/// The store of a callback, as the engine recorded it in the snapshot.
 fn store_of_callback(callback: &Callback) -> Option<StoreInfo> {
-    let from_snapshot = callback.snapshot.get("store").and_then(|s| {
-        Some(StoreInfo {
-            id: s.get("id")?.as_i64()?,
-            name: s.get("name")?.as_str()?.to_string(),
-        })
-    });
-    from_snapshot.or_else(|| {
-        stores()
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&callback.merchant_id)
-            .cloned()
+    let s = callback.snapshot.get("store")?;
+    Some(StoreInfo {
+        id: s.get("id")?.as_i64()?,
+        name: s.get("name")?.as_str()?.to_string(),
     })
 }
 
@@ -438,14 +381,6 @@ fn option_of_method(method: &str) -> String {
     method.to_ascii_uppercase()
 }
 
-/// Whether `reference` is one the engine made up because no `internalId` came
-/// (`mi_` and 16 base62 characters), as opposed to the merchant's own.
-fn generated_reference(reference: &str) -> bool {
-    reference
-        .strip_prefix("mi_")
-        .is_some_and(|rest| rest.len() == 16 && rest.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
-
 /// The InvoiceDTO `status`, from the invoice and its deal:
 /// `new`, `completed`, `disputed`, `canceled`, `expired`.
 pub fn invoice_status(invoice: &Invoice, deal: Option<&Deal>) -> &'static str {
@@ -524,8 +459,7 @@ fn invoice_dto<'a>(
         .flat_map(|d| [Some(d.created_at_secs), d.ended_at_secs])
         .flatten()
         .fold(invoice.updated_at_secs, i64::max);
-    let internal_id =
-        (!generated_reference(&invoice.reference_id)).then_some(invoice.reference_id.as_str());
+    let internal_id = fields.and_then(|f| f.internal_id.as_deref());
     InvoiceDto {
         id: &invoice.id,
         internal_id,
@@ -1012,8 +946,5 @@ mod tests {
     #[test]
     fn times_and_references() {
         assert_eq!(iso(1_730_728_545), "2024-11-04T13:55:45+00:00");
-        assert!(generated_reference("mi_0uQ8x3LcJxoBxnYa"));
-        assert!(!generated_reference("00001"));
-        assert!(!generated_reference("mi_short"));
     }
 }
