@@ -31,11 +31,16 @@ impl CallbackState {
 pub enum CallbackFace {
     Checkout,
     MerchantApi,
+    /// An H2H payout's status, signed the H2H way.
+    H2hPayout,
+    /// A Merchant API `type: out` invoice.
+    MerchantApiPayout,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Callback {
     pub id: String,
+    /// The invoice or payout it announces.
     pub invoice_id: String,
     pub merchant_id: String,
     pub test_mode: bool,

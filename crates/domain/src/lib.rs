@@ -23,3 +23,5 @@ pub mod p2p;
 pub use p2p::{
     AlternativeRule, BankNotification, Cabinet, Deal, DealStatus, Direction, Hold, Trader,
 };
+pub mod ledger;
+pub mod payout;

@@ -30,9 +30,22 @@ pub struct Rendered {
     pub headers: Vec<(String, String)>,
 }
 
+/// The merchant's secrets a face may sign a callback with, unsealed.
+pub struct CallbackSecrets {
+    /// The per-mode callback secret (`whsec_...`).
+    pub callback: String,
+    /// The H2H secret, for H2H payout callbacks.
+    pub h2h: Option<String>,
+}
+
 /// Renders and signs a callback's body in its face's dialect.
 pub trait CallbackRenderer: Send + Sync + 'static {
-    fn render(&self, callback: &Callback, attempts: &[CallbackAttempt], secret: &str) -> Rendered;
+    fn render(
+        &self,
+        callback: &Callback,
+        attempts: &[CallbackAttempt],
+        secrets: &CallbackSecrets,
+    ) -> Rendered;
 }
 
 /// Owes a callback for the invoice's current status, when it has somewhere
@@ -240,7 +253,11 @@ impl Engine {
         let outcome = match self.callback_secret(&merchant, callback.test_mode) {
             None => Err("the callback secret cannot be unsealed with this master key".to_string()),
             Some(secret) => {
-                let rendered = self.renderer.render(&callback, &attempts, &secret);
+                let secrets = CallbackSecrets {
+                    callback: secret.clone(),
+                    h2h: self.h2h_secret(&merchant),
+                };
+                let rendered = self.renderer.render(&callback, &attempts, &secrets);
                 self.post(&callback, at_secs, rendered, &secret).await
             }
         };

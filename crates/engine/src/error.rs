@@ -20,6 +20,9 @@ pub enum EngineError {
     /// No active cabinet matches the method, currency, bank and limits.
     #[error("Card not found")]
     NoCabinet,
+    /// The merchant's available balance cannot cover it.
+    #[error("insufficient funds")]
+    InsufficientFunds,
     /// Every candidate amount is held on every matching cabinet.
     #[error("All generated amounts were already booked")]
     AmountsTaken,

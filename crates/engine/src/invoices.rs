@@ -609,6 +609,9 @@ pub(crate) fn change_status(
 ) -> EngineResult<()> {
     invoice.transition(next, resolution, now_secs);
     tx.update_invoice(invoice)?;
+    if next.is_success() {
+        crate::ledger::post_pay_in(tx, invoice, now_secs)?;
+    }
     crate::callbacks::owe(tx, invoice, now_secs)?;
     Ok(())
 }

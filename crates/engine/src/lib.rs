@@ -8,9 +8,11 @@ pub mod catalog;
 pub mod clock;
 mod error;
 pub mod invoices;
+pub mod ledger;
 pub mod merchants;
 pub mod p2p;
 pub mod p2p_invoices;
+pub mod payouts;
 pub mod secrets;
 pub mod workers;
 
@@ -19,7 +21,7 @@ use std::sync::Arc;
 use kassa_store::{Store, StoreError, Tx};
 use tokio::sync::Notify;
 
-pub use callbacks::{CallbackRenderer, Rendered};
+pub use callbacks::{CallbackRenderer, CallbackSecrets, Rendered};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{EngineError, EngineResult};
 pub use invoices::NewInvoice;
@@ -47,6 +49,8 @@ pub struct EngineConfig {
     pub deal_ttl_secs: i64,
     /// Expiry of a Merchant API invoice (`expireAt`).
     pub p2p_invoice_ttl_secs: i64,
+    /// Time a payout has to be taken and paid before it fails.
+    pub payout_ttl_secs: i64,
     pub master_key: [u8; 32],
     /// SHA-256 of the admin API's bearer token; `None`: no admin API access.
     pub admin_token_sha256: Option<String>,
@@ -65,6 +69,7 @@ impl Default for EngineConfig {
             hold_ttl_secs: 30,
             deal_ttl_secs: 30 * 60,
             p2p_invoice_ttl_secs: 60 * 60,
+            payout_ttl_secs: 60 * 60,
             master_key: [0u8; 32],
             admin_token_sha256: None,
         }

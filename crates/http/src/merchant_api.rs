@@ -153,6 +153,11 @@ impl From<EngineError> for ApiError {
                     e
                 }
             }
+            EngineError::InsufficientFunds => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "insufficient_funds",
+                "The available balance does not cover the amount and its fee; nothing was created.",
+            ),
             EngineError::NoCabinet => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "no_cabinet",
@@ -946,5 +951,14 @@ mod tests {
     #[test]
     fn times_and_references() {
         assert_eq!(iso(1_730_728_545), "2024-11-04T13:55:45+00:00");
+    }
+}
+
+/// Renders a Merchant API `type: out` callback: the InvoiceDTO of the payout.
+pub fn render_payout_callback(base_url: &str, callback: &Callback, secret: &str) -> Rendered {
+    let _ = (base_url, secret);
+    Rendered {
+        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
+        headers: Vec::new(),
     }
 }

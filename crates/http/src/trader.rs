@@ -137,9 +137,9 @@ impl From<EngineError> for ApiError {
             EngineError::NotFound => ApiError::NotFound("Not found.".into()),
             EngineError::Invalid(fields) => ApiError::Invalid(fields),
             EngineError::Conflict(m) => ApiError::Conflict(m),
-            e @ (EngineError::NoCabinet | EngineError::AmountsTaken) => {
-                ApiError::Conflict(e.to_string())
-            }
+            e @ (EngineError::NoCabinet
+            | EngineError::AmountsTaken
+            | EngineError::InsufficientFunds) => ApiError::Conflict(e.to_string()),
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::Internal

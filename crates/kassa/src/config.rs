@@ -32,6 +32,8 @@ pub struct Config {
     pub deal_ttl_secs: i64,
     /// Expiry of a Merchant API invoice.
     pub p2p_invoice_ttl_secs: i64,
+    /// Time a payout has to be taken and paid before it fails.
+    pub payout_ttl_secs: i64,
     /// Bearer token of the admin API (`/admin-api/`); absent: the admin API
     /// answers 401 to everyone.
     pub admin_token: Option<String>,
@@ -56,6 +58,7 @@ impl Default for Config {
             hold_ttl_secs: engine.hold_ttl_secs,
             deal_ttl_secs: engine.deal_ttl_secs,
             p2p_invoice_ttl_secs: engine.p2p_invoice_ttl_secs,
+            payout_ttl_secs: engine.payout_ttl_secs,
             admin_token: None,
             log: "info".into(),
         }
@@ -143,6 +146,9 @@ impl Config {
         if let Some(v) = parse_env("KASSA_P2P_INVOICE_TTL_SECS")? {
             self.p2p_invoice_ttl_secs = v;
         }
+        if let Some(v) = parse_env("KASSA_PAYOUT_TTL_SECS")? {
+            self.payout_ttl_secs = v;
+        }
         if let Some(v) = env("KASSA_ADMIN_TOKEN") {
             self.admin_token = Some(v);
         }
@@ -169,6 +175,9 @@ impl Config {
             || self.p2p_invoice_ttl_secs < self.deal_ttl_secs
         {
             bail!("deal_ttl_secs must be between 60 s and 7 days, and p2p_invoice_ttl_secs at least as long");
+        }
+        if !(60..=30 * 24 * 3600).contains(&self.payout_ttl_secs) {
+            bail!("payout_ttl_secs must be between 60 s and 30 days");
         }
         if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             bail!("admin_token must be at least 16 characters");
@@ -237,6 +246,7 @@ impl Config {
             hold_ttl_secs: self.hold_ttl_secs,
             deal_ttl_secs: self.deal_ttl_secs,
             p2p_invoice_ttl_secs: self.p2p_invoice_ttl_secs,
+            payout_ttl_secs: self.payout_ttl_secs,
             master_key: self.master_key()?,
             admin_token_sha256: self
                 .admin_token

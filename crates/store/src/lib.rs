@@ -8,7 +8,9 @@
 
 mod sqlite;
 
+use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
+use kassa_domain::payout::Payout;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice, Merchant, Method,
     Service, Trader,
@@ -169,6 +171,57 @@ pub trait Tx {
         unmatched_only: bool,
         limit: usize,
     ) -> StoreResult<Vec<BankNotification>>;
+
+    /// Writes a balanced transaction and its postings.
+    fn insert_transaction(&mut self, txn: &Transaction) -> StoreResult<()>;
+    /// The sum of an account's postings in a currency, before a time if given.
+    fn balance(
+        &mut self,
+        account: &str,
+        currency: &str,
+        before_secs: Option<i64>,
+    ) -> StoreResult<i64>;
+    /// (account, currency, balance) of every account whose key starts with the
+    /// prefix (`merchant:<id>:`, `""` for all).
+    fn balances(&mut self, account_prefix: &str) -> StoreResult<Vec<(String, String, i64)>>;
+    /// Transactions with a posting on those accounts in `[from, to)`.
+    fn transactions_touching(
+        &mut self,
+        account_prefix: &str,
+        from_secs: i64,
+        to_secs: i64,
+    ) -> StoreResult<Vec<Transaction>>;
+    fn insert_reserve(
+        &mut self,
+        id: &str,
+        merchant_id: &str,
+        release_at_secs: i64,
+        doc: &Value,
+    ) -> StoreResult<()>;
+    fn due_reserves(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<(String, Value)>>;
+    fn mark_reserve_released(&mut self, id: &str) -> StoreResult<()>;
+
+    /// Fails with [`StoreError::Duplicate`] when the request id is taken.
+    fn insert_payout(&mut self, payout: &Payout) -> StoreResult<()>;
+    fn update_payout(&mut self, payout: &Payout) -> StoreResult<()>;
+    fn payout(&mut self, id: &str) -> StoreResult<Option<Payout>>;
+    fn payout_by_request(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        request_id: &str,
+    ) -> StoreResult<Option<Payout>>;
+    /// Live pending payouts of a method and currency, oldest first.
+    fn offered_payouts(
+        &mut self,
+        method: &str,
+        currency: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>>;
+    fn payouts_of_trader(&mut self, trader_id: &str, limit: usize) -> StoreResult<Vec<Payout>>;
+    /// Unfinished payouts whose deadline is at or before `now_secs`.
+    fn payouts_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Payout>>;
+    fn payouts_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Payout>>;
 
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
+use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
+use kassa_domain::payout::Payout;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, DealStatus, Hold, Invoice,
     Merchant, Method, Service, Trader,
@@ -26,6 +28,10 @@ const READERS_KEPT: usize = 16;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_p2p.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_ledger_payouts.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -902,5 +908,185 @@ impl Tx for SqliteTx<'_> {
 
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>> {
         self.doc("SELECT doc FROM settings WHERE key = ?1", [key])
+    }
+
+    fn insert_transaction(&mut self, t: &Transaction) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO ledger_transactions (id, kind, currency, reference, at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![t.id, t.kind.as_str(), t.currency.code(), t.reference, t.at_secs, to_doc(t)?],
+        )?;
+        for p in &t.postings {
+            self.exec(
+                "INSERT INTO ledger_postings (txn_id, account, currency, amount_minor, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![t.id, t.account_key(&p.account), t.currency.code(), p.amount_minor, t.at_secs],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn balance(
+        &mut self,
+        account: &str,
+        currency: &str,
+        before_secs: Option<i64>,
+    ) -> StoreResult<i64> {
+        self.conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(amount_minor), 0) FROM ledger_postings
+                 WHERE account = ?1 AND currency = ?2 AND at < ?3",
+            )
+            .map_err(backend)?
+            .query_row(
+                params![account, currency, before_secs.unwrap_or(i64::MAX)],
+                |r| r.get(0),
+            )
+            .map_err(backend)
+    }
+
+    fn balances(&mut self, account_prefix: &str) -> StoreResult<Vec<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT account, currency, SUM(amount_minor) FROM ledger_postings
+                 WHERE account >= ?1 AND account < ?1 || x'ff' GROUP BY account, currency ORDER BY account, currency",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([account_prefix], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn transactions_touching(
+        &mut self,
+        account_prefix: &str,
+        from_secs: i64,
+        to_secs: i64,
+    ) -> StoreResult<Vec<Transaction>> {
+        self.docs(
+            "SELECT doc FROM ledger_transactions WHERE id IN (
+                SELECT txn_id FROM ledger_postings WHERE account >= ?1 AND account < ?1 || x'ff' AND at >= ?2 AND at < ?3
+             ) ORDER BY at, rowid",
+            params![account_prefix, from_secs, to_secs],
+        )
+    }
+
+    fn insert_reserve(
+        &mut self,
+        id: &str,
+        merchant_id: &str,
+        release_at_secs: i64,
+        doc: &Value,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO reserves (id, merchant_id, release_at, released, doc) VALUES (?1, ?2, ?3, 0, ?4)",
+            params![id, merchant_id, release_at_secs, to_doc(doc)?],
+        )
+        .map(drop)
+    }
+
+    fn due_reserves(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<(String, Value)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, doc FROM reserves WHERE released = 0 AND release_at <= ?1 ORDER BY release_at LIMIT ?2")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![now_secs, limit as i64], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(backend)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, doc) = row.map_err(backend)?;
+            out.push((id, serde_json::from_str(&doc).map_err(json_err)?));
+        }
+        Ok(out)
+    }
+
+    fn mark_reserve_released(&mut self, id: &str) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE reserves SET released = 1 WHERE id = ?1 AND released = 0",
+            [id],
+        )?;
+        expect_one(n, "release reserve")
+    }
+
+    fn insert_payout(&mut self, p: &Payout) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO payouts (id, merchant_id, test_mode, request_id, status, method, currency, trader_id, deadline, test_pending, doc)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                p.id,
+                p.merchant_id,
+                p.test_mode,
+                p.request_id,
+                p.status.as_str(),
+                p.method,
+                p.currency.code(),
+                p.trader_id,
+                p.deadline_secs,
+                p.test_outcome.is_some(),
+                to_doc(p)?
+            ],
+        )
+        .map(drop)
+    }
+
+    fn update_payout(&mut self, p: &Payout) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE payouts SET status = ?2, trader_id = ?3, deadline = ?4, test_pending = ?5, doc = ?6 WHERE id = ?1",
+            params![p.id, p.status.as_str(), p.trader_id, p.deadline_secs, p.test_outcome.is_some(), to_doc(p)?],
+        )?;
+        expect_one(n, "update payout")
+    }
+
+    fn payout(&mut self, id: &str) -> StoreResult<Option<Payout>> {
+        self.doc("SELECT doc FROM payouts WHERE id = ?1", [id])
+    }
+
+    fn payout_by_request(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        request_id: &str,
+    ) -> StoreResult<Option<Payout>> {
+        self.doc(
+            "SELECT doc FROM payouts WHERE merchant_id = ?1 AND test_mode = ?2 AND request_id = ?3",
+            params![merchant_id, test_mode, request_id],
+        )
+    }
+
+    fn offered_payouts(
+        &mut self,
+        method: &str,
+        currency: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        self.docs(
+            "SELECT doc FROM payouts WHERE status = 'pending' AND method = ?1 AND currency = ?2 AND test_mode = 0
+             ORDER BY seq LIMIT ?3",
+            params![method, currency, limit as i64],
+        )
+    }
+
+    fn payouts_of_trader(&mut self, trader_id: &str, limit: usize) -> StoreResult<Vec<Payout>> {
+        self.docs(
+            "SELECT doc FROM payouts WHERE trader_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            params![trader_id, limit as i64],
+        )
+    }
+
+    fn payouts_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Payout>> {
+        self.docs(
+            "SELECT doc FROM payouts WHERE status IN ('pending', 'in_progress') AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
+            params![now_secs, limit as i64],
+        )
+    }
+
+    fn payouts_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Payout>> {
+        self.docs(
+            "SELECT doc FROM payouts WHERE test_pending = 1 ORDER BY seq LIMIT ?1",
+            params![limit as i64],
+        )
     }
 }

@@ -91,6 +91,9 @@ impl From<EngineError> for CheckoutError {
             EngineError::Invalid(fields) => CheckoutError::Invalid(fields),
             EngineError::Conflict(m) => CheckoutError::Conflict(m),
             EngineError::NoCabinet | EngineError::AmountsTaken => CheckoutError::NotFound,
+            EngineError::InsufficientFunds => {
+                CheckoutError::invalid("amount", "Insufficient funds.")
+            }
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 CheckoutError::Internal

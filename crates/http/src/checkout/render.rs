@@ -10,7 +10,7 @@ use kassa_domain::money::format_short;
 use kassa_domain::{
     Callback, CallbackAttempt, Catalog, Currency, Invoice, Merchant, Service, Source,
 };
-use kassa_engine::{CallbackRenderer, Rendered};
+use kassa_engine::Rendered;
 use serde::Serialize;
 use serde_json::{json, Map, Number, Value};
 use sha1::{Digest, Sha1};
@@ -447,8 +447,13 @@ pub struct CheckoutCallbacks {
     pub public_base_url: String,
 }
 
-impl CallbackRenderer for CheckoutCallbacks {
-    fn render(&self, callback: &Callback, attempts: &[CallbackAttempt], secret: &str) -> Rendered {
+impl CheckoutCallbacks {
+    pub fn render(
+        &self,
+        callback: &Callback,
+        attempts: &[CallbackAttempt],
+        secret: &str,
+    ) -> Rendered {
         let invoice: Invoice = serde_json::from_value(callback.snapshot.clone())
             .expect("callback snapshots are invoices written by this build");
         let body =
