@@ -133,7 +133,7 @@ pub fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `(field, required)` per method, as the payout specification's table says.
@@ -176,7 +176,7 @@ pub fn fields_of(method: &str) -> &'static [(&'static str, bool)] {
 pub fn check_fields(method: &str, fields: &Map<String, Value>) -> BTreeMap<String, String> {
     let mut errors = BTreeMap::new();
     for (name, value) in fields {
-        if !value.is_string() && !(name == "asap" && value.is_boolean()) {
+        if !(value.is_string() || name == "asap" && value.is_boolean()) {
             errors.insert(
                 format!("additional_fields.{name}"),
                 "must be a string".to_string(),
