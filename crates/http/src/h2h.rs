@@ -469,6 +469,19 @@ fn book_answer(secret: &str, answer: &BookAnswer) -> Value {
     signed(secret, map)
 }
 
+/// Renders an H2H payout callback: the payout's answer fields, signed with
+/// the H2H secret.
+pub fn render_payout_callback(
+    callback: &kassa_domain::Callback,
+    secret: Option<&str>,
+) -> kassa_engine::Rendered {
+    let _ = secret;
+    kassa_engine::Rendered {
+        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
+        headers: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,18 +543,5 @@ mod tests {
     #[test]
     fn utc() {
         assert_eq!(utc_text(1_747_724_056), "2025-05-20T06:54:16Z");
-    }
-}
-
-/// Renders an H2H payout callback: the payout's answer fields, signed with
-/// the H2H secret.
-pub fn render_payout_callback(
-    callback: &kassa_domain::Callback,
-    secret: Option<&str>,
-) -> kassa_engine::Rendered {
-    let _ = secret;
-    kassa_engine::Rendered {
-        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
-        headers: Vec::new(),
     }
 }

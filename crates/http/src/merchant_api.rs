@@ -905,6 +905,15 @@ async fn list(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: B
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// Renders a Merchant API `type: out` callback: the InvoiceDTO of the payout.
+pub fn render_payout_callback(base_url: &str, callback: &Callback, secret: &str) -> Rendered {
+    let _ = (base_url, secret);
+    Rendered {
+        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
+        headers: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -951,14 +960,5 @@ mod tests {
     #[test]
     fn times_and_references() {
         assert_eq!(iso(1_730_728_545), "2024-11-04T13:55:45+00:00");
-    }
-}
-
-/// Renders a Merchant API `type: out` callback: the InvoiceDTO of the payout.
-pub fn render_payout_callback(base_url: &str, callback: &Callback, secret: &str) -> Rendered {
-    let _ = (base_url, secret);
-    Rendered {
-        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
-        headers: Vec::new(),
     }
 }
