@@ -219,7 +219,16 @@ pub fn masked(fields: &Map<String, Value>) -> Value {
     for (name, value) in fields {
         let shown = match (name.as_str(), value.as_str()) {
             ("card_number", Some(text)) => {
-                Value::String(crate::p2p::mask_card(&text.replace(' ', "")))
+                // Whatever spacing the number came with, never keep it whole.
+                let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                let masked = crate::p2p::mask_card(&digits);
+                let chars: Vec<char> = digits.chars().collect();
+                if masked == digits && chars.len() > 4 {
+                    let tail: String = chars[chars.len() - 4..].iter().collect();
+                    Value::String(format!("{}{tail}", "*".repeat(chars.len() - 4)))
+                } else {
+                    Value::String(masked)
+                }
             }
             _ => value.clone(),
         };
@@ -267,6 +276,8 @@ mod tests {
             masked(ok.as_object().unwrap())["card_number"],
             "424242******4242"
         );
+        let tabbed = json!({"card_number": "4242\t4242\u{a0}4242 4242"});
+        assert_eq!(masked(tabbed.as_object().unwrap())["card_number"], "424242******4242");
     }
 
     #[test]

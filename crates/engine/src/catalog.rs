@@ -101,6 +101,15 @@ fn check_service(s: &Service) -> EngineResult<()> {
             "Fees are between 0 and 100% and not negative.",
         ));
     }
+    // Booked, a reserve outside 0..=100% fails the pay-in's write (and with
+    // it the whole pass of the worker that settles it).
+    let reserve = &s.reserve;
+    if !(0..=1_000_000).contains(&reserve.rate_ppm) || reserve.lifetime_secs < 0 {
+        return Err(EngineError::invalid(
+            "reserve",
+            "The reserve is between 0 and 100% and its lifetime not negative.",
+        ));
+    }
     for f in &s.fields {
         if let Some(re) = &f.regexp {
             Regex::new(re)

@@ -13,6 +13,7 @@ pub mod merchants;
 pub mod p2p;
 pub mod p2p_invoices;
 pub mod payouts;
+pub mod report;
 pub mod secrets;
 pub mod workers;
 

@@ -365,7 +365,10 @@ impl Engine {
             kinds.dedup();
             let mut out = Vec::new();
             for (method, currency) in kinds {
-                for p in tx.offered_payouts(&method, &currency, LIST_MAX)? {
+                // Cabinet methods are lower case (`mts`); payout methods as
+                // the spec spells them (`MTS`, `WalletM10`).
+                let method = payout_method(&method);
+                for p in tx.offered_payouts(method, &currency, LIST_MAX)? {
                     if !p.declined_by.contains(&trader_id) && out.len() < LIST_MAX {
                         out.push(p);
                     }
@@ -387,10 +390,9 @@ impl Engine {
         let payout = self
             .write(move |tx| {
                 let mut p = tx.payout(&payout_id)?.ok_or(EngineError::NotFound)?;
-                let serves = tx
-                    .cabinets_of_trader(&trader_id)?
-                    .iter()
-                    .any(|c| c.active && c.method == p.method && c.currency == p.currency);
+                let serves = tx.cabinets_of_trader(&trader_id)?.iter().any(|c| {
+                    c.active && c.method.eq_ignore_ascii_case(&p.method) && c.currency == p.currency
+                });
                 if !serves || p.test_mode || p.declined_by.contains(&trader_id) {
                     return Err(EngineError::NotFound);
                 }
@@ -399,6 +401,9 @@ impl Engine {
                         "the payout is {}",
                         p.status.as_str()
                     )));
+                }
+                if p.deadline_secs <= now {
+                    return Err(EngineError::Conflict("the payout is past its deadline".into()));
                 }
                 p.trader_id = Some(trader_id);
                 change_payout(tx, &mut p, PayoutStatus::InProgress, None, now)?;
@@ -512,6 +517,16 @@ impl Engine {
         })
         .await
     }
+}
+
+/// The payout method a cabinet's method serves: the spec's spelling of the
+/// same name, case ignored (`mts` serves `MTS`).
+fn payout_method(cabinet_method: &str) -> &str {
+    payout::METHODS
+        .iter()
+        .find(|m| m.eq_ignore_ascii_case(cabinet_method))
+        .copied()
+        .unwrap_or(cabinet_method)
 }
 
 /// A payout's fee: the payout fee rule, not capped by the amount (the fee is

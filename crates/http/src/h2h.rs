@@ -9,6 +9,13 @@
 //! `POST /api/book_cabinet`: holds a unique amount on a trader's cabinet for
 //! the hold's lifetime (30 s by default), the exact amount when it is free,
 //! else one of the alternatives the currency's rule generates.
+//!
+//! `POST /api/payout` (spec 002): a live payout with the method's
+//! `additional_fields`, its amount held from the merchant's available
+//! balance; answered, and later announced by callbacks to the site's callback
+//! URL, with the payout's numeric status.
+//!
+//! `POST /api/balance`: the merchant's live balances per currency.
 
 use std::collections::BTreeMap;
 
@@ -18,8 +25,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use kassa_domain::Merchant;
+use kassa_domain::payout::{Payout, PayoutSource};
+use kassa_domain::{Currency, Merchant};
+use kassa_engine::ledger::Balance;
 use kassa_engine::p2p::{BookAnswer, BookRequest};
+use kassa_engine::payouts::NewPayout;
 use kassa_engine::secrets::constant_time_eq;
 use kassa_engine::{Engine, EngineError};
 use serde_json::{Map, Value};
@@ -31,11 +41,17 @@ use crate::AppState;
 pub const BODY_MAX_BYTES: usize = 64 * 1024;
 /// Longest `merchant_id` looked up; anything longer is no merchant's.
 const MERCHANT_ID_MAX: usize = 64;
+/// Most entries a payout's `additional_fields` may have.
+pub const ADDITIONAL_FIELDS_MAX: usize = 32;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/book_cabinet", post(book_cabinet))
         .route("/api/book_cabinet/", post(book_cabinet))
+        .route("/api/payout", post(payout))
+        .route("/api/payout/", post(payout))
+        .route("/api/balance", post(balance))
+        .route("/api/balance/", post(balance))
 }
 
 // ---------------------------------------------------------------------------
@@ -354,6 +370,35 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// A payout's `additional_fields`: an object (absent or `null`: empty)
+    /// of at most [`ADDITIONAL_FIELDS_MAX`] entries whose values are strings
+    /// (`asap` may also be a boolean).
+    pub fn additional_fields(&mut self, key: &str) -> Option<Map<String, Value>> {
+        let map = match self.present(key) {
+            None => return Some(Map::new()),
+            Some(Value::Object(map)) => map,
+            Some(_) => {
+                self.fail(key, "must be an object whose values are strings");
+                return None;
+            }
+        };
+        if map.len() > ADDITIONAL_FIELDS_MAX {
+            self.fail(
+                key,
+                &format!("must have at most {ADDITIONAL_FIELDS_MAX} fields"),
+            );
+            return None;
+        }
+        let mut ok = true;
+        for (name, value) in map {
+            if !(value.is_string() || name == "asap" && value.is_boolean()) {
+                self.fail(&format!("{key}.{name}"), "must be a string");
+                ok = false;
+            }
+        }
+        ok.then(|| map.clone())
+    }
+
     /// The errors so far as a 400 naming each field.
     pub fn finish(self) -> Result<()> {
         if self.errors.is_empty() {
@@ -469,17 +514,181 @@ fn book_answer(secret: &str, answer: &BookAnswer) -> Value {
     signed(secret, map)
 }
 
-/// Renders an H2H payout callback: the payout's answer fields, signed with
-/// the H2H secret.
+// ---------------------------------------------------------------------------
+// payout
+
+async fn payout(State(app): State<AppState>, body: Body) -> Response {
+    match create_payout(&app, body).await {
+        Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn create_payout(app: &AppState, body: Body) -> Result<Value> {
+    let map = json_object(&read_body(body).await?)?;
+    let auth = authenticate(&app.engine, &map).await?;
+    let new = payout_request(&map, auth.merchant.callback_url.clone())?;
+    // H2H payouts are live: the H2H API has one secret and no test mode.
+    let created = app.engine.create_payout(&auth.merchant, false, new).await?;
+    Ok(payout_answer(
+        &auth.secret,
+        &created.payout,
+        auth.merchant.site_id,
+        &auth.merchant.site_login,
+    ))
+}
+
+/// The payout fields of a body, typed; a 400 names each bad field. Values
+/// (which method needs which, Luhn, ...) are the engine's to judge (422).
+fn payout_request(map: &Map<String, Value>, callback_url: Option<String>) -> Result<NewPayout> {
+    let mut fields = Fields::new(map);
+    let request_id = fields.string("request_id");
+    let amount = fields.integer("amount", "must be a positive integer of minor units");
+    let currency = fields.string("currency");
+    let method = fields.string("method");
+    let additional_fields = fields.additional_fields("additional_fields");
+    fields.finish()?;
+    Ok(NewPayout {
+        request_id: request_id.expect("checked"),
+        amount_minor: amount.expect("checked"),
+        currency: currency.expect("checked"),
+        method: method.expect("checked"),
+        additional_fields: additional_fields.expect("checked"),
+        source: PayoutSource::H2h,
+        callback_url,
+        merchant_api: None,
+    })
+}
+
+/// The payout's answer fields, as the spec lists them: `request_id`,
+/// `success` (false only once it failed), `status` (the numeric code),
+/// `amount`, `site_login`, `site_id`, `currency`, `invoice_id` (the payout's
+/// id), unsigned.
+fn payout_fields(payout: &Payout, site_id: i64, site_login: &str) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert(
+        "request_id".into(),
+        Value::String(payout.request_id.clone()),
+    );
+    map.insert(
+        "success".into(),
+        Value::Bool(payout.status != kassa_domain::payout::PayoutStatus::Failed),
+    );
+    map.insert("status".into(), Value::from(payout.status.code()));
+    map.insert("amount".into(), Value::from(payout.amount_minor));
+    map.insert("site_login".into(), Value::String(site_login.to_string()));
+    map.insert("site_id".into(), Value::from(site_id));
+    map.insert(
+        "currency".into(),
+        Value::String(payout.currency.code().to_string()),
+    );
+    map.insert("invoice_id".into(), Value::String(payout.id.clone()));
+    map
+}
+
+/// The signed answer of `POST /api/payout`.
+fn payout_answer(secret: &str, payout: &Payout, site_id: i64, site_login: &str) -> Value {
+    signed(secret, payout_fields(payout, site_id, site_login))
+}
+
+/// Renders an H2H payout callback: the payout's answer fields (its status
+/// now), signed with the H2H secret like an answer. Without a secret (it
+/// does not unseal) the body goes unsigned, which the merchant rejects.
 pub fn render_payout_callback(
     callback: &kassa_domain::Callback,
     secret: Option<&str>,
 ) -> kassa_engine::Rendered {
-    let _ = secret;
+    let snapshot = &callback.snapshot;
+    let body = match serde_json::from_value::<Payout>(snapshot["payout"].clone()) {
+        Ok(payout) => {
+            let site_id = snapshot["store"]["id"].as_i64().unwrap_or_default();
+            let site_login = snapshot["store"]["site_login"].as_str().unwrap_or_default();
+            let fields = payout_fields(&payout, site_id, site_login);
+            match secret {
+                Some(secret) => signed(secret, fields),
+                None => {
+                    tracing::error!(
+                        callback = %callback.id,
+                        "the H2H secret does not unseal: the payout callback goes unsigned"
+                    );
+                    Value::Object(fields)
+                }
+            }
+        }
+        Err(e) => {
+            // Never the snapshot itself: it is not the face's shape.
+            tracing::error!(callback = %callback.id, error = %e, "unreadable payout snapshot");
+            serde_json::json!({ "invoice_id": callback.invoice_id })
+        }
+    };
     kassa_engine::Rendered {
-        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
+        body: serde_json::to_vec(&body).expect("JSON"),
         headers: Vec::new(),
     }
+}
+
+// ---------------------------------------------------------------------------
+// balance
+
+async fn balance(State(app): State<AppState>, body: Body) -> Response {
+    match balances(&app, body).await {
+        Ok(answer) => (StatusCode::OK, Json(answer)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn balances(app: &AppState, body: Body) -> Result<Value> {
+    let map = json_object(&read_body(body).await?)?;
+    let auth = authenticate(&app.engine, &map).await?;
+    let mut fields = Fields::new(&map);
+    let currency = fields.optional_string("currency");
+    fields.finish()?;
+    let only = match currency {
+        None => None,
+        Some(code) => Some(Currency::from_code(&code).ok_or_else(|| {
+            H2hError::fields(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                BTreeMap::from([("currency".to_string(), "unknown currency".to_string())]),
+            )
+        })?),
+    };
+    let mut all = app.engine.balances(auth.merchant.id.clone(), false).await?;
+    if let Some(currency) = only {
+        all.retain(|b| b.currency == currency);
+        if all.is_empty() {
+            all.push(Balance {
+                currency,
+                test_mode: false,
+                available_minor: 0,
+                pending_payouts_minor: 0,
+                reserve_minor: 0,
+            });
+        }
+    }
+    all.sort_by_key(|b| b.currency.code());
+    let list = all
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "currency": b.currency.code(),
+                "available": b.available_minor,
+                "pending_payouts": b.pending_payouts_minor,
+                "reserve": b.reserve_minor,
+            })
+        })
+        .collect();
+    let mut answer = Map::new();
+    answer.insert(
+        "merchant_id".into(),
+        Value::String(auth.merchant.id.clone()),
+    );
+    answer.insert("site_id".into(), Value::from(auth.merchant.site_id));
+    answer.insert(
+        "site_login".into(),
+        Value::String(auth.merchant.site_login.clone()),
+    );
+    answer.insert("balances".into(), Value::Array(list));
+    Ok(signed(&auth.secret, answer))
 }
 
 #[cfg(test)]
@@ -538,6 +747,49 @@ mod tests {
         let s = upper["signature"].as_str().unwrap().to_ascii_uppercase();
         upper.insert("signature".into(), Value::String(s));
         assert!(verify("k", &upper));
+    }
+
+    #[test]
+    fn payout_callbacks_are_the_signed_answer_fields() {
+        let payout: Payout = serde_json::from_value(json!({
+            "id": "po_1", "merchant_id": "mer_1", "test_mode": false, "request_id": "r-1",
+            "source": "h2h", "amount_minor": 2500, "fee_minor": 0, "currency": "USD",
+            "method": "card", "fields_sealed": "sealed",
+            "fields_masked": {"card_number": "424242******4242"}, "status": "failed",
+            "reason": "deadline", "trader_id": null, "declined_by": [], "receipt": null,
+            "created_at_secs": 1, "updated_at_secs": 2, "deadline_secs": 3,
+            "test_outcome": null, "fingerprint": "f", "callback_url": "https://shop.example/cb",
+        }))
+        .unwrap();
+        let callback = kassa_domain::Callback {
+            id: "cb_1".into(),
+            invoice_id: "po_1".into(),
+            merchant_id: "mer_1".into(),
+            test_mode: false,
+            face: kassa_domain::CallbackFace::H2hPayout,
+            url: "https://shop.example/cb".into(),
+            transaction_status: "failed".into(),
+            snapshot: json!({"payout": payout, "store": {"id": 1004, "name": "Shop", "site_login": "shop"}}),
+            state: kassa_domain::CallbackState::Pending,
+            attempts: 0,
+            created_at_secs: 2,
+            next_attempt_at_secs: 2,
+            lease_until_secs: 0,
+        };
+        let rendered = render_payout_callback(&callback, Some("k"));
+        let body: Value = serde_json::from_slice(&rendered.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "request_id": "r-1", "success": false, "status": 3, "amount": 2500,
+                "site_login": "shop", "site_id": 1004, "currency": "USD", "invoice_id": "po_1",
+                "signature": body["signature"],
+            })
+        );
+        assert!(verify("k", body.as_object().unwrap()));
+        let unsigned = render_payout_callback(&callback, None);
+        let body: Value = serde_json::from_slice(&unsigned.body).unwrap();
+        assert!(body.get("signature").is_none());
     }
 
     #[test]

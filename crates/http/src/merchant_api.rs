@@ -1,4 +1,5 @@
-//! The Merchant API (spec 001): pay-in invoices with P2P deals.
+//! The Merchant API (spec 001): pay-in invoices with P2P deals, payout
+//! invoices (`type: out`) executed by traders, and the merchant's balances.
 //!
 //! Every request is signed: `X-Identity` is the merchant's Merchant API key,
 //! `X-Signature` the lowercase hex HMAC-SHA256 of the raw body under the
@@ -16,11 +17,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use kassa_domain::money::format_fixed;
+use kassa_domain::money::{format_fixed, parse_minor, AmountError};
+use kassa_domain::payout::{self as payout_rules, Payout, PayoutSource, PayoutStatus};
 use kassa_domain::{
-    Callback, CallbackAttempt, Deal, DealStatus, Invoice, InvoiceStatus, Merchant, Source,
+    Callback, CallbackAttempt, Currency, Deal, DealStatus, Invoice, InvoiceStatus, Merchant, Source,
 };
+use kassa_engine::ledger::Balance;
 use kassa_engine::p2p_invoices::NewP2pInvoice;
+use kassa_engine::payouts::NewPayout;
 use kassa_engine::secrets::constant_time_eq;
 use kassa_engine::{EngineError, Rendered};
 use kassa_store::Cursor;
@@ -43,6 +47,8 @@ const ID_MAX: usize = 255;
 const OPTION_MAX: usize = 32;
 
 const PATH: &str = "/api/merchant/invoices";
+/// Payout ids start with this; pay-in invoice ids do not.
+const PAYOUT_PREFIX: &str = "po_";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,6 +56,10 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/merchant/invoices/{id}",
             get(show).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/merchant/balance",
+            get(balance).fallback(method_not_allowed),
         )
         .route("/api/merchant/{*rest}", any(not_found))
 }
@@ -328,7 +338,8 @@ struct InvoiceDto<'a> {
     created_at: String,
     expire_at: String,
     updated_at: String,
-    invoice_url: String,
+    /// The hosted page of a pay-in; `null` for a payout (no customer pays it).
+    invoice_url: Option<String>,
     deals: Vec<DealDto<'a>>,
 }
 
@@ -490,8 +501,194 @@ fn invoice_dto<'a>(
         created_at: iso(invoice.created_at_secs),
         expire_at: iso(invoice.expires_at_secs),
         updated_at: iso(updated_at),
-        invoice_url: format!("{base_url}/hpp/{}", invoice.id),
+        invoice_url: Some(format!("{base_url}/hpp/{}", invoice.id)),
         deals: deal.map(|d| deal_dto(invoice, d)).into_iter().collect(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Payout invoices (`type: out`)
+// ---------------------------------------------------------------------------
+
+/// The InvoiceDTO `status` of a payout: `new` (waiting for a trader, also
+/// after one declined it), `in_progress` (a trader took it and is paying),
+/// `completed` (paid), `expired` (no trader paid it by its deadline),
+/// `canceled` (failed otherwise).
+pub fn payout_status(p: &Payout) -> &'static str {
+    match p.status {
+        PayoutStatus::Pending => "new",
+        PayoutStatus::InProgress => "in_progress",
+        PayoutStatus::Success => "completed",
+        PayoutStatus::Failed if p.reason.as_deref() == Some("deadline") => "expired",
+        PayoutStatus::Failed => "canceled",
+    }
+}
+
+/// How a `paymentOption` maps to a payout method, and which
+/// `additional_fields` carry the RequisitesDTO's `requisites` and `holder`.
+struct OutOption {
+    method: &'static str,
+    requisite_field: &'static str,
+    holder_field: Option<&'static str>,
+}
+
+/// The payout methods a RequisitesDTO can describe. `CARD` and `C2C` are
+/// `card`, `SBP` is `sbp`; the others are the method's name in any case.
+/// (`cash`, `binance` and `sbp_qr` take fields a RequisitesDTO has no room
+/// for: they are the H2H payout API's.)
+const OUT_OPTIONS: [(&str, OutOption); 6] = [
+    (
+        "card",
+        OutOption {
+            method: "card",
+            requisite_field: "card_number",
+            holder_field: Some("card_holder"),
+        },
+    ),
+    (
+        "sbp",
+        OutOption {
+            method: "sbp",
+            requisite_field: "phone_number",
+            holder_field: Some("phone_holder"),
+        },
+    ),
+    (
+        "localbanks",
+        OutOption {
+            method: "localbanks",
+            requisite_field: "account_number",
+            holder_field: Some("account_holder"),
+        },
+    ),
+    (
+        "mts",
+        OutOption {
+            method: "MTS",
+            requisite_field: "phone_number",
+            holder_field: None,
+        },
+    ),
+    (
+        "walletm10",
+        OutOption {
+            method: "WalletM10",
+            requisite_field: "phone_number",
+            holder_field: None,
+        },
+    ),
+    (
+        "emanat",
+        OutOption {
+            method: "Emanat",
+            requisite_field: "phone_number",
+            holder_field: None,
+        },
+    ),
+];
+
+fn out_option_of_method(method: &str) -> Option<&'static OutOption> {
+    OUT_OPTIONS
+        .iter()
+        .map(|(_, o)| o)
+        .find(|o| o.method == method)
+}
+
+fn out_option(option: &str) -> Option<&'static OutOption> {
+    let key = match option.to_ascii_lowercase().as_str() {
+        "c2c" => "card".to_string(),
+        other => other.to_string(),
+    };
+    OUT_OPTIONS
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, o)| o)
+}
+
+/// A requisite other than a card number, masked: every character but the
+/// last four (and a leading `+`) as `*`.
+fn mask_tail(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let keep = chars.len().saturating_sub(4);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i >= keep || (i == 0 && *c == '+') {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// The payout's RequisitesDTO, masked: a card number as its first 6 and
+/// last 4 digits, a phone or account number as its last 4.
+fn payout_requisites(p: &Payout) -> Value {
+    let Some(option) = out_option_of_method(&p.method) else {
+        return Value::Null;
+    };
+    let text = |name: &str| {
+        p.fields_masked
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let requisites = text(option.requisite_field).map(|r| {
+        if option.requisite_field == "card_number" {
+            // Masked by the engine already (first 6, last 4); mask whatever
+            // did not look like a card number too.
+            if r.contains('*') {
+                r
+            } else {
+                mask_tail(&r)
+            }
+        } else {
+            mask_tail(&r)
+        }
+    });
+    let holder = option.holder_field.and_then(text);
+    json!({ "requisites": requisites, "holder": holder })
+}
+
+fn payout_dto<'a>(store: Option<&'a StoreInfo>, p: &'a Payout) -> InvoiceDto<'a> {
+    let exponent = p.currency.exponent();
+    let fixed = |minor: i64| format_fixed(minor, exponent);
+    let field = |name: &str| {
+        p.merchant_api
+            .as_ref()
+            .and_then(|f| f.get(name))
+            .and_then(Value::as_str)
+    };
+    let status = payout_status(p);
+    InvoiceDto {
+        id: &p.id,
+        internal_id: field("internalId"),
+        user_id: field("userId"),
+        kind: "out",
+        status,
+        payment_method: field("paymentMethod"),
+        payment_option: field("paymentOption"),
+        payment_requisites: Some(payout_requisites(p)),
+        sum: SumDto {
+            amount: fixed(p.amount_minor),
+            currency: p.currency.code(),
+            subunit: exponent,
+        },
+        store_id: store.map(|s| s.id),
+        store_name: store.map(|s| s.name.as_str()),
+        received_sum_from_taker: None,
+        received_sum_from_maker: None,
+        // Held with the amount from creation, charged on success, given back
+        // on failure.
+        service_fee_sum: (p.status != PayoutStatus::Failed).then(|| fixed(p.fee_minor)),
+        payout_sum: (p.status == PayoutStatus::Success).then(|| fixed(p.amount_minor)),
+        created_at: iso(p.created_at_secs),
+        expire_at: iso(p.deadline_secs),
+        updated_at: iso(p.updated_at_secs),
+        invoice_url: None,
+        deals: Vec::new(),
     }
 }
 
@@ -592,8 +789,14 @@ fn string_field(
     }
 }
 
+/// A create request: a pay-in or a payout.
+enum NewRequest {
+    In(NewP2pInvoice),
+    Out(NewPayout),
+}
+
 /// Parses a create request into the engine's command.
-fn parse_new(bytes: &[u8]) -> Result<NewP2pInvoice> {
+fn parse_new(bytes: &[u8]) -> Result<NewRequest> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request(format!("The body is not valid JSON: {e}.")))?;
     let Value::Object(body) = value else {
@@ -602,14 +805,7 @@ fn parse_new(bytes: &[u8]) -> Result<NewP2pInvoice> {
     let mut errors = BTreeMap::new();
     match body.get("type") {
         Some(Value::String(t)) if t == "in" => {}
-        Some(Value::String(t)) if t == "out" => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unsupported_type",
-                "Payout invoices (type \"out\") are not available yet; only type \"in\" is.",
-            )
-            .with_field("type", "Only \"in\" is supported for now."));
-        }
+        Some(Value::String(t)) if t == "out" => return parse_out(&body).map(NewRequest::Out),
         Some(Value::String(_)) => {
             errors.insert("type".into(), "Must be \"in\" or \"out\".".into());
         }
@@ -669,7 +865,7 @@ fn parse_new(bytes: &[u8]) -> Result<NewP2pInvoice> {
     if !errors.is_empty() {
         return Err(ApiError::invalid(errors));
     }
-    Ok(NewP2pInvoice {
+    Ok(NewRequest::In(NewP2pInvoice {
         internal_id,
         user_id,
         amount: amount.unwrap_or_default(),
@@ -679,7 +875,260 @@ fn parse_new(bytes: &[u8]) -> Result<NewP2pInvoice> {
         payment_method,
         payment_option,
         start_deal,
+    }))
+}
+
+/// The largest `paymentMethod` (bank code).
+const BANK_MAX: usize = 64;
+
+/// Parses a `type: out` request into a payout: `paymentOption` chooses the
+/// method, `paymentRequisites` (a RequisitesDTO, `{"requisites", "holder"}`)
+/// fills its fields, `paymentMethod` is the bank.
+fn parse_out(body: &Map<String, Value>) -> Result<NewPayout> {
+    let mut errors = BTreeMap::new();
+    let amount = string_field(body, "amount", true, &mut errors);
+    let currency = string_field(body, "currency", true, &mut errors);
+    let notification_url = string_field(body, "notificationUrl", true, &mut errors);
+    let notification_token = string_field(body, "notificationToken", true, &mut errors);
+    let internal_id = string_field(body, "internalId", false, &mut errors);
+    let user_id = string_field(body, "userId", false, &mut errors);
+    let payment_method = string_field(body, "paymentMethod", true, &mut errors);
+    let payment_option = string_field(body, "paymentOption", true, &mut errors);
+    let mut error = |field: &str, message: &str| {
+        errors
+            .entry(field.to_string())
+            .or_insert_with(|| message.to_string());
+    };
+    match notification_token.as_deref() {
+        Some(t) if t.is_empty() || t.len() > ID_MAX => {
+            error("notificationToken", "Must be 1 to 255 characters.")
+        }
+        Some(t) if !header_safe(t) => error(
+            "notificationToken",
+            "Use printable ASCII only: it is sent back in the X-Notification-Token header.",
+        ),
+        _ => {}
+    }
+    if internal_id
+        .as_deref()
+        .is_some_and(|i| i.is_empty() || i.len() > ID_MAX)
+    {
+        error("internalId", "Must be 1 to 255 characters.");
+    }
+    if user_id.as_deref().is_some_and(|u| u.len() > ID_MAX) {
+        error("userId", "Must be at most 255 characters.");
+    }
+    if payment_method
+        .as_deref()
+        .is_some_and(|m| m.trim().is_empty() || m.len() > BANK_MAX)
+    {
+        error(
+            "paymentMethod",
+            "Must be a bank code of 1 to 64 characters, such as \"sberbank\".",
+        );
+    }
+    let option = match payment_option.as_deref() {
+        None => None,
+        Some(o) => match out_option(o) {
+            Some(option) => Some(option),
+            None if ["cash", "binance", "sbp_qr"].contains(&o.to_ascii_lowercase().as_str()) => {
+                error(
+                    "paymentOption",
+                    "This payout method takes fields a RequisitesDTO cannot carry: use the H2H \
+                     payout API (POST /api/payout) for it.",
+                );
+                None
+            }
+            None => {
+                error(
+                    "paymentOption",
+                    "Must be one of CARD (or C2C), SBP, LOCALBANKS, MTS, WALLETM10, EMANAT.",
+                );
+                None
+            }
+        },
+    };
+    match body.get("startDeal") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => error(
+            "startDeal",
+            "Only pay-ins (type \"in\") start deals; a payout goes to a trader on its own.",
+        ),
+        Some(_) => error("startDeal", "Must be true or false."),
+    }
+    let (mut requisite, mut holder) = (None, None);
+    match body.get("paymentRequisites") {
+        None | Some(Value::Null) => error(
+            "paymentRequisites",
+            "This field is required for a payout: {\"requisites\": \"...\", \"holder\": \"...\"}.",
+        ),
+        Some(Value::Object(r)) => {
+            match r.get("requisites") {
+                None | Some(Value::Null) => {
+                    error("paymentRequisites.requisites", "This field is required.")
+                }
+                Some(Value::String(t)) if t.trim().is_empty() => {
+                    error("paymentRequisites.requisites", "This field is required.")
+                }
+                Some(Value::String(t)) => requisite = Some(t.clone()),
+                Some(_) => error("paymentRequisites.requisites", "Must be a string."),
+            }
+            match r.get("holder") {
+                None | Some(Value::Null) => {}
+                Some(Value::String(t)) => holder = Some(t.trim().to_string()),
+                Some(_) => error("paymentRequisites.holder", "Must be a string."),
+            }
+        }
+        Some(_) => error(
+            "paymentRequisites",
+            "Must be an object: {\"requisites\": \"...\", \"holder\": \"...\"}.",
+        ),
+    }
+    let mut amount_minor = 0;
+    if let Some(code) = currency.as_deref() {
+        match Currency::from_code(code).filter(|c| payout_rules::CURRENCIES.contains(&c.code())) {
+            None => error(
+                "currency",
+                &format!(
+                    "Payouts are made in {}.",
+                    payout_rules::CURRENCIES.join(", ")
+                ),
+            ),
+            Some(c) => match amount.as_deref().map(|a| parse_minor(a, c.exponent())) {
+                None => {}
+                Some(Ok(a)) if a > 0 => amount_minor = a,
+                Some(Ok(_)) => error("amount", "Must be greater than 0."),
+                Some(Err(AmountError::TooPrecise(p))) => error(
+                    "amount",
+                    &format!("Must have at most {p} decimal places for this currency."),
+                ),
+                Some(Err(AmountError::TooLarge)) => error("amount", "This value is too large."),
+                Some(Err(AmountError::Invalid)) => {
+                    error("amount", "Must be a decimal string such as \"1000.00\".")
+                }
+            },
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(errors));
+    }
+    let option = option.expect("checked");
+    let mut fields = Map::new();
+    let requisite = requisite.expect("checked");
+    let requisite = match option.requisite_field {
+        // Card numbers are kept as digits, so that they are always masked.
+        "card_number" => requisite.chars().filter(|c| !c.is_whitespace()).collect(),
+        // Phone numbers as `+` and digits: `+7 (996) 777-99-77` is `+79967779977`.
+        "phone_number" => requisite
+            .chars()
+            .filter(|c| !(c.is_whitespace() || matches!(c, '(' | ')' | '-')))
+            .collect(),
+        _ => requisite.trim().to_string(),
+    };
+    fields.insert(option.requisite_field.into(), Value::String(requisite));
+    if let (Some(field), Some(holder)) = (option.holder_field, holder.filter(|h| !h.is_empty())) {
+        fields.insert(field.into(), Value::String(holder));
+    }
+    let payment_method = payment_method.expect("checked");
+    fields.insert(
+        "bank_name".into(),
+        Value::String(payment_method.trim().to_string()),
+    );
+    let merchant_api = json!({
+        "internalId": internal_id,
+        "userId": user_id,
+        "notificationToken": notification_token,
+        "paymentMethod": payment_method,
+        "paymentOption": payment_option,
+    });
+    Ok(NewPayout {
+        // Without an internalId every request is a new payout.
+        request_id: internal_id.unwrap_or_else(|| kassa_domain::ids::new_id("mapo")),
+        amount_minor,
+        currency: currency.expect("checked"),
+        method: option.method.to_string(),
+        additional_fields: fields,
+        source: PayoutSource::MerchantApi,
+        callback_url: notification_url,
+        merchant_api: Some(merchant_api),
     })
+}
+
+/// The Merchant API's name of a field the payout engine found wrong.
+fn out_field(engine_field: &str) -> String {
+    match engine_field {
+        "request_id" => "internalId".into(),
+        "method" => "paymentOption".into(),
+        "callback_url" => "notificationUrl".into(),
+        "additional_fields.bank_name" => "paymentMethod".into(),
+        f if f.ends_with("_holder") => "paymentRequisites.holder".into(),
+        f if f.starts_with("additional_fields.") => "paymentRequisites.requisites".into(),
+        other => other.into(),
+    }
+}
+
+/// An engine error of a payout, in the Merchant API's names.
+fn out_error(e: EngineError) -> ApiError {
+    match e {
+        EngineError::Invalid(fields) => {
+            let mut renamed = BTreeMap::new();
+            for (field, message) in fields {
+                renamed.entry(out_field(&field)).or_insert(message);
+            }
+            ApiError::invalid(renamed)
+        }
+        EngineError::Conflict(_) => idempotency_conflict(),
+        other => other.into(),
+    }
+}
+
+fn idempotency_conflict() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "idempotency_conflict",
+        "This internalId was used with another request; nothing was changed.",
+    )
+    .with_field("internalId", "Already used with another request.")
+}
+
+/// Whether a repeat carries the same Merchant API fields as the payout its
+/// `internalId` made (the engine compares the amount, method and fields).
+fn same_out_request(existing: &Payout, new: &NewPayout) -> bool {
+    let get =
+        |v: Option<&Value>, name: &str| v.and_then(|f| f.get(name)).cloned().unwrap_or(Value::Null);
+    let (old, fresh) = (existing.merchant_api.as_ref(), new.merchant_api.as_ref());
+    let option = |v: Option<&Value>| {
+        get(v, "paymentOption")
+            .as_str()
+            .map(|o| out_option(o).map_or(o.to_string(), |o| o.method.to_string()))
+    };
+    existing.source == PayoutSource::MerchantApi
+        && existing.callback_url == new.callback_url
+        && ["userId", "notificationToken", "paymentMethod"]
+            .iter()
+            .all(|name| get(old, name) == get(fresh, name))
+        && option(old) == option(fresh)
+}
+
+async fn create_out(app: &AppState, signed: Signed, new: NewPayout) -> Result<Response> {
+    let store = StoreInfo::of(&signed.merchant);
+    let created = app
+        .engine
+        .create_payout(&signed.merchant, signed.test_mode, new.clone())
+        .await
+        .map_err(out_error)?;
+    if !created.created && !same_out_request(&created.payout, &new) {
+        return Err(idempotency_conflict());
+    }
+    let status = if created.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(
+        status,
+        &payout_dto(Some(&store), &created.payout),
+    ))
 }
 
 /// `POST /api/merchant/invoices`: 201 and the new invoice; 200 and the same
@@ -687,7 +1136,10 @@ fn parse_new(bytes: &[u8]) -> Result<NewP2pInvoice> {
 async fn create(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: Body) -> Response {
     let result = async {
         let signed = verify(&app, &headers, &uri, body).await?;
-        let new = parse_new(&signed.body)?;
+        let new = match parse_new(&signed.body)? {
+            NewRequest::In(new) => new,
+            NewRequest::Out(new) => return create_out(&app, signed, new).await,
+        };
         let store = StoreInfo::of(&signed.merchant);
         let created = app
             .engine
@@ -724,6 +1176,20 @@ async fn show(
         if id.is_empty() || id.len() > ID_MAX {
             return Err(ApiError::not_found());
         }
+        let store = StoreInfo::of(&signed.merchant);
+        if id.starts_with(PAYOUT_PREFIX) {
+            let payout = app
+                .engine
+                .payout(signed.merchant.id.clone(), signed.test_mode, id)
+                .await?;
+            if payout.source != PayoutSource::MerchantApi {
+                return Err(ApiError::not_found());
+            }
+            return Ok(json_response(
+                StatusCode::OK,
+                &payout_dto(Some(&store), &payout),
+            ));
+        }
         let (invoice, deal) = match app.engine.invoice_with_deal(id).await {
             Ok(found) => found,
             Err(EngineError::NotFound) => return Err(ApiError::not_found()),
@@ -735,7 +1201,6 @@ async fn show(
         {
             return Err(ApiError::not_found());
         }
-        let store = StoreInfo::of(&signed.merchant);
         let dto = invoice_dto(&app.base_url, Some(&store), &invoice, deal.as_ref());
         Ok(json_response(StatusCode::OK, &dto))
     }
@@ -816,13 +1281,23 @@ async fn list(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: B
         let merchant_id = signed.merchant.id.clone();
         let test_mode = signed.test_mode;
         let mut found: Vec<Invoice> = Vec::new();
+        let mut payouts: Vec<Payout> = Vec::new();
         let mut next_after = None;
         if let Some(reference) = internal_id {
             let invoice = app
                 .engine
-                .invoice_by_reference(merchant_id, test_mode, reference)
+                .invoice_by_reference(merchant_id.clone(), test_mode, reference.clone())
                 .await?;
             found.extend(invoice.filter(|i| i.source == Source::MerchantApi));
+            match app
+                .engine
+                .payout_by_request(merchant_id, test_mode, reference)
+                .await
+            {
+                Ok(p) if p.source == PayoutSource::MerchantApi => payouts.push(p),
+                Ok(_) | Err(EngineError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
         } else {
             let mut cursor = match after {
                 Some(id) => Cursor::After(id),
@@ -882,11 +1357,16 @@ async fn list(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: B
             });
         }
         let store = StoreInfo::of(&signed.merchant);
-        let items = found
+        let mut items: Vec<InvoiceDto> = found
             .iter()
             .zip(&deals)
             .map(|(invoice, deal)| invoice_dto(&app.base_url, Some(&store), invoice, deal.as_ref()))
+            .chain(payouts.iter().map(|p| payout_dto(Some(&store), p)))
             .collect();
+        if !payouts.is_empty() {
+            // A pay-in and a payout may share an internalId: newest first.
+            items.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        }
         let next = next_after
             .as_ref()
             .map(|id| format!("{PATH}?limit={limit}&after={id}"));
@@ -905,13 +1385,138 @@ async fn list(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: B
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Renders a Merchant API `type: out` callback: the InvoiceDTO of the payout.
-pub fn render_payout_callback(base_url: &str, callback: &Callback, secret: &str) -> Rendered {
-    let _ = (base_url, secret);
-    Rendered {
-        body: serde_json::to_vec(&callback.snapshot).expect("JSON"),
-        headers: Vec::new(),
+// ---------------------------------------------------------------------------
+// Balances
+// ---------------------------------------------------------------------------
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BalanceDto {
+    currency: &'static str,
+    subunit: u8,
+    available: String,
+    available_minor: i64,
+    pending_payouts: String,
+    pending_payouts_minor: i64,
+    reserve: String,
+    reserve_minor: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BalancesDto {
+    test_mode: bool,
+    balances: Vec<BalanceDto>,
+}
+
+fn balance_dto(b: &Balance) -> BalanceDto {
+    let e = b.currency.exponent();
+    BalanceDto {
+        currency: b.currency.code(),
+        subunit: e,
+        available: format_fixed(b.available_minor, e),
+        available_minor: b.available_minor,
+        pending_payouts: format_fixed(b.pending_payouts_minor, e),
+        pending_payouts_minor: b.pending_payouts_minor,
+        reserve: format_fixed(b.reserve_minor, e),
+        reserve_minor: b.reserve_minor,
     }
+}
+
+/// `GET /api/merchant/balance[?currency=RUB]`: the merchant's balances in
+/// the key's mode, one per currency it has had money in (with `currency`,
+/// that one, zero when it has none).
+async fn balance(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Body,
+) -> Response {
+    let result = async {
+        let signed = verify(&app, &headers, &uri, body).await?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
+            .map_err(|_| ApiError::bad_request("Malformed query string."))?;
+        let mut only = None;
+        let mut errors = BTreeMap::new();
+        for (key, value) in &pairs {
+            match key.as_str() {
+                "currency" => match Currency::from_code(value) {
+                    Some(c) => only = Some(c),
+                    None => {
+                        errors.insert("currency".to_string(), "Unknown currency.".to_string());
+                    }
+                },
+                other => {
+                    errors.insert(
+                        other.chars().take(64).collect(),
+                        "Unknown parameter: use currency.".into(),
+                    );
+                }
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::invalid(errors));
+        }
+        let mut all = app
+            .engine
+            .balances(signed.merchant.id.clone(), signed.test_mode)
+            .await?;
+        if let Some(currency) = only {
+            all.retain(|b| b.currency == currency);
+            if all.is_empty() {
+                all.push(Balance {
+                    currency,
+                    test_mode: signed.test_mode,
+                    available_minor: 0,
+                    pending_payouts_minor: 0,
+                    reserve_minor: 0,
+                });
+            }
+        }
+        all.sort_by_key(|b| b.currency.code());
+        let dto = BalancesDto {
+            test_mode: signed.test_mode,
+            balances: all.iter().map(balance_dto).collect(),
+        };
+        Ok::<_, ApiError>(json_response(StatusCode::OK, &dto))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Renders a Merchant API `type: out` callback: the InvoiceDTO of the payout
+/// as it was at the change, with the headers of pay-in callbacks
+/// (`X-Notification-Token`, `X-Signature` under the callback secret).
+pub fn render_payout_callback(base_url: &str, callback: &Callback, secret: &str) -> Rendered {
+    let _ = base_url;
+    let payout = callback
+        .snapshot
+        .get("payout")
+        .and_then(|v| Payout::deserialize(v).ok());
+    let mut headers = Vec::new();
+    let body = match &payout {
+        Some(p) => {
+            let store = store_of_callback(callback);
+            let dto = payout_dto(store.as_ref(), p);
+            if let Some(token) = p
+                .merchant_api
+                .as_ref()
+                .and_then(|f| f.get("notificationToken"))
+                .and_then(Value::as_str)
+                .filter(|t| header_safe(t))
+            {
+                headers.push(("X-Notification-Token".to_string(), token.to_string()));
+            }
+            serde_json::to_vec(&dto).expect("an InvoiceDTO renders")
+        }
+        None => {
+            // Never the raw snapshot: it would carry the sealed fields.
+            tracing::error!(callback = %callback.id, "a Merchant API payout callback without its payout");
+            serde_json::to_vec(&json!({ "id": callback.invoice_id })).expect("JSON")
+        }
+    };
+    headers.push(("X-Signature".to_string(), signature(secret, &body)));
+    Rendered { body, headers }
 }
 
 #[cfg(test)]
@@ -955,6 +1560,34 @@ mod tests {
             ),
             "0c5820fb3f2fc57c2ea1c179330b8e25dd4511659e559d14d99ac92e0674dba6"
         );
+    }
+
+    #[test]
+    fn payout_options_and_masks() {
+        assert_eq!(out_option("CARD").unwrap().method, "card");
+        assert_eq!(out_option("c2c").unwrap().method, "card");
+        assert_eq!(out_option("Sbp").unwrap().method, "sbp");
+        assert_eq!(out_option("WALLETM10").unwrap().method, "WalletM10");
+        assert!(out_option("cash").is_none() && out_option("").is_none());
+        for (_, o) in &OUT_OPTIONS {
+            assert!(payout_rules::METHODS.contains(&o.method), "{}", o.method);
+            assert!(payout_rules::fields_of(o.method)
+                .iter()
+                .any(|(f, _)| *f == o.requisite_field));
+        }
+        assert_eq!(mask_tail("+79991234567"), "+*******4567");
+        assert_eq!(mask_tail("40817810"), "****7810");
+        assert_eq!(mask_tail("123"), "123");
+        assert_eq!(
+            out_field("additional_fields.card_number"),
+            "paymentRequisites.requisites"
+        );
+        assert_eq!(
+            out_field("additional_fields.phone_holder"),
+            "paymentRequisites.holder"
+        );
+        assert_eq!(out_field("additional_fields.bank_name"), "paymentMethod");
+        assert_eq!(out_field("request_id"), "internalId");
     }
 
     #[test]

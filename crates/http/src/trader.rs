@@ -1,4 +1,5 @@
-//! The trader API (`/trader-api/`): cabinets, deals, bank notifications.
+//! The trader API (`/trader-api/`): cabinets, deals, bank notifications and
+//! the payouts traders execute.
 //!
 //! A trader authenticates with `Authorization: Bearer <trader token>` and sees
 //! and acts on its own cabinets, deals and notifications only; anything else
@@ -18,6 +19,7 @@ use axum::{Json, Router};
 use chrono::SecondsFormat;
 use kassa_domain::money::format_fixed;
 use kassa_domain::p2p::mask_card;
+use kassa_domain::payout::{Payout, PayoutStatus};
 use kassa_domain::{BankNotification, Cabinet, Currency, Deal, DealStatus, Trader};
 use kassa_engine::p2p::NewNotification;
 use kassa_engine::{Engine, EngineError};
@@ -523,6 +525,12 @@ pub fn routes() -> Router<AppState> {
             "/notifications",
             route(post(post_notification).get(list_notifications)),
         )
+        .route("/payouts", route(get(list_payouts)))
+        .route("/payouts/offered", route(get(offered_payouts)))
+        .route("/payouts/{id}", route(get(get_payout)))
+        .route("/payouts/{id}/take", route(post(take_payout)))
+        .route("/payouts/{id}/done", route(post(complete_payout)))
+        .route("/payouts/{id}/decline", route(post(decline_payout)))
         .fallback(not_found);
     Router::new()
         .nest("/trader-api", api)
@@ -732,4 +740,206 @@ async fn list_notifications(
             .map(|n| notification_json(n, &currencies))
             .collect(),
     ))
+}
+
+// ---------------------------------------------------------------------------
+// Payouts
+
+/// How a payout's `additional_fields` are shown: masked (card numbers as
+/// first 6 and last 4) to a trader that is only offered it or is done with
+/// it, in full to the trader paying it.
+fn payout_json(p: &Payout, fields: Value) -> Value {
+    let e = p.currency.exponent();
+    json!({
+        "id": p.id,
+        "status": p.status.as_str(),
+        "amount": format_fixed(p.amount_minor, e),
+        "currency": p.currency,
+        "method": p.method,
+        "bank": fields.get("bank_name").cloned().unwrap_or(Value::Null),
+        "additional_fields": fields,
+        "trader_id": p.trader_id,
+        "receipt": p.receipt,
+        "reason": p.reason,
+        "created_at": time(p.created_at_secs),
+        "updated_at": time(p.updated_at_secs),
+        "deadline": time(p.deadline_secs),
+    })
+}
+
+fn masked_payout_json(p: &Payout) -> Value {
+    payout_json(p, p.fields_masked.clone())
+}
+
+/// The payout with its fields in clear, for the trader paying it. Fields that
+/// cannot be unsealed (the master key changed) are shown masked and logged.
+fn full_payout_json(engine: &Engine, p: &Payout) -> Value {
+    match engine.payout_fields(p) {
+        Some(fields) => payout_json(p, Value::Object(fields)),
+        None => {
+            tracing::error!(payout = %p.id, "the payout's fields cannot be unsealed");
+            masked_payout_json(p)
+        }
+    }
+}
+
+/// A trader's own payout: in full while it is paying it, masked once done.
+fn own_payout_json(engine: &Engine, p: &Payout) -> Value {
+    if p.status == PayoutStatus::InProgress {
+        full_payout_json(engine, p)
+    } else {
+        masked_payout_json(p)
+    }
+}
+
+/// `GET /trader-api/payouts/offered`: pending payouts of a method and currency
+/// one of the trader's active cabinets serves, oldest first, masked.
+async fn offered_payouts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    let trader = authenticate(&state.engine, &headers).await?;
+    query(raw, &[])?;
+    let now = state.engine.now_secs();
+    let payouts = state.engine.offered_payouts(&trader).await?;
+    Ok(list(
+        payouts
+            .iter()
+            // One past its deadline is about to fail: it is not offered.
+            .filter(|p| p.deadline_secs > now)
+            .map(masked_payout_json)
+            .collect(),
+    ))
+}
+
+/// `GET /trader-api/payouts?status=in_progress|success|failed|all`: the
+/// payouts this trader took, newest first.
+async fn list_payouts(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    let trader = authenticate(&state.engine, &headers).await?;
+    let q = query(raw, &["status"])?;
+    let only = match q.get("status").map(String::as_str) {
+        None | Some("all") => None,
+        Some("in_progress") => Some(PayoutStatus::InProgress),
+        Some("success") => Some(PayoutStatus::Success),
+        Some("failed") => Some(PayoutStatus::Failed),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "status",
+                "Use all, in_progress, success or failed.",
+            ))
+        }
+    };
+    let payouts = state.engine.trader_payouts(trader.id).await?;
+    Ok(list(
+        payouts
+            .iter()
+            .filter(|p| only.is_none_or(|s| p.status == s))
+            .map(|p| own_payout_json(&state.engine, p))
+            .collect(),
+    ))
+}
+
+/// `GET /trader-api/payouts/{id}`: one of the trader's payouts.
+async fn get_payout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: std::result::Result<Path<String>, PathRejection>,
+) -> Result<Response> {
+    let trader = authenticate(&state.engine, &headers).await?;
+    let id = path_id(path, "payout")?;
+    let payout = state
+        .engine
+        .trader_payouts(trader.id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ApiError::not_found("payout"))?;
+    Ok(Json(own_payout_json(&state.engine, &payout)).into_response())
+}
+
+/// `POST /trader-api/payouts/{id}/take`: the payout is this trader's to pay;
+/// the answer has its fields in full.
+async fn take_payout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: std::result::Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response> {
+    let trader = authenticate(&state.engine, &headers).await?;
+    let id = path_id(path, "payout")?;
+    Input::read(body, true).await?.finish()?;
+    let payout = state
+        .engine
+        .take_payout(trader.id, id)
+        .await
+        .map_err(not_found_as("payout"))?;
+    Ok(Json(full_payout_json(&state.engine, &payout)).into_response())
+}
+
+/// `POST /trader-api/payouts/{id}/done` with `{"receipt": "..."}`: paid.
+async fn complete_payout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: std::result::Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response> {
+    let trader = authenticate(&state.engine, &headers).await?;
+    let id = path_id(path, "payout")?;
+    let mut input = Input::read(body, false).await?;
+    let receipt = input.string("receipt", true);
+    if let Some(r) = &receipt {
+        if r.trim().is_empty() || r.len() > 255 {
+            input.error("receipt", "This value should be 1 to 255 characters.");
+        }
+    }
+    input.finish()?;
+    let payout = state
+        .engine
+        .complete_payout(trader.id, id, receipt.expect("checked by finish"))
+        .await
+        .map_err(not_found_as("payout"))?;
+    Ok(Json(masked_payout_json(&payout)).into_response())
+}
+
+/// `POST /trader-api/payouts/{id}/decline`: the trader will not pay it (one it
+/// took, or one it is offered); it goes back to the other traders and is not
+/// offered to this one again.
+async fn decline_payout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    path: std::result::Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Result<Response> {
+    let trader = authenticate(&state.engine, &headers).await?;
+    let id = path_id(path, "payout")?;
+    Input::read(body, true).await?.finish()?;
+    // Only a payout this trader took or is offered is its to decline; any
+    // other answers as unknown.
+    let own = state
+        .engine
+        .trader_payouts(trader.id.clone())
+        .await?
+        .iter()
+        .any(|p| p.id == id && p.status == PayoutStatus::InProgress);
+    let offered = own
+        || state
+            .engine
+            .offered_payouts(&trader)
+            .await?
+            .iter()
+            .any(|p| p.id == id);
+    if !offered {
+        return Err(ApiError::not_found("payout"));
+    }
+    let payout = state
+        .engine
+        .decline_payout(trader.id, id)
+        .await
+        .map_err(not_found_as("payout"))?;
+    Ok(Json(masked_payout_json(&payout)).into_response())
 }

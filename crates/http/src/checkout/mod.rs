@@ -53,6 +53,8 @@ pub fn routes() -> Router<AppState> {
             "/api/payment-invoices/{id}/callbacks",
             post(resend_callback),
         )
+        .route("/api/reports/daily", get(daily_report))
+        .route("/api/balance", get(balance))
 }
 
 pub async fn read_body(body: Body) -> Result<Bytes> {
@@ -433,4 +435,110 @@ async fn resend_callback(
         .into_response())
 }
 
+/// `GET /api/balance[?currency=RUB]`: the merchant's balances in the key's
+/// mode, one resource per currency it has had money in (with `currency`,
+/// that one, zero when it has none). Amounts as decimal strings and as
+/// integers of minor units.
+async fn balance(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Value>> {
+    let auth = private(&app.engine, &headers).await?;
+    let pairs = query_pairs(q)?;
+    let mut only = None;
+    for (key, value) in &pairs {
+        match key.as_str() {
+            "currency" => {
+                only = Some(Currency::from_code(value).ok_or_else(|| {
+                    CheckoutError::invalid("currency", "This value is not a valid currency.")
+                })?)
+            }
+            other => {
+                return Err(CheckoutError::invalid(
+                    &other.chars().take(64).collect::<String>(),
+                    "This parameter is not allowed: use currency.",
+                ))
+            }
+        }
+    }
+    let mut all = app
+        .engine
+        .balances(auth.merchant.id.clone(), auth.test_mode)
+        .await?;
+    if let Some(currency) = only {
+        all.retain(|b| b.currency == currency);
+        if all.is_empty() {
+            all.push(kassa_engine::ledger::Balance {
+                currency,
+                test_mode: auth.test_mode,
+                available_minor: 0,
+                pending_payouts_minor: 0,
+                reserve_minor: 0,
+            });
+        }
+    }
+    all.sort_by_key(|b| b.currency.code());
+    let data: Vec<Value> = all
+        .iter()
+        .map(|b| {
+            let e = b.currency.exponent();
+            let f = |m: i64| kassa_domain::money::format_fixed(m, e);
+            json!({
+                "type": "balances",
+                "id": b.currency.code(),
+                "attributes": {
+                    "currency": b.currency.code(),
+                    "exponent": e,
+                    "test_mode": b.test_mode,
+                    "available": f(b.available_minor),
+                    "available_minor": b.available_minor,
+                    "pending_payouts": f(b.pending_payouts_minor),
+                    "pending_payouts_minor": b.pending_payouts_minor,
+                    "reserve": f(b.reserve_minor),
+                    "reserve_minor": b.reserve_minor,
+                },
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "data": data })))
+}
+
 pub type SharedEngine = Arc<Engine>;
+
+/// `GET /api/reports/daily?date=YYYY-MM-DD`: the merchant's statement of one
+/// UTC day in the key's mode, as CSV (columns in `docs/ledger.md`).
+async fn daily_report(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response> {
+    let auth = private(&app.engine, &headers).await?;
+    let pairs = query_pairs(q)?;
+    let date = match query_value(&pairs, "date") {
+        None | Some("") => {
+            return Err(CheckoutError::invalid(
+                "date",
+                "This value should not be blank.",
+            ))
+        }
+        Some(text) => kassa_engine::report::parse_report_date(text).ok_or_else(|| {
+            CheckoutError::invalid("date", "This value is not a valid date (YYYY-MM-DD).")
+        })?,
+    };
+    let csv = app
+        .engine
+        .daily_report(auth.merchant.id, auth.test_mode, date)
+        .await?;
+    let mode = if auth.test_mode { "test" } else { "live" };
+    let disposition = format!("attachment; filename=\"daily-{date}-{mode}.csv\"");
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    )
+        .into_response())
+}
