@@ -88,6 +88,9 @@ pub enum TxnKind {
     PayoutDone,
     /// A payout failed or expired: the hold goes back.
     PayoutRelease,
+    /// The operator credited or debited a merchant by hand (a top-up, a
+    /// correction), against the world.
+    Adjustment,
 }
 
 impl TxnKind {
@@ -98,6 +101,7 @@ impl TxnKind {
             TxnKind::PayoutHold => "payout_hold",
             TxnKind::PayoutDone => "payout_done",
             TxnKind::PayoutRelease => "payout_release",
+            TxnKind::Adjustment => "adjustment",
         }
     }
 }
@@ -237,6 +241,21 @@ pub fn payout_done(merchant_id: &str, sink: Account, amount: i64, fee: i64) -> V
         },
         Posting {
             account: sink,
+            amount_minor: amount,
+        },
+    ]
+}
+
+/// An operator's adjustment: `amount` (negative to debit) between the world
+/// and the merchant's available balance.
+pub fn adjustment(merchant_id: &str, amount: i64) -> Vec<Posting> {
+    vec![
+        Posting {
+            account: Account::World,
+            amount_minor: -amount,
+        },
+        Posting {
+            account: Account::MerchantAvailable(merchant_id.into()),
             amount_minor: amount,
         },
     ]

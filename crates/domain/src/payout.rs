@@ -277,7 +277,10 @@ mod tests {
             "424242******4242"
         );
         let tabbed = json!({"card_number": "4242\t4242\u{a0}4242 4242"});
-        assert_eq!(masked(tabbed.as_object().unwrap())["card_number"], "424242******4242");
+        assert_eq!(
+            masked(tabbed.as_object().unwrap())["card_number"],
+            "424242******4242"
+        );
     }
 
     #[test]

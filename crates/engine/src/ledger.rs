@@ -149,6 +149,48 @@ impl Engine {
         .await
     }
 
+    /// The operator credits (or, with a negative amount, debits) a merchant's
+    /// available balance by hand: a top-up from outside, or a correction. A
+    /// debit that the balance cannot cover changes nothing.
+    pub async fn adjust_balance(
+        &self,
+        merchant_id: String,
+        test_mode: bool,
+        currency: Currency,
+        amount_minor: i64,
+        reason: String,
+    ) -> EngineResult<()> {
+        if amount_minor == 0 || amount_minor.abs() > kassa_domain::money::MINOR_MAX {
+            return Err(EngineError::invalid(
+                "amount",
+                "must be non-zero and within limits",
+            ));
+        }
+        if reason.trim().is_empty() || reason.len() > 255 {
+            return Err(EngineError::invalid(
+                "reason",
+                "must be 1 to 255 characters",
+            ));
+        }
+        let now = self.now_secs();
+        self.write(move |tx| {
+            tx.merchant(&merchant_id)?.ok_or(EngineError::NotFound)?;
+            let reference = format!("adjustment:{}", reason.trim());
+            let postings = ledger::adjustment(&merchant_id, amount_minor);
+            post(
+                tx,
+                test_mode,
+                TxnKind::Adjustment,
+                currency,
+                &reference,
+                now,
+                postings,
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     /// A merchant's balances in every currency it has money in.
     pub async fn balances(
         &self,

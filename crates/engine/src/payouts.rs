@@ -403,7 +403,9 @@ impl Engine {
                     )));
                 }
                 if p.deadline_secs <= now {
-                    return Err(EngineError::Conflict("the payout is past its deadline".into()));
+                    return Err(EngineError::Conflict(
+                        "the payout is past its deadline".into(),
+                    ));
                 }
                 p.trader_id = Some(trader_id);
                 change_payout(tx, &mut p, PayoutStatus::InProgress, None, now)?;

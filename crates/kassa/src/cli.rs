@@ -74,6 +74,9 @@ pub enum Command {
     /// The operator's fee on payouts, per currency.
     #[command(subcommand, name = "payout-fee")]
     PayoutFee(ledger::PayoutFeeCommand),
+    /// Credit (or, with a negative amount, debit) a merchant's available
+    /// balance by hand: a top-up from outside, or a correction.
+    Adjust(ledger::AdjustArgs),
 }
 
 #[derive(Args)]
@@ -342,6 +345,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Balance(args) => ledger::balance(&*operator_engine(&config).await?, args).await,
         Command::Report(cmd) => ledger::report(&*operator_engine(&config).await?, cmd).await,
         Command::PayoutFee(cmd) => ledger::payout_fee(&*operator_engine(&config).await?, cmd).await,
+        Command::Adjust(args) => ledger::adjust(&*operator_engine(&config).await?, args).await,
     }
 }
 
@@ -1273,6 +1277,51 @@ mod ledger {
         pub test: bool,
         #[arg(long)]
         pub json: bool,
+    }
+
+    #[derive(Args)]
+    pub struct AdjustArgs {
+        #[arg(long)]
+        pub merchant: String,
+        #[arg(long)]
+        pub currency: String,
+        /// In the currency's units; negative to debit (`-10.00`).
+        #[arg(long, allow_hyphen_values = true)]
+        pub amount: String,
+        /// Why: kept with the ledger transaction.
+        #[arg(long)]
+        pub reason: String,
+        /// The test books instead of the live ones.
+        #[arg(long)]
+        pub test: bool,
+    }
+
+    pub async fn adjust(engine: &Engine, args: AdjustArgs) -> anyhow::Result<()> {
+        let currency = Currency::from_code(&args.currency)
+            .ok_or_else(|| anyhow!("currency: unknown {}", args.currency))?;
+        let minor = match parse_minor(&args.amount, currency.exponent()) {
+            Ok(m) if m != 0 => m,
+            Ok(_) => bail!("amount: must not be zero"),
+            Err(e) => bail!("amount: {e}"),
+        };
+        engine
+            .adjust_balance(
+                args.merchant.clone(),
+                args.test,
+                currency,
+                minor,
+                args.reason,
+            )
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "merchant {}: {} {} {}",
+            args.merchant,
+            if minor > 0 { "credited" } else { "debited" },
+            format_fixed(minor.abs(), currency.exponent()),
+            currency
+        );
+        Ok(())
     }
 
     #[derive(Subcommand)]

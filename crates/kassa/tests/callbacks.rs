@@ -227,8 +227,13 @@ async fn live_invoices_are_signed_with_the_live_secret() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start(&[], 200);
     let live = &app.merchant.live;
-    let mut attributes = test_invoice("process_pending");
-    attributes["callback_url"] = json!(receiver.url());
+    // A live invoice on a real service (the test service takes test invoices only).
+    let attributes = json!({
+        "amount": "100.50",
+        "currency": "USD",
+        "service": "payment_card_usd_hpp",
+        "callback_url": receiver.url(),
+    });
     let response = app
         .http
         .post(app.url("/api/payment-invoices"))

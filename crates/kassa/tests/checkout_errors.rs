@@ -1430,9 +1430,9 @@ async fn paging_parameters_are_checked() {
     let foreign = create_as(&app, &other.test, test_invoice("process_pending"))
         .await
         .id();
-    let live = create_as(&app, &app.merchant.live, test_invoice("process_pending"))
-        .await
-        .id();
+    let live_invoice =
+        json!({"amount": "10", "currency": "USD", "service": "payment_card_usd_hpp"});
+    let live = create_as(&app, &app.merchant.live, live_invoice).await.id();
     let both = get(
         &app,
         &format!("/api/payment-invoices?page[after]={id}&page[before]={id}"),
@@ -1736,4 +1736,29 @@ async fn odd_values_in_every_attribute_never_make_a_500() {
             );
         }
     }
+}
+
+/// The test provider's money is not real: a live key cannot use the test
+/// service (nor can `"test_mode": false` with a live key), so it never
+/// reaches the live books.
+#[tokio::test]
+async fn the_test_service_takes_test_invoices_only() {
+    let app = TestApp::spawn().await;
+    let reply = create_as(&app, &app.merchant.live, test_invoice("processed")).await;
+    reply.expect(422);
+    assert_eq!(
+        reply.json,
+        json!({"errors": {"service": "The test service takes test-mode invoices only."}})
+    );
+    let mut explicit = test_invoice("processed");
+    explicit["test_mode"] = json!(true);
+    create_as(&app, &app.merchant.live, explicit)
+        .await
+        .expect(422);
+    let books = app
+        .engine()
+        .balances(app.merchant.merchant_id.clone(), false)
+        .await
+        .unwrap();
+    assert!(books.is_empty(), "{books:?}");
 }

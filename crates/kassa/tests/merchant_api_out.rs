@@ -64,15 +64,27 @@ fn live_private(app: &TestApp, method: Method, path: &str) -> reqwest::RequestBu
         .basic_auth(&live.private_key_id, Some(&live.private_key_secret))
 }
 
-/// A processed pay-in of `amount` RUB through the Checkout private API, with
-/// the live key (`live`) or the test key; returns the RUB balance of that
-/// mode once it is booked.
+/// `amount` RUB for the live books (the operator's top-up: the test service
+/// never books live money) or the test books (a processed test-service
+/// pay-in); returns the RUB balance of that mode once it is booked.
 async fn fund(app: &TestApp, amount: &str, live: bool) -> Balance {
-    let creds = if live {
-        &app.merchant.live
-    } else {
-        &app.merchant.test
-    };
+    if live {
+        let minor = kassa_domain::money::parse_minor(amount, 2).expect("amount");
+        app.engine()
+            .adjust_balance(
+                app.merchant.merchant_id.clone(),
+                false,
+                rub(),
+                minor,
+                "top-up".into(),
+            )
+            .await
+            .expect("top-up");
+        let b = rub_balance(app, false).await;
+        assert!(b.available_minor > 0, "{b:?}");
+        return b;
+    }
+    let creds = &app.merchant.test;
     let auth = |r: reqwest::RequestBuilder| {
         r.basic_auth(&creds.private_key_id, Some(&creds.private_key_secret))
     };
@@ -82,7 +94,7 @@ async fn fund(app: &TestApp, amount: &str, live: bool) -> Balance {
             "currency": "RUB",
             "service": "test_rub_test",
             "service_fields": {"status": "processed"},
-            "test_mode": !live,
+            "test_mode": true,
         }}}),
     ))
     .await;
@@ -107,7 +119,7 @@ async fn fund(app: &TestApp, amount: &str, live: bool) -> Balance {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let b = rub_balance(app, !live).await;
+    let b = rub_balance(app, true).await;
     assert!(b.available_minor > 0, "{b:?}");
     b
 }

@@ -111,48 +111,21 @@ async fn trader(app: &TestApp, name: &str, method: &str, requisite: &str) -> (Tr
     (trader, token)
 }
 
-/// A processed live pay-in of `amount` RUB through the Checkout private API
-/// with the live key; returns the live RUB balance once it is booked.
+/// Credits `amount` RUB to the merchant's live available balance (the
+/// operator's top-up; the test service never books live money); returns the
+/// live RUB balance.
 async fn fund(app: &TestApp, amount: &str) -> Balance {
-    let live = &app.merchant.live;
-    let response = app
-        .http
-        .post(app.url("/api/payment-invoices"))
-        .basic_auth(&live.private_key_id, Some(&live.private_key_secret))
-        .json(&json!({"data": {"type": "payment-invoices", "attributes": {
-            "amount": amount,
-            "currency": "RUB",
-            "service": "test_rub_test",
-            "service_fields": {"status": "processed"},
-            "test_mode": false,
-        }}}))
-        .send()
+    let minor = kassa_domain::money::parse_minor(amount, 2).expect("amount");
+    app.engine()
+        .adjust_balance(
+            app.merchant.merchant_id.clone(),
+            false,
+            rub(),
+            minor,
+            "top-up".into(),
+        )
         .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("json");
-    assert_eq!(status, 201, "{body}");
-    assert_eq!(body["data"]["attributes"]["test_mode"], false, "{body}");
-    let id = body["data"]["id"].as_str().expect("id").to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let response = app
-            .http
-            .get(app.url(&format!("/api/payment-invoices/{id}")))
-            .basic_auth(&live.private_key_id, Some(&live.private_key_secret))
-            .send()
-            .await
-            .expect("request");
-        let body: Value = response.json().await.expect("json");
-        if body["data"]["attributes"]["status"] == "processed" {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pay-in was not processed: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .expect("top-up");
     let balance = rub_balance(app, false).await;
     assert!(balance.available_minor > 0, "{balance:?}");
     assert_eq!(balance.pending_payouts_minor, 0);

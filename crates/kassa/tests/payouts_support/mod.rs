@@ -202,50 +202,22 @@ pub fn check_answer(secret: &str, body: &Value) {
     assert_eq!(body["success"], json!(status != 3), "{body}");
 }
 
-/// Pays `amount` (decimal text) in `currency` in through the test service
-/// with the merchant's LIVE private key, and waits until it is processed:
-/// live money for live (H2H) payouts.
+/// Credits `amount` (decimal text) in `currency` to the merchant's LIVE
+/// available balance, as the operator's top-up (`kassa adjust`): live money
+/// for live (H2H) payouts. The test service never books live money.
 pub async fn fund(app: &TestApp, currency: &str, amount: &str) {
-    let live = &app.merchant.live;
-    let attributes = json!({
-        "amount": amount,
-        "currency": currency,
-        "service": format!("test_{}_test", currency.to_lowercase()),
-        "service_fields": {"status": "processed"},
-        "description": "Top-up for payouts",
-    });
-    let response = app
-        .http
-        .post(app.url("/api/payment-invoices"))
-        .basic_auth(&live.private_key_id, Some(&live.private_key_secret))
-        .json(&json!({"data": {"type": "payment-invoices", "attributes": attributes}}))
-        .send()
+    let currency = kassa_domain::Currency::from_code(currency).expect("currency");
+    let minor = kassa_domain::money::parse_minor(amount, currency.exponent()).expect("amount");
+    app.engine()
+        .adjust_balance(
+            app.merchant.merchant_id.clone(),
+            false,
+            currency,
+            minor,
+            "top-up".into(),
+        )
         .await
-        .expect("request");
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.expect("JSON");
-    assert!(status == 200 || status == 201, "{status}: {body}");
-    let id = body["data"]["id"].as_str().expect("data.id").to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let response = app
-            .http
-            .get(app.url(&format!("/api/payment-invoices/{id}")))
-            .basic_auth(&live.private_key_id, Some(&live.private_key_secret))
-            .send()
-            .await
-            .expect("request");
-        let body: Value = response.json().await.expect("JSON");
-        let status = body["data"]["attributes"]["status"].clone();
-        if status == json!("processed") {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pay-in was not processed: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        .expect("top-up");
 }
 
 /// The merchant's live balance in a currency: (available, pending payouts,
