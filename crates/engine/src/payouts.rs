@@ -473,7 +473,13 @@ impl Engine {
                         p.declined_by.push(trader_id);
                         change_payout(tx, &mut p, PayoutStatus::Pending, None, now)?;
                     }
-                    PayoutStatus::Pending if !p.declined_by.contains(&trader_id) => {
+                    PayoutStatus::Pending
+                        if !p.declined_by.contains(&trader_id)
+                            && !p.test_mode
+                            && tx.cabinets_of_trader(&trader_id)?.iter().any(|c| {
+                                c.active && c.method.eq_ignore_ascii_case(&p.method) && c.currency == p.currency
+                            }) =>
+                    {
                         p.declined_by.push(trader_id);
                         tx.update_payout(&p)?;
                     }
