@@ -477,7 +477,9 @@ impl Engine {
                         if !p.declined_by.contains(&trader_id)
                             && !p.test_mode
                             && tx.cabinets_of_trader(&trader_id)?.iter().any(|c| {
-                                c.active && c.method.eq_ignore_ascii_case(&p.method) && c.currency == p.currency
+                                c.active
+                                    && c.method.eq_ignore_ascii_case(&p.method)
+                                    && c.currency == p.currency
                             }) =>
                     {
                         p.declined_by.push(trader_id);

@@ -1,6 +1,7 @@
 //! The `kassa` binary's operator commands, run as a process against a real
 //! SQLite file (and, for callbacks, beside a server on the same file).
 
+mod cli_support;
 mod common;
 mod receiver;
 
@@ -9,53 +10,12 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use cli_support::{fresh_db, json_ok, kassa, kassa_ok};
 use common::{test_invoice, TestApp};
 use kassa_engine::ManualClock;
 use receiver::Receiver;
 use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
-
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `kassa args...` on the database `db` (the master key is read from
-/// `master.key` beside it), from the database's directory so that no
-/// `kassa.toml` of the checkout is picked up.
-async fn kassa(db: &Path, args: &[&str]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KASSA_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command
-        .args(args)
-        .current_dir(db.parent().expect("the database is in a directory"))
-        .env("KASSA_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("KASSA_LOG", "warn")
-        .output()
-        .await
-        .expect("kassa runs");
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// Runs a command that must succeed; returns its standard output.
-async fn kassa_ok(db: &Path, args: &[&str]) -> String {
-    let run = kassa(db, args).await;
-    assert!(
-        run.success,
-        "kassa {args:?} failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
-    run.stdout
-}
 
 /// Runs a command that must fail; returns its error output.
 async fn kassa_fails(db: &Path, args: &[&str]) -> String {
@@ -66,18 +26,6 @@ async fn kassa_fails(db: &Path, args: &[&str]) -> String {
         "kassa {args:?} failed without a message"
     );
     run.stderr
-}
-
-async fn json_ok(db: &Path, args: &[&str]) -> Value {
-    let stdout = kassa_ok(db, args).await;
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("kassa {args:?} printed no single JSON value ({e}):\n{stdout}"))
-}
-
-fn fresh_db() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("kassa.sqlite");
-    (dir, db)
 }
 
 /// Every byte of the database: the file, its WAL and shared memory.

@@ -2,57 +2,17 @@
 //! amount rules, deals, notifications), run as a process against a real
 //! SQLite file, alone or beside a server on the same file.
 
+mod cli_support;
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use cli_support::{fresh_db, json_ok, kassa, kassa_ok};
 use common::TestApp;
 use kassa_domain::{DealStatus, InvoiceStatus};
 use kassa_engine::p2p_invoices::NewP2pInvoice;
 use serde_json::{json, Value};
-
-struct Run {
-    success: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `kassa args...` on the database `db`, from the database's directory
-/// so that no `kassa.toml` of the checkout is picked up.
-async fn kassa(db: &Path, args: &[&str]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KASSA_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command
-        .args(args)
-        .current_dir(db.parent().expect("the database is in a directory"))
-        .env("KASSA_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("KASSA_LOG", "warn")
-        .output()
-        .await
-        .expect("kassa runs");
-    Run {
-        success: output.status.success(),
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-async fn kassa_ok(db: &Path, args: &[&str]) -> String {
-    let run = kassa(db, args).await;
-    assert!(
-        run.success,
-        "kassa {args:?} failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
-    run.stdout
-}
 
 /// Runs a command that must fail with a message; returns the message.
 async fn kassa_fails(db: &Path, args: &[&str]) -> String {
@@ -64,18 +24,6 @@ async fn kassa_fails(db: &Path, args: &[&str]) -> String {
         "kassa {args:?} failed without a message"
     );
     run.stderr
-}
-
-async fn json_ok(db: &Path, args: &[&str]) -> Value {
-    let stdout = kassa_ok(db, args).await;
-    serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("kassa {args:?} printed no single JSON value ({e}):\n{stdout}"))
-}
-
-fn fresh_db() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("kassa.sqlite");
-    (dir, db)
 }
 
 fn database_contains(db: &Path, needle: &str) -> bool {

@@ -3,23 +3,17 @@
 //! deadline, the SBP QR code and "I have paid", in a real headless Chromium
 //! and over plain HTTP.
 
+mod browser;
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use browser::{text_of, with_browser};
 use common::{test_invoice, TestApp};
-use fantoccini::{Client, ClientBuilder, Locator};
-use futures::FutureExt;
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::Locator;
 use kassa_domain::{Currency, Deal, DealStatus};
 use kassa_engine::p2p::NewCabinet;
 use kassa_engine::p2p_invoices::NewP2pInvoice;
-use serde_json::json;
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 const SBP_PHONE: &str = "+79967779977";
 const SBP_LINK: &str = "https://www.sberbank.com/sms/pbpn?requisiteNumber=79967779977";
@@ -197,146 +191,6 @@ async fn get_page(app: &TestApp, path: &str, accept_language: Option<&str>) -> P
 
 async fn post_page(app: &TestApp, path: &str) -> Page {
     send(app.http.post(app.url(path))).await
-}
-
-// ---------------------------------------------------------------------------
-// The browser (the same setup as hosted_page.rs)
-// ---------------------------------------------------------------------------
-
-/// chromedriver started by this test, in its own process group so that the
-/// browsers it launched go with it. Killed on drop, whatever happened.
-struct ChromeDriver {
-    child: Child,
-    port: u16,
-    profile: tempfile::TempDir,
-}
-
-impl Drop for ChromeDriver {
-    fn drop(&mut self) {
-        // The group is the one this test made for its own chromedriver.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    drop(listener);
-    port
-}
-
-/// Whether the browser test can run here. On CI it must: a missing browser
-/// fails the test instead of skipping it.
-fn browser_available(test: &str) -> bool {
-    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
-    if !present {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set but {CHROMIUM} or {CHROMEDRIVER} is missing (apt-get install -y chromium chromium-driver)");
-        }
-        eprintln!("NOTICE: {test} skipped: {CHROMIUM} or {CHROMEDRIVER} is missing");
-    }
-    present
-}
-
-async fn start_chromedriver() -> ChromeDriver {
-    use std::os::unix::process::CommandExt;
-
-    let profile = tempfile::tempdir().expect("profile dir");
-    let port = free_port();
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0)
-        .spawn()
-        .expect("chromedriver starts");
-    let driver = ChromeDriver {
-        child,
-        port,
-        profile,
-    };
-    let status_url = format!("http://127.0.0.1:{port}/status");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(r) = reqwest::get(&status_url).await {
-            if r.status().is_success() {
-                break;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "chromedriver did not answer on port {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    driver
-}
-
-async fn connect(driver: &ChromeDriver) -> Client {
-    let profile = driver.profile.path().display().to_string();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                format!("--user-data-dir={profile}"),
-            ],
-        }),
-    );
-    ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a WebDriver session")
-}
-
-/// Runs `scenario` in a fresh browser and always ends the session and
-/// chromedriver afterwards, also when an assertion failed.
-async fn with_browser<F, Fut>(test: &str, scenario: F)
-where
-    F: FnOnce(Client) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    if !browser_available(test) {
-        return;
-    }
-    let driver = start_chromedriver().await;
-    let client = connect(&driver).await;
-    let outcome = std::panic::AssertUnwindSafe(scenario(client.clone()))
-        .catch_unwind()
-        .await;
-    let _ = client.close().await;
-    drop(driver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-}
-
-async fn text_of(client: &Client, css: &str) -> String {
-    client
-        .find(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css} on the page: {e}"))
-        .text()
-        .await
-        .expect("text")
 }
 
 #[tokio::test]

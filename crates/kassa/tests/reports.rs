@@ -4,11 +4,13 @@
 //! equal the ledger's at the end of the day and open the next day. Also the
 //! `balance` and `payout-fee` commands, and their refusals.
 
+mod cli_support;
 mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
+use cli_support::{kassa, kassa_ok};
 use common::TestApp;
 use kassa_domain::payout::{PayoutSource, PayoutStatus};
 use kassa_domain::{FeeRule, ReserveRule};
@@ -18,46 +20,6 @@ use serde_json::{json, Map, Value};
 
 const HEADER: &str =
     "time,kind,reference,currency,available,pending_payouts,reserve,fee,amount,transaction_id";
-
-struct Run {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `kassa args...` on the database `db`, from its directory so that no
-/// `kassa.toml` of the checkout is picked up.
-async fn kassa(db: &Path, args: &[&str]) -> Run {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KASSA_") {
-            command.env_remove(name);
-        }
-    }
-    let output = command
-        .args(args)
-        .current_dir(db.parent().expect("the database is in a directory"))
-        .env("KASSA_DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("KASSA_LOG", "warn")
-        .output()
-        .await
-        .expect("kassa runs");
-    Run {
-        success: output.status.success(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-async fn kassa_ok(db: &Path, args: &[&str]) -> String {
-    let run = kassa(db, args).await;
-    assert!(
-        run.success,
-        "kassa {args:?} failed:\n{}\n{}",
-        run.stdout, run.stderr
-    );
-    run.stdout
-}
 
 /// Runs a command that must be refused: non-zero exit, a message.
 async fn kassa_fails(db: &Path, args: &[&str]) -> String {
