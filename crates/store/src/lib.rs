@@ -6,6 +6,7 @@
 //! sent after it is durable. Reads run on their own connections and never wait
 //! for the writer.
 
+mod postgres;
 mod sqlite;
 
 use kassa_domain::ledger::Transaction;
@@ -17,6 +18,7 @@ use kassa_domain::{
 };
 use serde_json::Value;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
