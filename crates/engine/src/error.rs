@@ -27,7 +27,17 @@ pub enum EngineError {
     #[error("All generated amounts were already booked")]
     AmountsTaken,
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            // Only a client's key can carry such text: it names nothing.
+            StoreError::InvalidText => EngineError::NotFound,
+            e => EngineError::Store(e),
+        }
+    }
 }
 
 impl EngineError {

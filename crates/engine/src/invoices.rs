@@ -209,7 +209,7 @@ impl Engine {
                 .or_insert_with(|| message.to_string());
         };
         if let Some(r) = &new.reference_id {
-            if r.is_empty() || r.len() > REFERENCE_ID_MAX {
+            if r.is_empty() || r.len() > REFERENCE_ID_MAX || r.chars().any(char::is_control) {
                 err(
                     "reference_id",
                     "This value should be 1 to 255 characters long.",
@@ -383,7 +383,11 @@ impl Engine {
                 // now). A valid repeat is settled inside the write below, which
                 // also settles concurrent duplicates.
                 Err(invalid) => {
-                    let Some(reference_id) = new.reference_id.clone() else {
+                    let Some(reference_id) = new
+                        .reference_id
+                        .clone()
+                        .filter(|r| !r.chars().any(char::is_control))
+                    else {
                         return Err(invalid);
                     };
                     let merchant_id = merchant.id.clone();

@@ -33,6 +33,20 @@ pub(crate) fn post(
         now_secs,
         postings,
     );
+    // Accounts that must not go negative are locked (in a fixed order, so
+    // that two transactions never wait on each other) before they are
+    // posted to and checked: the check then holds across nodes.
+    let mut guarded: Vec<String> = txn
+        .postings
+        .iter()
+        .filter(|p| p.amount_minor < 0 && p.account.never_negative())
+        .map(|p| format!("{}:{}", txn.account_key(&p.account), currency.code()))
+        .collect();
+    guarded.sort();
+    guarded.dedup();
+    for key in &guarded {
+        tx.lock_account(key)?;
+    }
     tx.insert_transaction(&txn)?;
     for p in txn
         .postings

@@ -744,7 +744,10 @@ impl Engine {
         request: BookRequest,
     ) -> EngineResult<BookAnswer> {
         let mut errors = std::collections::BTreeMap::new();
-        if request.request_id.is_empty() || request.request_id.len() > ID_MAX {
+        if request.request_id.is_empty()
+            || request.request_id.len() > ID_MAX
+            || request.request_id.chars().any(char::is_control)
+        {
             errors.insert(
                 "request_id".to_string(),
                 "must be 1 to 255 characters".to_string(),

@@ -60,7 +60,7 @@ impl Engine {
             errors.entry(f.to_string()).or_insert_with(|| m.to_string());
         };
         if let Some(id) = &new.internal_id {
-            if id.is_empty() || id.len() > ID_MAX {
+            if id.is_empty() || id.len() > ID_MAX || id.chars().any(char::is_control) {
                 err("internalId", "must be 1 to 255 characters");
             }
         }

@@ -171,7 +171,10 @@ impl Engine {
         new: NewPayout,
     ) -> EngineResult<CreatedPayout> {
         let mut errors = std::collections::BTreeMap::new();
-        if new.request_id.is_empty() || new.request_id.len() > 255 {
+        if new.request_id.is_empty()
+            || new.request_id.len() > 255
+            || new.request_id.chars().any(char::is_control)
+        {
             errors.insert(
                 "request_id".to_string(),
                 "must be 1 to 255 characters".to_string(),

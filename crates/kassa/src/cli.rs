@@ -325,7 +325,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let engine = operator_engine(&config).await?;
-            println!("database ready: {}", config.sqlite_path()?.display());
+            println!("database ready: {}", config.database_url);
             drop(engine);
             Ok(())
         }

@@ -37,8 +37,17 @@ pub struct Config {
     /// Bearer token of the admin API (`/admin-api/`); absent: the admin API
     /// answers 401 to everyone.
     pub admin_token: Option<String>,
+    /// Connections each node keeps to PostgreSQL at most.
+    pub db_pool_size: usize,
     /// `tracing` filter, e.g. `info` or `kassa=debug`.
     pub log: String,
+}
+
+/// Where the store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
 }
 
 impl Default for Config {
@@ -60,6 +69,7 @@ impl Default for Config {
             p2p_invoice_ttl_secs: engine.p2p_invoice_ttl_secs,
             payout_ttl_secs: engine.payout_ttl_secs,
             admin_token: None,
+            db_pool_size: 16,
             log: "info".into(),
         }
     }
@@ -152,6 +162,9 @@ impl Config {
         if let Some(v) = env("KASSA_ADMIN_TOKEN") {
             self.admin_token = Some(v);
         }
+        if let Some(v) = parse_env("KASSA_DB_POOL_SIZE")? {
+            self.db_pool_size = v;
+        }
         if let Some(v) = env("KASSA_LOG") {
             self.log = v;
         }
@@ -185,15 +198,32 @@ impl Config {
         if self.worker_poll_ms == 0 {
             bail!("worker_poll_ms must be positive");
         }
-        self.sqlite_path()?;
+        if !(1..=1024).contains(&self.db_pool_size) {
+            bail!("db_pool_size must be between 1 and 1024");
+        }
+        match self.database()? {
+            Database::Postgres(_) if self.master_key.is_none() => {
+                bail!("with PostgreSQL, every node needs the same master_key (KASSA_MASTER_KEY)")
+            }
+            _ => {}
+        }
         Ok(())
+    }
+
+    /// The database `database_url` names.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        let url = self.database_url.as_str();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.to_string()));
+        }
+        Ok(Database::Sqlite(self.sqlite_path()?))
     }
 
     /// The SQLite file of `database_url`.
     pub fn sqlite_path(&self) -> anyhow::Result<PathBuf> {
         let url = self.database_url.as_str();
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            bail!("PostgreSQL is not supported by this build yet; use sqlite://PATH");
+            bail!("database_url names a PostgreSQL database, not a SQLite file");
         }
         let path = url
             .strip_prefix("sqlite://")

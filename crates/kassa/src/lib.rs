@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use kassa_engine::{Clock, Engine};
-use kassa_store::{SqliteStore, Store};
+use kassa_store::{PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -23,19 +23,20 @@ pub async fn open_engine(
     clock: Arc<dyn Clock>,
     public_base_url: String,
 ) -> anyhow::Result<Arc<Engine>> {
-    let path = config.sqlite_path()?;
-    let store = SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    let store: Arc<dyn Store> = match config.database()? {
+        config::Database::Sqlite(path) => Arc::new(
+            SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?,
+        ),
+        config::Database::Postgres(url) => {
+            Arc::new(PgStore::open(&url, config.db_pool_size).context("connecting to PostgreSQL")?)
+        }
+    };
     store.migrate().context("migrating the database")?;
     let base = public_base_url.trim_end_matches('/').to_string();
     let renderer = Arc::new(kassa_http::FaceCallbacks {
         public_base_url: base.clone(),
     });
-    let engine = Engine::new(
-        Arc::new(store),
-        clock,
-        config.engine_config(base)?,
-        renderer,
-    );
+    let engine = Engine::new(store, clock, config.engine_config(base)?, renderer);
     engine
         .seed_catalog()
         .await

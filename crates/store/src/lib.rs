@@ -30,6 +30,9 @@ pub enum StoreError {
     Backend(String),
     #[error("the store is closed")]
     Closed,
+    /// A value the store cannot hold as text (a NUL character in a key).
+    #[error("text the store cannot hold")]
+    InvalidText,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -174,6 +177,10 @@ pub trait Tx {
         limit: usize,
     ) -> StoreResult<Vec<BankNotification>>;
 
+    /// Holds an account until the transaction ends, so that checking its
+    /// balance and posting to it is one step for every process (a no-op where
+    /// a single writer already serializes writes).
+    fn lock_account(&mut self, key: &str) -> StoreResult<()>;
     /// Writes a balanced transaction and its postings.
     fn insert_transaction(&mut self, txn: &Transaction) -> StoreResult<()>;
     /// The sum of an account's postings in a currency, before a time if given.

@@ -36,6 +36,13 @@ fn backend(e: &postgres::Error) -> StoreError {
         if *db.code() == SqlState::UNIQUE_VIOLATION {
             return StoreError::Duplicate(db.message().to_string());
         }
+        // Text PostgreSQL cannot hold (a NUL character): a client's key that
+        // matches nothing stored, never a fault of the server.
+        if *db.code() == SqlState::CHARACTER_NOT_IN_REPERTOIRE
+            || *db.code() == SqlState::UNTRANSLATABLE_CHARACTER
+        {
+            return StoreError::InvalidText;
+        }
         return StoreError::Backend(format!("{}: {}", db.code().code(), db.message()));
     }
     StoreError::Backend(e.to_string())
@@ -1106,6 +1113,16 @@ impl Tx for PgTx<'_> {
              ORDER BY created_at DESC, seq DESC LIMIT $3",
             &[&trader_id, &unmatched_only, &(limit as i64)],
         )
+    }
+
+    fn lock_account(&mut self, key: &str) -> StoreResult<()> {
+        // Held until commit or rollback: a second transaction posting to the
+        // same account waits here, then sees the first one's postings.
+        self.query_opt(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&key],
+        )
+        .map(drop)
     }
 
     fn insert_transaction(&mut self, t: &Transaction) -> StoreResult<()> {

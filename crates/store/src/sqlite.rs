@@ -910,6 +910,11 @@ impl Tx for SqliteTx<'_> {
         self.doc("SELECT doc FROM settings WHERE key = ?1", [key])
     }
 
+    fn lock_account(&mut self, _key: &str) -> StoreResult<()> {
+        // One writer thread, one write transaction at a time: nothing to lock.
+        Ok(())
+    }
+
     fn insert_transaction(&mut self, t: &Transaction) -> StoreResult<()> {
         self.exec(
             "INSERT INTO ledger_transactions (id, kind, currency, reference, at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 pub struct TestApp {
+    /// Dropped last: the PostgreSQL database of this app, when the suite runs
+    /// on PostgreSQL (`KASSA_TEST_BACKEND=postgres`).
     pub server: Option<Server>,
     pub base_url: String,
     pub clock: Arc<ManualClock>,
@@ -20,6 +22,63 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
     pub merchant: IssuedMerchant,
+    pub pg: Option<PgDatabase>,
+}
+
+/// The PostgreSQL server the suite's second run uses.
+fn pg_admin_url() -> String {
+    std::env::var("KASSA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Whether this run of the suite is on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("KASSA_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// A database of the test's own, dropped with it.
+pub struct PgDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl PgDatabase {
+    fn create() -> PgDatabase {
+        let name = format!(
+            "kassa_t_{}",
+            kassa_domain::ids::random_base62(12).to_lowercase()
+        );
+        let admin = pg_admin_url();
+        let url = match admin.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("KASSA_TEST_POSTGRES names no database: {admin}"),
+        };
+        let statement = format!("CREATE DATABASE {name}");
+        // The synchronous client runs a runtime of its own: off the test's.
+        std::thread::spawn(move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls)
+                .expect("PostgreSQL for the test suite");
+            client
+                .batch_execute(&statement)
+                .expect("create the test database");
+        })
+        .join()
+        .expect("create thread");
+        PgDatabase { name, url }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin = pg_admin_url();
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut client) = postgres::Client::connect(&admin, postgres::NoTls) {
+                let _ = client.batch_execute(&statement);
+            }
+        })
+        .join();
+    }
 }
 
 /// Settings for tests: loopback callbacks allowed, quick workers, short retries.
@@ -45,6 +104,14 @@ impl TestApp {
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = test_config(dir.path());
+        let pg = on_postgres().then(PgDatabase::create);
+        if let Some(db) = &pg {
+            use base64::Engine as _;
+            config.database_url = db.url.clone();
+            config.master_key =
+                Some(base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()));
+            config.db_pool_size = 8;
+        }
         adjust(&mut config);
         let clock = Arc::new(ManualClock::starting_now());
         let server = start(&config, clock.clone()).await;
@@ -67,6 +134,7 @@ impl TestApp {
                 .build()
                 .unwrap(),
             merchant,
+            pg,
         }
     }
 
