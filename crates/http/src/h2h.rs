@@ -265,23 +265,17 @@ type Result<T> = std::result::Result<T, H2hError>;
 
 /// Reads at most [`BODY_MAX_BYTES`]; more is a 413.
 pub async fn read_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, BODY_MAX_BYTES)
+    crate::read_limited(body, BODY_MAX_BYTES)
         .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
-            if too_large {
-                H2hError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("The request body is larger than {BODY_MAX_BYTES} bytes"),
-                )
-            } else {
-                H2hError::new(
-                    StatusCode::BAD_REQUEST,
-                    "The request body could not be read",
-                )
-            }
+        .map_err(|e| match e {
+            crate::BodyError::TooLarge => H2hError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body is larger than {BODY_MAX_BYTES} bytes"),
+            ),
+            crate::BodyError::Unreadable => H2hError::new(
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read",
+            ),
         })
 }
 

@@ -53,6 +53,29 @@ impl CallbackRenderer for FaceCallbacks {
 }
 use checkout::CheckoutError;
 
+/// Why a request body could not be read.
+pub enum BodyError {
+    /// Longer than the face allows: a 413 in the face's shape.
+    TooLarge,
+    /// The connection failed mid-body.
+    Unreadable,
+}
+
+/// Reads at most `max_bytes` of a request body: the one body limit every
+/// face applies, each rendering the error in its own shape.
+pub async fn read_limited(body: Body, max_bytes: usize) -> Result<axum::body::Bytes, BodyError> {
+    axum::body::to_bytes(body, max_bytes).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            BodyError::TooLarge
+        } else {
+            BodyError::Unreadable
+        }
+    })
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,

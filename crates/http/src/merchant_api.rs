@@ -228,19 +228,15 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn read_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, BODY_MAX_BYTES)
+    crate::read_limited(body, BODY_MAX_BYTES)
         .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
-            if too_large {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!("The body is larger than {BODY_MAX_BYTES} bytes."),
-                )
-            } else {
+        .map_err(|e| match e {
+            crate::BodyError::TooLarge => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The body is larger than {BODY_MAX_BYTES} bytes."),
+            ),
+            crate::BodyError::Unreadable => {
                 ApiError::bad_request("The request body could not be read.")
             }
         })

@@ -164,15 +164,11 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Reads at most [`BODY_MAX_BYTES`] of the body.
 pub(crate) async fn read_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, BODY_MAX_BYTES)
+    crate::read_limited(body, BODY_MAX_BYTES)
         .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
-            if too_large {
-                ApiError::PayloadTooLarge
-            } else {
+        .map_err(|e| match e {
+            crate::BodyError::TooLarge => ApiError::PayloadTooLarge,
+            crate::BodyError::Unreadable => {
                 ApiError::BadRequest("The request body could not be read.".into())
             }
         })

@@ -58,15 +58,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 pub async fn read_body(body: Body) -> Result<Bytes> {
-    axum::body::to_bytes(body, BODY_MAX_BYTES)
+    crate::read_limited(body, BODY_MAX_BYTES)
         .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-                || e.to_string().contains("length limit");
-            if too_large {
-                CheckoutError::PayloadTooLarge
-            } else {
+        .map_err(|e| match e {
+            crate::BodyError::TooLarge => CheckoutError::PayloadTooLarge,
+            crate::BodyError::Unreadable => {
                 CheckoutError::BadRequest("The request body could not be read.".into())
             }
         })
