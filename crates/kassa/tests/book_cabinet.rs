@@ -845,17 +845,22 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_server(db: &Path, port: u16, log: &Path) -> Child {
+/// A `kassa serve` process on the database of `config` (a SQLite file, or
+/// PostgreSQL with the shared master key).
+fn spawn_server(config: &kassa::Config, dir: &Path, port: u16, log: &Path) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
     for (name, _) in std::env::vars() {
         if name.starts_with("KASSA_") {
             command.env_remove(name);
         }
     }
+    if let Some(key) = &config.master_key {
+        command.env("KASSA_MASTER_KEY", key);
+    }
     command
         .arg("serve")
-        .current_dir(db.parent().unwrap())
-        .env("KASSA_DATABASE_URL", format!("sqlite://{}", db.display()))
+        .current_dir(dir)
+        .env("KASSA_DATABASE_URL", &config.database_url)
         .env("KASSA_LISTEN", format!("127.0.0.1:{port}"))
         .env("KASSA_LOG", "warn")
         .stdin(Stdio::null())
@@ -885,8 +890,14 @@ async fn wait_healthy(http: &reqwest::Client, base: &str, log: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts() {
     let dir = tempfile::tempdir().unwrap();
-    let config = common::test_config(dir.path());
-    let db = config.sqlite_path().unwrap();
+    let mut config = common::test_config(dir.path());
+    // On the PostgreSQL run these are several nodes on one server.
+    let pg = common::on_postgres().then(common::PgDatabase::create);
+    if let Some(db) = &pg {
+        use base64::Engine as _;
+        config.database_url = db.url.clone();
+        config.master_key = Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    }
     // Seed in-process, then let go of the file.
     let merchant = {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
@@ -903,7 +914,13 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
         one_card(&engine).await;
         merchant
     };
-    assert!(db.with_file_name("master.key").exists());
+    if pg.is_none() {
+        assert!(config
+            .sqlite_path()
+            .unwrap()
+            .with_file_name("master.key")
+            .exists());
+    }
 
     let http = reqwest::Client::new();
     let mut servers = Servers(Vec::new());
@@ -911,7 +928,9 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
     for i in 0..3 {
         let port = free_port();
         let log = dir.path().join(format!("server-{i}.log"));
-        servers.0.push(spawn_server(&db, port, &log));
+        servers
+            .0
+            .push(spawn_server(&config, dir.path(), port, &log));
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(&http, &base, &log).await;
         clients.push(Client::new(http.clone(), &base, &merchant));
@@ -930,7 +949,60 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
     for client in &clients[1..] {
         assert_eq!(client.post(&body).await.json, first.json);
     }
+    // Identical creates through every process at once make one invoice.
+    let c = &merchant.test;
+    let invoice = json!({"data": {"type": "payment-invoices", "attributes": {
+        "reference_id": "shared-order-1", "amount": "10.00", "currency": "USD",
+        "service": "test_usd_test", "service_fields": {"status": "processed"},
+    }}});
+    let creates = clients.iter().flat_map(|client| {
+        let url = format!("{}/api/payment-invoices", client.base_url);
+        (0..5).map({
+            let (http, invoice) = (http.clone(), invoice.clone());
+            move |_| {
+                http.post(url.clone())
+                    .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
+                    .json(&invoice)
+                    .send()
+            }
+        })
+    });
+    let mut ids = std::collections::BTreeSet::new();
+    let mut created = 0;
+    for reply in futures::future::join_all(creates).await {
+        let reply = reply.expect("request");
+        let status = reply.status().as_u16();
+        assert!(status == 200 || status == 201, "{status}");
+        created += usize::from(status == 201);
+        let body: Value = reply.json().await.unwrap();
+        ids.insert(body["data"]["id"].as_str().unwrap().to_string());
+    }
+    assert_eq!((ids.len(), created), (1, 1), "{ids:?}");
     drop(servers);
+    // The books balance across the nodes' work.
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
+    let engine = kassa::open_engine(&config, clock, "http://127.0.0.1".into())
+        .await
+        .expect("engine");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let totals = engine.ledger_totals().await.unwrap();
+        assert!(totals.negative.is_empty(), "{totals:?}");
+        assert!(
+            totals.per_currency.iter().all(|(_, _, sum)| *sum == 0),
+            "{totals:?}"
+        );
+        if engine
+            .count_invoices(merchant.merchant_id.clone())
+            .await
+            .unwrap()
+            == 1
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 // ------------------------------------------------------------- the docs

@@ -43,7 +43,7 @@ pub struct PgDatabase {
 }
 
 impl PgDatabase {
-    fn create() -> PgDatabase {
+    pub fn create() -> PgDatabase {
         let name = format!(
             "kassa_t_{}",
             kassa_domain::ids::random_base62(12).to_lowercase()
