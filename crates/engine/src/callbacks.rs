@@ -17,8 +17,10 @@ use sha2::Sha256;
 
 use crate::{Engine, EngineError, EngineResult};
 
-/// How long a claimed callback belongs to the worker that claimed it.
-const LEASE_SECS: i64 = 120;
+/// How long a claimed callback belongs to the worker that claimed it beyond
+/// the time one attempt may take: then another worker (another node, when one
+/// died mid-delivery) may claim it.
+const LEASE_MARGIN_SECS: i64 = 5;
 /// Callbacks claimed in one go; also the number delivered at once.
 const CLAIM_MAX: usize = 32;
 /// Bytes of a receiver's answer that are read (and ignored).
@@ -194,11 +196,19 @@ impl Engine {
     /// Claims due callbacks and delivers them; returns how many were tried.
     pub async fn deliver_due_callbacks(self: &Arc<Self>) -> EngineResult<usize> {
         let now = self.now_secs();
+        let attempt_secs = self.config.callback_timeout_ms.div_ceil(1000) as i64;
         let claimed = self
             .write(move |tx| {
                 let mut due = tx.due_callbacks(now, CLAIM_MAX)?;
+                // Deliveries of one claim run side by side, but an invoice's
+                // own one after another: each lease covers the attempts
+                // before it in its invoice's line, then a margin.
+                let mut place: std::collections::HashMap<String, i64> =
+                    std::collections::HashMap::new();
                 for cb in &mut due {
-                    cb.lease_until_secs = now + LEASE_SECS;
+                    let n = place.entry(cb.invoice_id.clone()).or_insert(0);
+                    *n += 1;
+                    cb.lease_until_secs = now + *n * attempt_secs + LEASE_MARGIN_SECS;
                     tx.update_callback(cb)?;
                 }
                 Ok(due)

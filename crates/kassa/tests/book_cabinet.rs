@@ -4,11 +4,12 @@
 //! serve` processes on one database file.
 
 mod common;
+mod nodes;
+
+use nodes::{free_port, spawn_server, wait_healthy, Servers};
 mod h2h_support;
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -825,68 +826,6 @@ async fn fifty_concurrent_bookings_of_one_amount_get_seven_amounts() {
     assert_seven_winners(&replies, &client.secret, 1_000_000);
 }
 
-/// `kassa serve` processes, killed when dropped.
-struct Servers(Vec<Child>);
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        for child in &mut self.0 {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `kassa serve` process on the database of `config` (a SQLite file, or
-/// PostgreSQL with the shared master key).
-fn spawn_server(config: &kassa::Config, dir: &Path, port: u16, log: &Path) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KASSA_") {
-            command.env_remove(name);
-        }
-    }
-    if let Some(key) = &config.master_key {
-        command.env("KASSA_MASTER_KEY", key);
-    }
-    command
-        .arg("serve")
-        .current_dir(dir)
-        .env("KASSA_DATABASE_URL", &config.database_url)
-        .env("KASSA_LISTEN", format!("127.0.0.1:{port}"))
-        .env("KASSA_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .expect("kassa serve starts")
-}
-
-async fn wait_healthy(http: &reqwest::Client, base: &str, log: &Path) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = http.get(format!("{base}/health")).send().await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{base} did not come up:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts() {
     let dir = tempfile::tempdir().unwrap();
@@ -930,7 +869,7 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
         let log = dir.path().join(format!("server-{i}.log"));
         servers
             .0
-            .push(spawn_server(&config, dir.path(), port, &log));
+            .push(spawn_server(&config, dir.path(), port, &log, &[]));
         let base = format!("http://127.0.0.1:{port}");
         wait_healthy(&http, &base, &log).await;
         clients.push(Client::new(http.clone(), &base, &merchant));
