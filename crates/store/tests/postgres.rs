@@ -9,10 +9,13 @@
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use kassa_domain::catalog::default_catalog;
-use kassa_domain::{Currency, Hold, Invoice, InvoiceStatus, PaymentFlow, Resolution, Source};
-use kassa_store::{read, write, Cursor, PgStore, Store, StoreError};
+use kassa_domain::{Currency, Hold};
+use kassa_store::{read, write, PgStore, Store, StoreError};
 use postgres::{Client, NoTls};
+
+mod scenarios;
+
+use scenarios::{add_merchant, invoice};
 
 /// The server, without a database name; `KASSA_TEST_POSTGRES` overrides it.
 fn server() -> String {
@@ -77,46 +80,6 @@ impl Drop for TestDb {
     }
 }
 
-fn invoice(id: &str, reference_id: &str) -> Invoice {
-    Invoice {
-        id: id.into(),
-        merchant_id: "mer_1".into(),
-        test_mode: true,
-        reference_id: reference_id.into(),
-        service: "test_usd_test".into(),
-        service_method: "test".into(),
-        service_flow: "test".into(),
-        currency: Currency::from_code("USD").unwrap(),
-        amount_minor: 100,
-        fee_minor: 0,
-        deposit_minor: 100,
-        processed_amount_minor: None,
-        processed_fee_minor: None,
-        processed_deposit_minor: None,
-        refunded_amount_minor: None,
-        status: InvoiceStatus::ProcessPending,
-        resolution: Resolution::Ok,
-        payment_flow: PaymentFlow::Charge,
-        description: None,
-        metadata: None,
-        service_fields: None,
-        customer: None,
-        return_url: None,
-        return_urls: None,
-        callback_url: None,
-        gateway_options: None,
-        source: Source::PrivateApi,
-        created_at_secs: 1,
-        updated_at_secs: 1,
-        processed_at_secs: None,
-        expires_at_secs: 1000,
-        test_outcome: None,
-        fingerprint: "f".into(),
-        merchant_api: None,
-        deal_id: None,
-    }
-}
-
 fn hold(id: &str, expires_at_secs: i64) -> Hold {
     Hold {
         id: id.into(),
@@ -133,144 +96,28 @@ fn hold(id: &str, expires_at_secs: i64) -> Hold {
     }
 }
 
-async fn add_merchant(store: &PgStore) {
-    let merchant: kassa_domain::Merchant = serde_json::from_value(serde_json::json!({
-        "id": "mer_1", "name": "M", "site_id": 1001, "site_login": "m",
-        "forbid_public_api": false, "account_currency": "USD", "callback_url": null,
-        "created_at_secs": 1,
-        "test": {"public_key": "pk_test_1", "private_key_id": "key_test_1", "private_secret_sha256": "x", "callback_secret_sealed": "y"},
-        "live": {"public_key": "pk_live_1", "private_key_id": "key_live_1", "private_secret_sha256": "x", "callback_secret_sealed": "y"}
-    }))
-    .unwrap();
-    write(store, move |tx| tx.insert_merchant(&merchant))
-        .await
-        .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_writes_commit_and_a_failing_job_rolls_back_alone() {
     let Some(db) = TestDb::create() else { return };
-    let store = db.open(8);
-    add_merchant(&store).await;
-    let mut tasks = Vec::new();
-    for n in 0..200 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            write(&*store, move |tx| -> Result<(), StoreError> {
-                tx.insert_invoice(&invoice(&format!("cpi_{n}"), &format!("ref-{n}")))?;
-                if n % 10 == 0 {
-                    // Written, then refused: the rollback must undo it.
-                    return Err(StoreError::Backend("refused".into()));
-                }
-                Ok(())
-            })
-            .await
-        }));
-    }
-    let mut ok = 0;
-    for t in tasks {
-        if t.await.unwrap().is_ok() {
-            ok += 1;
-        }
-    }
-    assert_eq!(ok, 180);
-    let count = read(&*store, |tx| tx.count_invoices("mer_1"))
-        .await
-        .unwrap();
-    assert_eq!(count, 180);
-    let gone = read(&*store, |tx| tx.invoice("cpi_10")).await.unwrap();
-    assert!(gone.is_none(), "a failed job's insert was rolled back");
+    scenarios::concurrent_writes_commit_and_a_failing_job_rolls_back_alone(db.open(8)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn reference_ids_are_unique_per_merchant_and_mode() {
     let Some(db) = TestDb::create() else { return };
-    let store = db.open(2);
-    add_merchant(&store).await;
-    write(&*store, |tx| tx.insert_invoice(&invoice("cpi_a", "same")))
-        .await
-        .unwrap();
-    let dup = write(&*store, |tx| tx.insert_invoice(&invoice("cpi_b", "same"))).await;
-    assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{dup:?}");
-    // A Duplicate leaves the transaction usable, as with SQLite.
-    let found = write(&*store, |tx| {
-        let dup = tx.insert_invoice(&invoice("cpi_b", "same"));
-        assert!(matches!(dup, Err(StoreError::Duplicate(_))), "{dup:?}");
-        tx.invoice_by_reference("mer_1", true, "same")
-    })
-    .await
-    .unwrap();
-    assert_eq!(found.unwrap().id, "cpi_a");
-    let mut live = invoice("cpi_c", "same");
-    live.test_mode = false;
-    write(&*store, move |tx| tx.insert_invoice(&live))
-        .await
-        .unwrap();
+    scenarios::reference_ids_are_unique_per_merchant_and_mode(db.open(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cursors_walk_both_ways() {
     let Some(db) = TestDb::create() else { return };
-    let store = db.open(2);
-    add_merchant(&store).await;
-    for n in 0..5 {
-        write(&*store, move |tx| {
-            tx.insert_invoice(&invoice(&format!("cpi_{n}"), &format!("r{n}")))
-        })
-        .await
-        .unwrap();
-    }
-    let page = |cursor: Cursor| {
-        let store = store.clone();
-        async move {
-            read(&*store, move |tx| tx.invoices("mer_1", true, &cursor, 2))
-                .await
-                .unwrap()
-        }
-    };
-    let ids =
-        |p: &kassa_store::Page<Invoice>| p.items.iter().map(|i| i.id.clone()).collect::<Vec<_>>();
-    let first = page(Cursor::First).await;
-    assert_eq!(ids(&first), ["cpi_4", "cpi_3"]);
-    assert!(!first.has_newer && first.has_older);
-    let second = page(Cursor::After("cpi_3".into())).await;
-    assert_eq!(ids(&second), ["cpi_2", "cpi_1"]);
-    assert!(second.has_newer && second.has_older);
-    let last = page(Cursor::After("cpi_1".into())).await;
-    assert_eq!(ids(&last), ["cpi_0"]);
-    assert!(last.has_newer && !last.has_older);
-    let back = page(Cursor::Before("cpi_1".into())).await;
-    assert_eq!(ids(&back), ["cpi_3", "cpi_2"]);
-    assert!(back.has_newer && back.has_older);
+    scenarios::cursors_walk_both_ways(db.open(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn what_was_acknowledged_survives_reopening() {
     let Some(db) = TestDb::create() else { return };
-    {
-        let store = db.open(2);
-        add_merchant(&store).await;
-        let catalog = default_catalog();
-        write(&*store, move |tx| {
-            for s in &catalog.services {
-                tx.put_service(s)?;
-            }
-            tx.insert_invoice(&invoice("cpi_kept", "kept"))
-        })
-        .await
-        .unwrap();
-    }
-    let store = db.open(2);
-    let kept = read(&*store, |tx| tx.invoice("cpi_kept")).await.unwrap();
-    assert_eq!(kept.unwrap().reference_id, "kept");
-    let services = read(&*store, |tx| tx.services()).await.unwrap();
-    let codes: Vec<_> = services.iter().map(|s| s.code.clone()).collect();
-    let expected: Vec<_> = default_catalog()
-        .services
-        .iter()
-        .map(|s| s.code.clone())
-        .collect();
-    assert_eq!(codes, expected, "services come back in insertion order");
+    scenarios::what_was_acknowledged_survives_reopening(|| -> Arc<dyn Store> { db.open(2) }).await;
 }
 
 #[test]
@@ -322,7 +169,7 @@ fn a_reference_id_raced_from_two_nodes_is_taken_once() {
     let Some(db) = TestDb::create() else { return };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let nodes = [db.open(1), db.open(1)];
-    runtime.block_on(add_merchant(&nodes[0]));
+    runtime.block_on(add_merchant(&*nodes[0]));
     let barrier = Arc::new(Barrier::new(2));
     let threads: Vec<_> = nodes
         .iter()
@@ -376,7 +223,7 @@ fn nodes_migrating_at_once_do_not_collide() {
 async fn a_panicking_job_is_rolled_back_and_its_caller_sees_closed() {
     let Some(db) = TestDb::create() else { return };
     let store = db.open(1);
-    add_merchant(&store).await;
+    add_merchant(&*store).await;
     let panicked = write(&*store, |tx| -> Result<(), StoreError> {
         tx.insert_invoice(&invoice("cpi_p", "p"))?;
         panic!("job failure");
