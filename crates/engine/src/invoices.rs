@@ -110,6 +110,14 @@ impl std::io::Write for HashWriter {
     }
 }
 
+/// The SHA-256, in hex, of a value written with sorted keys: the one
+/// fingerprint of a request, whatever order its keys came in.
+pub(crate) fn fingerprint_of(value: &Value) -> String {
+    let mut hasher = HashWriter(Sha256::new());
+    serde_json::to_writer(&mut hasher, &Canonical(value)).expect("hashing cannot fail");
+    hex::encode(hasher.0.finalize())
+}
+
 /// Counts what is written.
 struct CountWriter(usize);
 

@@ -12,7 +12,6 @@ use kassa_domain::{
 };
 use kassa_store::StoreError;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::invoices::Created;
 use crate::p2p::{attach_deal_with, rate_key, DealTarget, Pool};
@@ -130,7 +129,7 @@ impl Engine {
         let fingerprint = {
             let mut view = serde_json::to_value(&new).expect("serializes");
             view["amount"] = serde_json::Value::from(amount_minor);
-            hex::encode(Sha256::digest(view.to_string().as_bytes()))
+            crate::invoices::fingerprint_of(&view)
         };
         let fee_minor = service.fee.fee_minor(amount_minor);
         let mut invoice = Invoice {

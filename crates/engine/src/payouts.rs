@@ -12,7 +12,6 @@ use kassa_domain::payout::{self, Payout, PayoutSource, PayoutStatus};
 use kassa_domain::{Callback, CallbackFace, CallbackState, Currency, Merchant, Trader};
 use kassa_store::{StoreError, Tx};
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::ledger::post;
 use crate::{Engine, EngineError, EngineResult};
@@ -43,21 +42,6 @@ pub struct CreatedPayout {
 
 fn fee_key(currency: Currency) -> String {
     format!("payout_fee:{}", currency.code())
-}
-
-fn canonical(value: &Value) -> String {
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let inner: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{}:{}", Value::String((*k).clone()), canonical(&map[*k])))
-                .collect();
-            format!("{{{}}}", inner.join(","))
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Owes the callback of a payout's current status.
@@ -233,7 +217,7 @@ impl Engine {
                 "amount": new.amount_minor, "currency": currency.code(), "method": new.method,
                 "fields": Value::Object(new.additional_fields.clone()), "source": new.source,
             });
-            hex::encode(Sha256::digest(canonical(&view).as_bytes()))
+            crate::invoices::fingerprint_of(&view)
         };
         let fields_sealed = self
             .sealer
