@@ -14,18 +14,37 @@ pub struct FeeRule {
 }
 
 impl FeeRule {
-    pub fn fee_minor(&self, amount_minor: i64) -> i64 {
+    /// A rate between 0 and 100% and no negative part.
+    pub fn is_valid(&self) -> bool {
+        (0..=1_000_000).contains(&self.rate_ppm)
+            && self.fix_minor >= 0
+            && self.min_minor >= 0
+            && self.max_minor >= 0
+    }
+
+    /// The rule's fee before anything caps it by the amount.
+    fn uncapped(&self, amount_minor: i64) -> i128 {
         assert!(amount_minor >= 0);
-        assert!(self.rate_ppm >= 0 && self.fix_minor >= 0 && self.min_minor >= 0);
+        assert!(self.is_valid(), "{self:?}");
         let proportional = (amount_minor as i128 * self.rate_ppm as i128 + 999_999) / 1_000_000;
-        let mut fee = proportional + self.fix_minor as i128;
-        fee = fee.max(self.min_minor as i128);
+        let mut fee = (proportional + self.fix_minor as i128).max(self.min_minor as i128);
         if self.max_minor > 0 {
             fee = fee.min(self.max_minor as i128);
         }
-        let fee = fee.min(amount_minor as i128) as i64;
+        fee
+    }
+
+    /// The fee taken out of an amount (pay-ins): never more than the amount.
+    pub fn fee_minor(&self, amount_minor: i64) -> i64 {
+        let fee = self.uncapped(amount_minor).min(amount_minor as i128) as i64;
         assert!((0..=amount_minor).contains(&fee));
         fee
+    }
+
+    /// The fee charged on top of an amount (payouts): not capped by it.
+    pub fn fee_on_top_minor(&self, amount_minor: i64) -> i64 {
+        self.uncapped(amount_minor)
+            .min(crate::money::MINOR_MAX as i128) as i64
     }
 }
 

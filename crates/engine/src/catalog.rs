@@ -89,13 +89,7 @@ fn check_service(s: &Service) -> EngineResult<()> {
             "Limits must satisfy 0 < min <= max.",
         ));
     }
-    let fee = &s.fee;
-    if fee.rate_ppm < 0
-        || fee.rate_ppm > 1_000_000
-        || fee.fix_minor < 0
-        || fee.min_minor < 0
-        || fee.max_minor < 0
-    {
+    if !s.fee.is_valid() {
         return Err(EngineError::invalid(
             "fee",
             "Fees are between 0 and 100% and not negative.",

@@ -137,6 +137,12 @@ fn change_payout(
 impl Engine {
     /// The operator's payout fee for a currency (zero unless set).
     pub async fn set_payout_fee(&self, currency: Currency, rule: FeeRule) -> EngineResult<()> {
+        if !rule.is_valid() {
+            return Err(EngineError::invalid(
+                "fee",
+                "The rate is 0 to 100% and no part is negative.",
+            ));
+        }
         self.write(move |tx| {
             Ok(tx.put_setting(
                 &fee_key(currency),
@@ -255,7 +261,7 @@ impl Engine {
                     }
                     None => FeeRule::default(),
                 };
-                payout.fee_minor = fee_of(&rule, payout.amount_minor);
+                payout.fee_minor = rule.fee_on_top_minor(payout.amount_minor);
                 match tx.insert_payout(&payout) {
                     Ok(()) => {}
                     Err(StoreError::Duplicate(_)) => {
@@ -524,15 +530,4 @@ fn payout_method(cabinet_method: &str) -> &str {
         .find(|m| m.eq_ignore_ascii_case(cabinet_method))
         .copied()
         .unwrap_or(cabinet_method)
-}
-
-/// A payout's fee: the payout fee rule, not capped by the amount (the fee is
-/// charged on top of what is paid out).
-fn fee_of(rule: &FeeRule, amount_minor: i64) -> i64 {
-    let proportional = (amount_minor as i128 * rule.rate_ppm as i128 + 999_999) / 1_000_000;
-    let mut fee = (proportional + rule.fix_minor as i128).max(rule.min_minor as i128);
-    if rule.max_minor > 0 {
-        fee = fee.min(rule.max_minor as i128);
-    }
-    fee.min(kassa_domain::money::MINOR_MAX as i128) as i64
 }
