@@ -26,6 +26,9 @@ pub enum EngineError {
     /// Every candidate amount is held on every matching cabinet.
     #[error("All generated amounts were already booked")]
     AmountsTaken,
+    /// The database cannot be reached in time: answered 503, to be retried.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -35,6 +38,8 @@ impl From<StoreError> for EngineError {
         match e {
             // Only a client's key can carry such text: it names nothing.
             StoreError::InvalidText => EngineError::NotFound,
+            StoreError::Unavailable(why) => EngineError::Unavailable(why),
+            StoreError::Closed => EngineError::Unavailable("the store is closed".into()),
             e => EngineError::Store(e),
         }
     }

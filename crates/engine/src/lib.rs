@@ -23,7 +23,7 @@ use kassa_store::{Store, StoreError, Tx};
 use tokio::sync::Notify;
 
 pub use callbacks::{CallbackRenderer, CallbackSecrets, Rendered};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, DatabaseClock, ManualClock, SystemClock, TimeSample};
 pub use error::{EngineError, EngineResult};
 pub use invoices::NewInvoice;
 pub use secrets::Sealer;
@@ -52,6 +52,8 @@ pub struct EngineConfig {
     pub p2p_invoice_ttl_secs: i64,
     /// Time a payout has to be taken and paid before it fails.
     pub payout_ttl_secs: i64,
+    /// How long a request waits on the store before it is answered 503.
+    pub store_timeout_ms: u64,
     pub master_key: [u8; 32],
     /// SHA-256 of the admin API's bearer token; `None`: no admin API access.
     pub admin_token_sha256: Option<String>,
@@ -71,6 +73,7 @@ impl Default for EngineConfig {
             deal_ttl_secs: 30 * 60,
             p2p_invoice_ttl_secs: 60 * 60,
             payout_ttl_secs: 60 * 60,
+            store_timeout_ms: 5_000,
             master_key: [0u8; 32],
             admin_token_sha256: None,
         }
@@ -93,6 +96,8 @@ pub struct Engine {
     /// Candidate cabinets by (method, currency).
     cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency), p2p::Cabinets>,
     /// Credential lookups: (kind, key) to the merchant and its mode.
+    /// Merchants by id, for the H2H signature check.
+    merchant_cache: cache::TtlCache<String, kassa_domain::Merchant>,
     credential_cache:
         cache::TtlCache<(kassa_domain::CredentialKind, String), (kassa_domain::Merchant, bool)>,
 }
@@ -125,6 +130,7 @@ impl Engine {
             cabinet_cache: cache::TtlCache::new(p2p::CABINETS_TTL, 1024),
             held_hints: Arc::default(),
             credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
+            merchant_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
         })
     }
 
@@ -150,6 +156,12 @@ impl Engine {
         }
     }
 
+    /// Whether the store answers a read within the store timeout.
+    pub async fn check_store(&self) -> EngineResult<()> {
+        self.read(|tx| tx.setting("schema").map(drop).map_err(EngineError::from))
+            .await
+    }
+
     /// Wakes the workers: a change left them work.
     pub fn wake_workers(&self) {
         self.wake_sweeps.notify_one();
@@ -161,7 +173,7 @@ impl Engine {
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> EngineResult<R> + Send + 'static,
     {
-        kassa_store::write(&*self.store, work).await
+        self.bounded(kassa_store::write(&*self.store, work)).await
     }
 
     async fn read<R, F>(&self, work: F) -> EngineResult<R>
@@ -169,7 +181,23 @@ impl Engine {
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> EngineResult<R> + Send + 'static,
     {
-        kassa_store::read(&*self.store, work).await
+        self.bounded(kassa_store::read(&*self.store, work)).await
+    }
+
+    /// A store call that has not answered within `store_timeout_ms` is
+    /// given up as unavailable. The job may still commit later; a client
+    /// told 503 repeats its request with the same idempotency key.
+    async fn bounded<R>(
+        &self,
+        call: impl std::future::Future<Output = EngineResult<R>>,
+    ) -> EngineResult<R> {
+        let limit = std::time::Duration::from_millis(self.config.store_timeout_ms);
+        tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+            Err(EngineError::Unavailable(format!(
+                "no answer from the database within {} ms",
+                limit.as_millis()
+            )))
+        })
     }
 }
 
@@ -177,6 +205,7 @@ impl From<EngineError> for StoreError {
     fn from(e: EngineError) -> Self {
         match e {
             EngineError::Store(e) => e,
+            EngineError::Unavailable(why) => StoreError::Unavailable(why),
             other => StoreError::Backend(other.to_string()),
         }
     }

@@ -157,7 +157,21 @@ impl Engine {
             Ok(merchant)
         })
         .await
-        .inspect(|_| self.credential_cache.clear())
+        .inspect(|_| {
+            self.credential_cache.clear();
+            self.merchant_cache.clear();
+        })
+    }
+
+    /// The merchant a signed request names, as [`Engine::merchant`] but
+    /// reused for [`CREDENTIALS_TTL`] like every credential lookup.
+    pub async fn merchant_to_authenticate(&self, id: String) -> EngineResult<Merchant> {
+        if let Some(found) = self.merchant_cache.get(&id) {
+            return Ok(found);
+        }
+        let found = self.merchant(id.clone()).await?;
+        self.merchant_cache.put(id, found.clone());
+        Ok(found)
     }
 
     async fn merchant_by_credential(

@@ -228,7 +228,9 @@ impl IntoResponse for H2hError {
                 .collect();
             body.insert("fields".into(), Value::Object(fields));
         }
-        (self.status, Json(Value::Object(body))).into_response()
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        crate::retry_after_if_unavailable(&mut response);
+        response
     }
 }
 
@@ -250,6 +252,13 @@ impl From<EngineError> for H2hError {
                 StatusCode::NOT_FOUND,
                 "All generated amounts were already booked",
             ),
+            EngineError::Unavailable(why) => {
+                tracing::warn!(%why, "database unavailable");
+                H2hError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service temporarily unavailable",
+                )
+            }
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 H2hError::internal()
@@ -431,7 +440,7 @@ pub async fn authenticate(engine: &Engine, map: &Map<String, Value>) -> Result<S
     if merchant_id.is_empty() || merchant_id.len() > MERCHANT_ID_MAX {
         return Err(H2hError::unauthorized("Unknown merchant_id"));
     }
-    let merchant = match engine.merchant(merchant_id).await {
+    let merchant = match engine.merchant_to_authenticate(merchant_id).await {
         Ok(m) => m,
         Err(EngineError::NotFound) => return Err(H2hError::unauthorized("Unknown merchant_id")),
         Err(e) => return Err(e.into()),

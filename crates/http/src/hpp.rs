@@ -270,6 +270,17 @@ fn page_error(lang: Lang, e: EngineError) -> Response {
                 "Ця дія недоступна.",
             )),
         ),
+        EngineError::Unavailable(why) => {
+            tracing::warn!(%why, "database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang.t((
+                    "The payment page is briefly unavailable. Try again in a moment.",
+                    "Страница оплаты временно недоступна. Попробуйте через минуту.",
+                    "Сторінка оплати тимчасово недоступна. Спробуйте за хвилину.",
+                )),
+            )
+        }
         other => {
             tracing::error!(error = %other, "hosted page");
             (
@@ -282,11 +293,13 @@ fn page_error(lang: Lang, e: EngineError) -> Response {
             )
         }
     };
-    (
+    let mut response = (
         status,
         Html(layout(lang, text, html! { h1 { (text) } }).into_string()),
     )
-        .into_response()
+        .into_response();
+    crate::retry_after_if_unavailable(&mut response);
+    response
 }
 
 async fn page(

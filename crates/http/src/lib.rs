@@ -12,6 +12,7 @@ pub mod trader;
 use std::sync::Arc;
 
 use axum::body::Body;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -103,9 +104,39 @@ pub fn router(engine: Arc<Engine>) -> Router {
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/ready", get(ready))
         .fallback(|| async { CheckoutError::NotFound })
         .method_not_allowed_fallback(|| async { CheckoutError::MethodNotAllowed })
         .with_state(state)
+}
+
+/// A 503 says when to try again: the database is usually back, or another
+/// node answers, within a second or two.
+pub(crate) fn retry_after_if_unavailable(response: &mut Response) {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("1"),
+        );
+    }
+}
+
+/// Readiness for a load balancer: 200 when this node can read its database,
+/// 503 otherwise (`/health` only says the process answers).
+async fn ready(State(app): State<AppState>) -> Response {
+    match app.engine.check_store().await {
+        Ok(()) => Json(serde_json::json!({"status": "ready"})).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            let mut response = (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({"status": "unavailable"})),
+            )
+                .into_response();
+            retry_after_if_unavailable(&mut response);
+            response
+        }
+    }
 }
 
 /// The benchmark's baseline on the same HTTP stack: parses the JSON body and

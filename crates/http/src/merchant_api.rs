@@ -138,6 +138,7 @@ impl IntoResponse for ApiError {
             "fields": self.fields,
         }});
         let mut response = (self.status, axum::Json(body)).into_response();
+        crate::retry_after_if_unavailable(&mut response);
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -180,6 +181,15 @@ impl From<EngineError> for ApiError {
                 "The amount and every alternative to it are held on every matching requisite; \
                  the invoice was not created. Retry later.",
             ),
+            EngineError::Unavailable(why) => {
+                tracing::warn!(%why, "database unavailable");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "The service is briefly unavailable. Retry the request; \
+                     a repeat with the same internalId is safe.",
+                )
+            }
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::internal()

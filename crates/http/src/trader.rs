@@ -53,6 +53,8 @@ pub enum ApiError {
     /// 422: field to message.
     Invalid(BTreeMap<String, String>),
     Internal,
+    /// 503: the database cannot be reached in time.
+    Unavailable,
 }
 
 impl ApiError {
@@ -75,6 +77,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -89,6 +92,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Invalid(_) => "invalid",
             ApiError::Internal => "internal",
+            ApiError::Unavailable => "unavailable",
         }
     }
 
@@ -110,6 +114,9 @@ impl ApiError {
                 format!("Invalid fields: {}.", names.join(", "))
             }
             ApiError::Internal => "Internal server error.".into(),
+            ApiError::Unavailable => {
+                "The service is briefly unavailable. Retry the request.".into()
+            }
         };
         let fields = match self {
             ApiError::Invalid(fields) => json!(fields),
@@ -122,6 +129,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
+        crate::retry_after_if_unavailable(&mut response);
         if let ApiError::Unauthorized(realm) = self {
             if let Ok(v) = HeaderValue::from_str(&format!("Bearer realm=\"{realm}\"")) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
@@ -142,6 +150,10 @@ impl From<EngineError> for ApiError {
             e @ (EngineError::NoCabinet
             | EngineError::AmountsTaken
             | EngineError::InsufficientFunds) => ApiError::Conflict(e.to_string()),
+            EngineError::Unavailable(why) => {
+                tracing::warn!(%why, "database unavailable");
+                ApiError::Unavailable
+            }
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
                 ApiError::Internal

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use kassa_domain::money::{format_fixed, parse_minor};
 use kassa_domain::{Currency, Service};
 use kassa_engine::merchants::NewMerchant;
-use kassa_engine::{Engine, SystemClock};
+use kassa_engine::Engine;
 use tokio::net::TcpListener;
 
 use crate::{open_engine, Config, Server};
@@ -319,7 +319,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = TcpListener::bind(&config.listen)
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
-            let server = Server::start(&config, Arc::new(SystemClock), listener).await?;
+            let server = Server::start(&config, None, listener).await?;
             tracing::info!(addr = %server.addr, base_url = %server.base_url, "serving");
             server.run_until_ctrl_c().await
         }
@@ -362,7 +362,7 @@ async fn operator_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    open_engine(config, Arc::new(SystemClock), base).await
+    open_engine(config, None, base).await
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -641,7 +641,7 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    let server = Server::start(&config, Arc::new(SystemClock), listener).await?;
+    let server = Server::start(&config, None, listener).await?;
     let issued = server
         .engine
         .create_merchant(NewMerchant {

@@ -39,6 +39,13 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Connections each node keeps to PostgreSQL at most.
     pub db_pool_size: usize,
+    /// The longest a request waits on the database (a connection, its
+    /// transaction, the commit) before it is answered 503; also how long
+    /// connecting to PostgreSQL may take.
+    pub db_timeout_ms: u64,
+    /// PostgreSQL cancels a statement that runs longer, and ends a session
+    /// left idle inside a transaction as long.
+    pub db_statement_timeout_ms: u64,
     /// `tracing` filter, e.g. `info` or `kassa=debug`.
     pub log: String,
 }
@@ -70,6 +77,8 @@ impl Default for Config {
             payout_ttl_secs: engine.payout_ttl_secs,
             admin_token: None,
             db_pool_size: 16,
+            db_timeout_ms: engine.store_timeout_ms,
+            db_statement_timeout_ms: 5_000,
             log: "info".into(),
         }
     }
@@ -165,6 +174,12 @@ impl Config {
         if let Some(v) = parse_env("KASSA_DB_POOL_SIZE")? {
             self.db_pool_size = v;
         }
+        if let Some(v) = parse_env("KASSA_DB_TIMEOUT_MS")? {
+            self.db_timeout_ms = v;
+        }
+        if let Some(v) = parse_env("KASSA_DB_STATEMENT_TIMEOUT_MS")? {
+            self.db_statement_timeout_ms = v;
+        }
         if let Some(v) = env("KASSA_LOG") {
             self.log = v;
         }
@@ -200,6 +215,11 @@ impl Config {
         }
         if !(1..=1024).contains(&self.db_pool_size) {
             bail!("db_pool_size must be between 1 and 1024");
+        }
+        if !(100..=600_000).contains(&self.db_timeout_ms)
+            || !(100..=600_000).contains(&self.db_statement_timeout_ms)
+        {
+            bail!("db_timeout_ms and db_statement_timeout_ms must be between 100 and 600000");
         }
         match self.database()? {
             Database::Postgres(_) if self.master_key.is_none() => {
@@ -277,6 +297,7 @@ impl Config {
             deal_ttl_secs: self.deal_ttl_secs,
             p2p_invoice_ttl_secs: self.p2p_invoice_ttl_secs,
             payout_ttl_secs: self.payout_ttl_secs,
+            store_timeout_ms: self.db_timeout_ms,
             master_key: self.master_key()?,
             admin_token_sha256: self
                 .admin_token

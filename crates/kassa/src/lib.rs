@@ -7,10 +7,11 @@ pub mod config;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
-use kassa_engine::{Clock, Engine};
-use kassa_store::{PgStore, SqliteStore, Store};
+use kassa_engine::{Clock, DatabaseClock, Engine, SystemClock};
+use kassa_store::{PgOptions, PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,17 +19,40 @@ use tokio::task::JoinHandle;
 pub use config::Config;
 
 /// Opens the store, applies migrations and installs the shipped catalog.
+///
+/// Time comes from `clock` when one is given (the tests move theirs by hand);
+/// otherwise from the one clock every process on the database shares: the
+/// machine's for SQLite (every process runs beside the file), the database
+/// server's for PostgreSQL (nodes run on machines of their own).
 pub async fn open_engine(
     config: &Config,
-    clock: Arc<dyn Clock>,
+    clock: Option<Arc<dyn Clock>>,
     public_base_url: String,
 ) -> anyhow::Result<Arc<Engine>> {
-    let store: Arc<dyn Store> = match config.database()? {
-        config::Database::Sqlite(path) => Arc::new(
-            SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?,
+    let (store, clock): (Arc<dyn Store>, Arc<dyn Clock>) = match config.database()? {
+        config::Database::Sqlite(path) => (
+            Arc::new(
+                SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?,
+            ),
+            clock.unwrap_or_else(|| Arc::new(SystemClock)),
         ),
         config::Database::Postgres(url) => {
-            Arc::new(PgStore::open(&url, config.db_pool_size).context("connecting to PostgreSQL")?)
+            let store = Arc::new(
+                PgStore::open(
+                    &url,
+                    PgOptions {
+                        pool_size: config.db_pool_size,
+                        statement_timeout: Duration::from_millis(config.db_statement_timeout_ms),
+                        connect_timeout: Duration::from_millis(config.db_timeout_ms),
+                    },
+                )
+                .context("connecting to PostgreSQL")?,
+            );
+            let clock = match clock {
+                Some(clock) => clock,
+                None => database_clock(store.clone())?,
+            };
+            (store, clock)
         }
     };
     store.migrate().context("migrating the database")?;
@@ -42,6 +66,14 @@ pub async fn open_engine(
         .await
         .context("installing the catalog")?;
     Ok(engine)
+}
+
+fn database_clock(store: Arc<PgStore>) -> anyhow::Result<Arc<dyn Clock>> {
+    let clock = DatabaseClock::start(Box::new(move || {
+        store.clock_micros().map_err(|e| e.to_string())
+    }))
+    .map_err(|e| anyhow::anyhow!("reading the database's clock: {e}"))?;
+    Ok(clock)
 }
 
 /// A running server and its workers.
@@ -58,7 +90,7 @@ impl Server {
     /// Starts serving on `listener` with the workers beside it.
     pub async fn start(
         config: &Config,
-        clock: Arc<dyn Clock>,
+        clock: Option<Arc<dyn Clock>>,
         listener: TcpListener,
     ) -> anyhow::Result<Server> {
         let addr = listener.local_addr()?;

@@ -840,7 +840,7 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
     // Seed in-process, then let go of the file.
     let merchant = {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
-        let engine = kassa::open_engine(&config, clock, "http://127.0.0.1".into())
+        let engine = kassa::open_engine(&config, Some(clock), "http://127.0.0.1".into())
             .await
             .expect("engine");
         let merchant = engine
@@ -920,7 +920,7 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
     drop(servers);
     // The books balance across the nodes' work.
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
-    let engine = kassa::open_engine(&config, clock, "http://127.0.0.1".into())
+    let engine = kassa::open_engine(&config, Some(clock), "http://127.0.0.1".into())
         .await
         .expect("engine");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -995,6 +995,131 @@ fn the_documented_signature_example_is_true() {
 }
 
 // ------------------------------------------------ from booking to invoice
+
+/// libfaketime (Debian's `faketime` package) moves a process's wall clock.
+const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+
+/// Nodes on PostgreSQL follow the database's clock: a node whose own clock
+/// runs an hour ahead neither takes over a live hold nor expires an invoice
+/// early. (SQLite's processes share one machine's clock; this is about nodes.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_an_hour_ahead_follows_the_databases_clock() {
+    if !std::path::Path::new(FAKETIME_LIB).exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but {FAKETIME_LIB} is missing (apt-get install -y faketime)"
+        );
+        eprintln!("notice: {FAKETIME_LIB} is missing; test skipped");
+        return;
+    }
+    let Some(db) = common::postgres_only() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = common::test_config(dir.path());
+    {
+        use base64::Engine as _;
+        config.database_url = db.url.clone();
+        config.master_key = Some(base64::engine::general_purpose::STANDARD.encode([5u8; 32]));
+    }
+    let merchant = {
+        let engine = kassa::open_engine(&config, None, "http://127.0.0.1".into())
+            .await
+            .expect("engine");
+        one_card(&engine).await;
+        engine
+            .create_merchant(NewMerchant {
+                name: "Clock Shop".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+    };
+
+    let http = reqwest::Client::new();
+    let mut servers = Servers(Vec::new());
+    let mut clients = Vec::new();
+    let common_env = [
+        ("KASSA_WORKER_POLL_MS", "50"),
+        ("KASSA_INVOICE_TTL_SECS", "1800"),
+    ];
+    let ahead_env = [("LD_PRELOAD", FAKETIME_LIB), ("FAKETIME", "+1h")];
+    for (i, extra) in [&[][..], &ahead_env[..]].into_iter().enumerate() {
+        let port = free_port();
+        let log = dir.path().join(format!("server-{i}.log"));
+        let env: Vec<_> = common_env.iter().chain(extra).copied().collect();
+        servers
+            .0
+            .push(spawn_server(&config, dir.path(), port, &log, &env));
+        let base = format!("http://127.0.0.1:{port}");
+        wait_healthy(&http, &base, &log).await;
+        clients.push(Client::new(http.clone(), &base, &merchant));
+    }
+    let (on_time, ahead) = (&clients[0], &clients[1]);
+
+    // The second node's own clock is indeed an hour ahead (HTTP's Date).
+    let date_of = |reply: reqwest::Response| {
+        let date = reply.headers()["date"].to_str().unwrap().to_string();
+        chrono::DateTime::parse_from_rfc2822(&date)
+            .unwrap()
+            .timestamp()
+    };
+    let health = |base: &str| http.get(format!("{base}/health")).send();
+    let skew = date_of(health(&ahead.base_url).await.unwrap())
+        - date_of(health(&on_time.base_url).await.unwrap());
+    assert!((3590..=3610).contains(&skew), "skew {skew}");
+
+    // A hold made on time is live for the node ahead as well.
+    let now = chrono::Utc::now().timestamp();
+    let first = on_time.book(1_500_000).await;
+    first.expect(200);
+    assert_eq!(first.amount(), 1_500_000);
+    let second = ahead.book(1_500_000).await;
+    second.expect(200);
+    assert_eq!(second.amount(), 1_500_100, "{}", second.text);
+    // And its holds last 30 s of the database's time, not of its own.
+    let expires = chrono::DateTime::parse_from_rfc3339(second.json["expires_at"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!((now + 25..=now + 35).contains(&expires), "{}", second.text);
+
+    // An invoice due in 30 minutes survives the sweeps of the node an hour
+    // ahead.
+    let c = &merchant.test;
+    let created: Value = http
+        .post(format!("{}/api/payment-invoices", on_time.base_url))
+        .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
+        .json(&json!({"data": {"type": "payment-invoices", "attributes": {
+            "reference_id": "clock-order-1", "amount": "10.00", "currency": "USD",
+            "service": "payment_card_usd_hpp",
+        }}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["data"]["id"]
+        .as_str()
+        .expect("an invoice")
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let seen: Value = http
+        .get(format!("{}/api/payment-invoices/{id}", ahead.base_url))
+        .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        seen["data"]["attributes"]["status"],
+        json!("process_pending"),
+        "{seen}"
+    );
+    drop(servers);
+}
 
 #[tokio::test]
 async fn the_invoice_takes_the_merchants_hold_at_the_bank_it_names() {

@@ -1,16 +1,16 @@
 //! The `kassa` binary's operator commands, run as a process against a real
-//! SQLite file (and, for callbacks, beside a server on the same file).
+//! database (and, for callbacks, beside a server on the same database): a
+//! SQLite file, or PostgreSQL with `KASSA_TEST_BACKEND=postgres`.
 
 mod cli_support;
 mod common;
 mod receiver;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use cli_support::{fresh_db, json_ok, kassa, kassa_ok};
+use cli_support::{contains, fresh_db, TestDb};
 use common::{test_invoice, TestApp};
 use kassa_engine::ManualClock;
 use receiver::Receiver;
@@ -18,33 +18,14 @@ use serde_json::{json, Value};
 use sha1::{Digest, Sha1};
 
 /// Runs a command that must fail; returns its error output.
-async fn kassa_fails(db: &Path, args: &[&str]) -> String {
-    let run = kassa(db, args).await;
+async fn kassa_fails(db: &TestDb, args: &[&str]) -> String {
+    let run = db.kassa(args).await;
     assert!(!run.success, "kassa {args:?} succeeded:\n{}", run.stdout);
     assert!(
         !run.stderr.trim().is_empty(),
         "kassa {args:?} failed without a message"
     );
     run.stderr
-}
-
-/// Every byte of the database: the file, its WAL and shared memory.
-fn database_bytes(db: &Path) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for suffix in ["", "-wal", "-shm", "-journal"] {
-        let path = PathBuf::from(format!("{}{suffix}", db.display()));
-        if let Ok(b) = std::fs::read(&path) {
-            bytes.extend_from_slice(&b);
-        }
-    }
-    assert!(!bytes.is_empty(), "no database at {}", db.display());
-    bytes
-}
-
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 fn service<'a>(list: &'a Value, code: &str) -> &'a Value {
@@ -57,12 +38,10 @@ fn service<'a>(list: &'a Value, code: &str) -> &'a Value {
 
 #[tokio::test]
 async fn merchant_create_shows_the_credentials_once_and_stores_no_secret_in_clear() {
-    let (_dir, db) = fresh_db();
-    let issued = json_ok(
-        &db,
-        &["merchant", "create", "--name", "Corner Shop", "--json"],
-    )
-    .await;
+    let db = fresh_db();
+    let issued = db
+        .json_ok(&["merchant", "create", "--name", "Corner Shop", "--json"])
+        .await;
     assert!(issued.is_object(), "{issued}");
     assert!(
         issued["merchant_id"]
@@ -121,12 +100,16 @@ async fn merchant_create_shows_the_credentials_once_and_stores_no_secret_in_clea
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "every credential differs");
-    assert!(
-        db.with_file_name("master.key").exists(),
-        "the master key is kept beside the database"
-    );
+    match db.sqlite_path() {
+        Some(file) => assert!(
+            file.with_file_name("master.key").exists(),
+            "the master key is kept beside the database"
+        ),
+        // On PostgreSQL the key is KASSA_MASTER_KEY: no key file is made.
+        None => assert!(!db.dir.path().join("master.key").exists()),
+    }
 
-    let bytes = database_bytes(&db);
+    let bytes = db.contents();
     for mode in ["test", "live"] {
         let c = &issued[mode];
         let public_key = c["public_key"].as_str().unwrap();
@@ -152,7 +135,7 @@ async fn merchant_create_shows_the_credentials_once_and_stores_no_secret_in_clea
     }
 
     // Listed without secrets.
-    let run = kassa(&db, &["merchant", "list", "--json"]).await;
+    let run = db.kassa(&["merchant", "list", "--json"]).await;
     assert!(run.success, "{}", run.stderr);
     let list: Value = serde_json::from_str(&run.stdout).unwrap();
     let list = list.as_array().expect("a list");
@@ -171,19 +154,17 @@ async fn merchant_create_shows_the_credentials_once_and_stores_no_secret_in_clea
             );
         }
     }
-    let second = json_ok(
-        &db,
-        &["merchant", "create", "--name", "Second Shop", "--json"],
-    )
-    .await;
+    let second = db
+        .json_ok(&["merchant", "create", "--name", "Second Shop", "--json"])
+        .await;
     assert_ne!(second["site_id"], issued["site_id"]);
-    let list = json_ok(&db, &["merchant", "list", "--json"]).await;
+    let list = db.json_ok(&["merchant", "list", "--json"]).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn merchant_create_refuses_bad_input_and_creates_nothing() {
-    let (_dir, db) = fresh_db();
+    let db = fresh_db();
     let stderr = kassa_fails(
         &db,
         &["merchant", "create", "--name", "X", "--currency", "XYZ"],
@@ -208,21 +189,19 @@ async fn merchant_create_refuses_bad_input_and_creates_nothing() {
     assert!(stderr.contains("name"), "{stderr}");
     let stderr = kassa_fails(&db, &["merchant", "create"]).await;
     assert!(stderr.contains("--name"), "{stderr}");
-    let list = json_ok(&db, &["merchant", "list", "--json"]).await;
+    let list = db.json_ok(&["merchant", "list", "--json"]).await;
     assert_eq!(list, json!([]));
 }
 
 #[tokio::test]
 async fn the_credentials_printed_work_against_a_server_on_the_same_database() {
-    let (dir, db) = fresh_db();
-    let issued = json_ok(
-        &db,
-        &["merchant", "create", "--name", "Corner Shop", "--json"],
-    )
-    .await;
+    let db = fresh_db();
+    let issued = db
+        .json_ok(&["merchant", "create", "--name", "Corner Shop", "--json"])
+        .await;
     let server = kassa::Server::start(
-        &common::test_config(dir.path()),
-        Arc::new(ManualClock::starting_now()),
+        &db.config(),
+        Some(Arc::new(ManualClock::starting_now())),
         tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
     )
     .await
@@ -258,20 +237,19 @@ async fn the_credentials_printed_work_against_a_server_on_the_same_database() {
 
 #[tokio::test]
 async fn service_list_and_set() {
-    let (_dir, db) = fresh_db();
-    let list = json_ok(&db, &["service", "list", "--json"]).await;
+    let db = fresh_db();
+    let list = db.json_ok(&["service", "list", "--json"]).await;
     let before = service(&list, "test_usd_test").clone();
     assert_eq!(before["currency"], "USD");
     assert!(before["fee"]["rate_ppm"].is_i64(), "{before}");
-    let plain = kassa_ok(&db, &["service", "list"]).await;
+    let plain = db.kassa_ok(&["service", "list"]).await;
     assert!(
         plain.lines().any(|l| l.starts_with("test_usd_test\t")),
         "{plain}"
     );
 
-    let stdout = kassa_ok(
-        &db,
-        &[
+    let stdout = db
+        .kassa_ok(&[
             "service",
             "set",
             "test_usd_test",
@@ -279,11 +257,10 @@ async fn service_list_and_set() {
             "2.5",
             "--fee-fix",
             "0.30",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert!(stdout.contains("test_usd_test"), "{stdout}");
-    let list = json_ok(&db, &["service", "list", "--json"]).await;
+    let list = db.json_ok(&["service", "list", "--json"]).await;
     let after = service(&list, "test_usd_test");
     assert_eq!(after["fee"]["rate_ppm"], 25_000);
     assert_eq!(after["fee"]["fix_minor"], 30);
@@ -291,7 +268,7 @@ async fn service_list_and_set() {
         after["amount_min_minor"], before["amount_min_minor"],
         "the rest is kept"
     );
-    let plain = kassa_ok(&db, &["service", "list"]).await;
+    let plain = db.kassa_ok(&["service", "list"]).await;
     let line = plain
         .lines()
         .find(|l| l.starts_with("test_usd_test\t"))
@@ -326,7 +303,7 @@ async fn service_list_and_set() {
     )
     .await;
     assert!(stderr.contains("maybe"), "{stderr}");
-    let list = json_ok(&db, &["service", "list", "--json"]).await;
+    let list = db.json_ok(&["service", "list", "--json"]).await;
     assert_eq!(
         service(&list, "test_usd_test"),
         after,
@@ -350,8 +327,8 @@ async fn callback_resend_and_list_through_the_cli() {
     .await;
 
     // The command owes the callback; the running server delivers it.
-    let db = app.db_path();
-    let stdout = kassa_ok(&db, &["callback", "resend", &id]).await;
+    let db = TestDb::of(&app);
+    let stdout = db.kassa_ok(&["callback", "resend", &id]).await;
     let callback_id = stdout
         .split_whitespace()
         .find(|w| w.starts_with("cb"))
@@ -388,7 +365,7 @@ async fn callback_resend_and_list_through_the_cli() {
     assert_eq!(last["status"], "done");
     assert_eq!(last["transaction_status"], "processed");
 
-    let stdout = kassa_ok(&db, &["callback", "list", &id]).await;
+    let stdout = db.kassa_ok(&["callback", "list", &id]).await;
     let callback_lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with("cb")).collect();
     assert_eq!(callback_lines.len(), 3, "{stdout}");
     let resent = callback_lines

@@ -33,7 +33,7 @@ async fn callbacks_owed_by_a_killed_node_are_delivered_by_another() {
     }
     let merchant = {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());
-        let engine = kassa::open_engine(&config, clock, "http://127.0.0.1".into())
+        let engine = kassa::open_engine(&config, Some(clock), "http://127.0.0.1".into())
             .await
             .expect("engine");
         engine

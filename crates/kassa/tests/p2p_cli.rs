@@ -1,22 +1,22 @@
 //! The `kassa` binary's P2P operator commands (traders, cabinets, rates,
 //! amount rules, deals, notifications), run as a process against a real
-//! SQLite file, alone or beside a server on the same file.
+//! database (a SQLite file, or PostgreSQL with `KASSA_TEST_BACKEND=postgres`),
+//! alone or beside a server on the same database.
 
 mod cli_support;
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use cli_support::{fresh_db, json_ok, kassa, kassa_ok};
+use cli_support::{fresh_db, TestDb};
 use common::TestApp;
 use kassa_domain::{DealStatus, InvoiceStatus};
 use kassa_engine::p2p_invoices::NewP2pInvoice;
 use serde_json::{json, Value};
 
 /// Runs a command that must fail with a message; returns the message.
-async fn kassa_fails(db: &Path, args: &[&str]) -> String {
-    let run = kassa(db, args).await;
+async fn kassa_fails(db: &TestDb, args: &[&str]) -> String {
+    let run = db.kassa(args).await;
     assert!(!run.success, "kassa {args:?} succeeded:\n{}", run.stdout);
     assert_ne!(run.code, Some(0));
     assert!(
@@ -26,16 +26,9 @@ async fn kassa_fails(db: &Path, args: &[&str]) -> String {
     run.stderr
 }
 
-fn database_contains(db: &Path, needle: &str) -> bool {
-    ["", "-wal", "-shm"].iter().any(|suffix| {
-        std::fs::read(format!("{}{suffix}", db.display()))
-            .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
-    })
-}
-
 const CARD: &str = "2200123456789012";
 
-async fn add_cabinet(db: &Path, trader: &str, extra: &[&str]) -> Value {
+async fn add_cabinet(db: &TestDb, trader: &str, extra: &[&str]) -> Value {
     let mut args = vec![
         "cabinet",
         "add",
@@ -54,14 +47,16 @@ async fn add_cabinet(db: &Path, trader: &str, extra: &[&str]) -> Value {
         "--json",
     ];
     args.extend_from_slice(extra);
-    json_ok(db, &args).await
+    db.json_ok(&args).await
 }
 
 #[tokio::test]
 async fn traders_cabinets_rates_and_rules_from_the_command_line() {
-    let (_dir, db) = fresh_db();
+    let db = fresh_db();
 
-    let created = json_ok(&db, &["trader", "create", "--name", "Ivan", "--json"]).await;
+    let created = db
+        .json_ok(&["trader", "create", "--name", "Ivan", "--json"])
+        .await;
     let trader_id = created["trader_id"]
         .as_str()
         .expect("trader_id")
@@ -69,13 +64,11 @@ async fn traders_cabinets_rates_and_rules_from_the_command_line() {
     let token = created["token"].as_str().expect("token").to_string();
     assert!(trader_id.starts_with("trd_"), "{created}");
     assert!(token.starts_with("trt_") && token.len() > 30, "{created}");
-    assert!(
-        !database_contains(&db, &token),
-        "the trader token is stored in clear"
-    );
-    let plain = kassa_ok(&db, &["trader", "create", "--name", "Petr"]).await;
+    assert!(db.contains(&trader_id), "the search sees the stored rows");
+    assert!(!db.contains(&token), "the trader token is stored in clear");
+    let plain = db.kassa_ok(&["trader", "create", "--name", "Petr"]).await;
     assert!(plain.contains("trt_"), "{plain}");
-    let traders = json_ok(&db, &["trader", "list", "--json"]).await;
+    let traders = db.json_ok(&["trader", "list", "--json"]).await;
     let names: Vec<&str> = traders
         .as_array()
         .unwrap()
@@ -84,7 +77,7 @@ async fn traders_cabinets_rates_and_rules_from_the_command_line() {
         .collect();
     assert_eq!(names, ["Ivan", "Petr"]);
     assert!(traders[0].get("token").is_none());
-    let listed = kassa_ok(&db, &["trader", "list"]).await;
+    let listed = db.kassa_ok(&["trader", "list"]).await;
     assert!(listed.contains(&trader_id), "{listed}");
 
     let cabinet = add_cabinet(&db, &trader_id, &["--min", "100.00", "--max", "100000.00"]).await;
@@ -115,75 +108,84 @@ async fn traders_cabinets_rates_and_rules_from_the_command_line() {
     assert_eq!(limited["min_amount"], "0.01");
     assert_eq!(limited["max_amount"], Value::Null);
 
-    let cabinets = json_ok(&db, &["cabinet", "list", "--trader", &trader_id, "--json"]).await;
+    let cabinets = db
+        .json_ok(&["cabinet", "list", "--trader", &trader_id, "--json"])
+        .await;
     assert_eq!(cabinets.as_array().unwrap().len(), 2);
-    let plain = kassa_ok(&db, &["cabinet", "list", "--trader", &trader_id]).await;
+    let plain = db
+        .kassa_ok(&["cabinet", "list", "--trader", &trader_id])
+        .await;
     assert!(plain.contains(&cabinet_id), "{plain}");
     assert!(
         !plain.contains(CARD),
         "card numbers are printed masked: {plain}"
     );
 
-    let out = kassa_ok(&db, &["cabinet", "set", &cabinet_id, "--active", "false"]).await;
+    let out = db
+        .kassa_ok(&["cabinet", "set", &cabinet_id, "--active", "false"])
+        .await;
     assert!(out.contains("inactive"), "{out}");
-    let cabinets = json_ok(&db, &["cabinet", "list", "--trader", &trader_id, "--json"]).await;
+    let cabinets = db
+        .json_ok(&["cabinet", "list", "--trader", &trader_id, "--json"])
+        .await;
     assert_eq!(cabinets[0]["active"], false);
-    kassa_ok(&db, &["cabinet", "set", &cabinet_id, "--active", "true"]).await;
+    db.kassa_ok(&["cabinet", "set", &cabinet_id, "--active", "true"])
+        .await;
 
-    kassa_ok(&db, &["rate", "set", "RUB", "99.23"]).await;
-    let shown = kassa_ok(&db, &["rate", "show", "RUB"]).await;
+    db.kassa_ok(&["rate", "set", "RUB", "99.23"]).await;
+    let shown = db.kassa_ok(&["rate", "show", "RUB"]).await;
     assert!(shown.contains("99.23"), "{shown}");
 
-    let default = json_ok(&db, &["amount-rule", "show", "RUB", "--json"]).await;
+    let default = db.json_ok(&["amount-rule", "show", "RUB", "--json"]).await;
     assert_eq!(
         default,
         json!({"currency": "RUB", "step": "1.00", "direction": "up"})
     );
-    kassa_ok(
-        &db,
-        &[
-            "amount-rule",
-            "set",
-            "RUB",
-            "--step",
-            "0.50",
-            "--direction",
-            "alternate",
-        ],
-    )
+    db.kassa_ok(&[
+        "amount-rule",
+        "set",
+        "RUB",
+        "--step",
+        "0.50",
+        "--direction",
+        "alternate",
+    ])
     .await;
-    let rule = json_ok(&db, &["amount-rule", "show", "RUB", "--json"]).await;
+    let rule = db.json_ok(&["amount-rule", "show", "RUB", "--json"]).await;
     assert_eq!(
         rule,
         json!({"currency": "RUB", "step": "0.50", "direction": "alternate"})
     );
 
-    let unmatched = json_ok(&db, &["notification", "list", "--unmatched", "--json"]).await;
+    let unmatched = db
+        .json_ok(&["notification", "list", "--unmatched", "--json"])
+        .await;
     assert_eq!(unmatched, json!([]));
-    let deals = json_ok(&db, &["deal", "list", "--trader", &trader_id, "--json"]).await;
+    let deals = db
+        .json_ok(&["deal", "list", "--trader", &trader_id, "--json"])
+        .await;
     assert_eq!(deals, json!([]));
 }
 
 #[tokio::test]
 async fn bad_command_line_input_exits_non_zero_and_changes_nothing() {
-    let (_dir, db) = fresh_db();
-    let created = json_ok(&db, &["trader", "create", "--name", "Ivan", "--json"]).await;
+    let db = fresh_db();
+    let created = db
+        .json_ok(&["trader", "create", "--name", "Ivan", "--json"])
+        .await;
     let trader = created["trader_id"].as_str().unwrap().to_string();
     let cabinet = add_cabinet(&db, &trader, &[]).await;
     let cabinet_id = cabinet["cabinet_id"].as_str().unwrap().to_string();
-    kassa_ok(&db, &["rate", "set", "RUB", "99.23"]).await;
-    kassa_ok(
-        &db,
-        &[
-            "amount-rule",
-            "set",
-            "RUB",
-            "--step",
-            "1.00",
-            "--direction",
-            "up",
-        ],
-    )
+    db.kassa_ok(&["rate", "set", "RUB", "99.23"]).await;
+    db.kassa_ok(&[
+        "amount-rule",
+        "set",
+        "RUB",
+        "--step",
+        "1.00",
+        "--direction",
+        "up",
+    ])
     .await;
 
     let add = |extra: &'static [&'static str], trader: String| async move {
@@ -338,14 +340,16 @@ async fn bad_command_line_input_exits_non_zero_and_changes_nothing() {
         assert!(err.contains(mention), "{args:?}: {err}");
     }
 
-    let traders = json_ok(&db, &["trader", "list", "--json"]).await;
+    let traders = db.json_ok(&["trader", "list", "--json"]).await;
     assert_eq!(traders.as_array().unwrap().len(), 1);
-    let cabinets = json_ok(&db, &["cabinet", "list", "--trader", &trader, "--json"]).await;
+    let cabinets = db
+        .json_ok(&["cabinet", "list", "--trader", &trader, "--json"])
+        .await;
     assert_eq!(cabinets.as_array().unwrap().len(), 1);
     assert_eq!(cabinets[0]["active"], true);
-    let shown = kassa_ok(&db, &["rate", "show", "RUB"]).await;
+    let shown = db.kassa_ok(&["rate", "show", "RUB"]).await;
     assert!(shown.contains("99.23"), "{shown}");
-    let rule = json_ok(&db, &["amount-rule", "show", "RUB", "--json"]).await;
+    let rule = db.json_ok(&["amount-rule", "show", "RUB", "--json"]).await;
     assert_eq!(
         rule,
         json!({"currency": "RUB", "step": "1.00", "direction": "up"})
@@ -357,8 +361,10 @@ async fn bad_command_line_input_exits_non_zero_and_changes_nothing() {
 #[tokio::test]
 async fn deals_and_notifications_beside_a_running_server() {
     let app = TestApp::spawn().await;
-    let db = app.db_path();
-    let created = json_ok(&db, &["trader", "create", "--name", "Ivan", "--json"]).await;
+    let db = TestDb::of(&app);
+    let created = db
+        .json_ok(&["trader", "create", "--name", "Ivan", "--json"])
+        .await;
     let trader = created["trader_id"].as_str().unwrap().to_string();
     let token = created["token"].as_str().unwrap().to_string();
     let cabinet = add_cabinet(&db, &trader, &["--min", "10.00"]).await;
@@ -393,15 +399,15 @@ async fn deals_and_notifications_beside_a_running_server() {
         deals.push(deal);
     }
 
-    let open = json_ok(
-        &db,
-        &["deal", "list", "--trader", &trader, "--open", "--json"],
-    )
-    .await;
+    let open = db
+        .json_ok(&["deal", "list", "--trader", &trader, "--open", "--json"])
+        .await;
     assert_eq!(open.as_array().unwrap().len(), 2, "{open}");
     assert_eq!(open[0]["requisite"], "220012******9012");
 
-    let confirmed = json_ok(&db, &["deal", "confirm", &deals[0].id, "--json"]).await;
+    let confirmed = db
+        .json_ok(&["deal", "confirm", &deals[0].id, "--json"])
+        .await;
     assert_eq!(confirmed["status"], "completed", "{confirmed}");
     assert_eq!(confirmed["settled_by"], "operator");
     assert_eq!(confirmed["amount"], "1000.00");
@@ -430,18 +436,16 @@ async fn deals_and_notifications_beside_a_running_server() {
         assert!(tokio::time::Instant::now() < deadline, "no dispute");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let resolved = json_ok(
-        &db,
-        &[
+    let resolved = db
+        .json_ok(&[
             "deal",
             "resolve",
             &deals[1].id,
             "--outcome",
             "completed",
             "--json",
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(resolved["status"], "completed", "{resolved}");
     assert_eq!(
         engine.deal(deals[1].id.clone()).await.unwrap().status,
@@ -458,12 +462,16 @@ async fn deals_and_notifications_beside_a_running_server() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let unmatched = json_ok(&db, &["notification", "list", "--unmatched", "--json"]).await;
+    let unmatched = db
+        .json_ok(&["notification", "list", "--unmatched", "--json"])
+        .await;
     assert_eq!(unmatched.as_array().unwrap().len(), 1, "{unmatched}");
     assert_eq!(unmatched[0]["external_id"], "sms-1");
     assert_eq!(unmatched[0]["amount"], "555.00");
     assert_eq!(unmatched[0]["matched"], false);
-    let plain = kassa_ok(&db, &["notification", "list", "--trader", &trader]).await;
+    let plain = db
+        .kassa_ok(&["notification", "list", "--trader", &trader])
+        .await;
     assert!(
         plain.contains("sms-1") && plain.contains("unmatched"),
         "{plain}"

@@ -7,10 +7,9 @@
 mod cli_support;
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
-use cli_support::{kassa, kassa_ok};
+use cli_support::TestDb;
 use common::TestApp;
 use kassa_domain::payout::{PayoutSource, PayoutStatus};
 use kassa_domain::{FeeRule, ReserveRule};
@@ -22,8 +21,8 @@ const HEADER: &str =
     "time,kind,reference,currency,available,pending_payouts,reserve,fee,amount,transaction_id";
 
 /// Runs a command that must be refused: non-zero exit, a message.
-async fn kassa_fails(db: &Path, args: &[&str]) -> String {
-    let run = kassa(db, args).await;
+async fn kassa_fails(db: &TestDb, args: &[&str]) -> String {
+    let run = db.kassa(args).await;
     assert!(!run.success, "kassa {args:?} succeeded:\n{}", run.stdout);
     assert!(
         run.stderr.starts_with("kassa: "),
@@ -211,7 +210,7 @@ async fn api_report(
 #[tokio::test]
 async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
     let app = TestApp::spawn().await;
-    let db = app.db_path();
+    let db = TestDb::of(&app);
     let merchant = app.merchant.merchant_id.clone();
     // 01:00 UTC of the next day: the whole story fits in two days.
     let now = app.clock.now_secs();
@@ -248,11 +247,9 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
         lifetime_secs: 86_400,
     };
     engine.put_service(service).await.unwrap();
-    let out = kassa_ok(
-        &db,
-        &["payout-fee", "set", "usd", "--rate", "1", "--fix", "0.50"],
-    )
-    .await;
+    let out = db
+        .kassa_ok(&["payout-fee", "set", "usd", "--rate", "1", "--fix", "0.50"])
+        .await;
     assert!(out.contains("payout fee USD"), "{out}");
 
     // Day 1. 100.00 paid: fee 2.50 + 0.30, reserve 9.72 of the 97.20 deposit.
@@ -280,9 +277,8 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
     wait_for_balance(&app, day2_end).await;
 
     // The CLI, day 1.
-    let csv1 = kassa_ok(
-        &db,
-        &[
+    let csv1 = db
+        .kassa_ok(&[
             "report",
             "daily",
             "--merchant",
@@ -290,9 +286,8 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
             "--date",
             &d1,
             "--test",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let lines = parse(&csv1);
     let kinds: Vec<&str> = lines.iter().map(|l| l.get("kind")).collect();
     assert_eq!(
@@ -348,9 +343,8 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
     assert_eq!(lines[7].get("time"), at(day1_start + 86_400));
 
     // Day 2 opens where day 1 closed and closes at today's balances.
-    let csv2 = kassa_ok(
-        &db,
-        &[
+    let csv2 = db
+        .kassa_ok(&[
             "report",
             "daily",
             "--merchant",
@@ -358,9 +352,8 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
             "--date",
             &d2,
             "--test",
-        ],
-    )
-    .await;
+        ])
+        .await;
     let lines2 = parse(&csv2);
     let kinds: Vec<&str> = lines2.iter().map(|l| l.get("kind")).collect();
     assert_eq!(
@@ -393,34 +386,28 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
     // The day before and the day after: the day after opens and closes at the
     // balances; before any money, only the header.
     assert_eq!(
-        kassa_ok(
-            &db,
-            &[
-                "report",
-                "daily",
-                "--merchant",
-                &merchant,
-                "--date",
-                &d0,
-                "--test"
-            ]
-        )
+        db.kassa_ok(&[
+            "report",
+            "daily",
+            "--merchant",
+            &merchant,
+            "--date",
+            &d0,
+            "--test"
+        ])
         .await,
         format!("{HEADER}\n")
     );
     let after = parse(
-        &kassa_ok(
-            &db,
-            &[
-                "report",
-                "daily",
-                "--merchant",
-                &merchant,
-                "--date",
-                &d3,
-                "--test",
-            ],
-        )
+        &db.kassa_ok(&[
+            "report",
+            "daily",
+            "--merchant",
+            &merchant,
+            "--date",
+            &d3,
+            "--test",
+        ])
         .await,
     );
     assert_eq!(after.len(), 2);
@@ -430,31 +417,25 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
     );
     // The live books are empty.
     assert_eq!(
-        kassa_ok(
-            &db,
-            &["report", "daily", "--merchant", &merchant, "--date", &d1]
-        )
-        .await,
+        db.kassa_ok(&["report", "daily", "--merchant", &merchant, "--date", &d1])
+            .await,
         format!("{HEADER}\n")
     );
 
     // --out writes the same CSV to a file.
     let file = app.dir.path().join("day1.csv");
     let file_arg = file.to_str().unwrap();
-    kassa_ok(
-        &db,
-        &[
-            "report",
-            "daily",
-            "--merchant",
-            &merchant,
-            "--date",
-            &d1,
-            "--test",
-            "--out",
-            file_arg,
-        ],
-    )
+    db.kassa_ok(&[
+        "report",
+        "daily",
+        "--merchant",
+        &merchant,
+        "--date",
+        &d1,
+        "--test",
+        "--out",
+        file_arg,
+    ])
     .await;
     assert_eq!(std::fs::read_to_string(&file).unwrap(), csv1);
 
@@ -473,11 +454,8 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
 
     // `balance` agrees with the ledger, in text and JSON.
     let shown: Value = serde_json::from_str(
-        &kassa_ok(
-            &db,
-            &["balance", "--merchant", &merchant, "--test", "--json"],
-        )
-        .await,
+        &db.kassa_ok(&["balance", "--merchant", &merchant, "--test", "--json"])
+            .await,
     )
     .unwrap();
     let f = |m: i64| kassa_domain::money::format_fixed(m, 2);
@@ -495,7 +473,9 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
             }],
         })
     );
-    let text = kassa_ok(&db, &["balance", "--merchant", &merchant, "--test"]).await;
+    let text = db
+        .kassa_ok(&["balance", "--merchant", &merchant, "--test"])
+        .await;
     assert_eq!(
         text,
         format!(
@@ -504,11 +484,13 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
             f(day2_end.2)
         )
     );
-    let live = kassa_ok(&db, &["balance", "--merchant", &merchant]).await;
+    let live = db.kassa_ok(&["balance", "--merchant", &merchant]).await;
     assert!(live.contains("no money"), "{live}");
-    let live: Value =
-        serde_json::from_str(&kassa_ok(&db, &["balance", "--merchant", &merchant, "--json"]).await)
-            .unwrap();
+    let live: Value = serde_json::from_str(
+        &db.kassa_ok(&["balance", "--merchant", &merchant, "--json"])
+            .await,
+    )
+    .unwrap();
     assert_eq!(live["balances"], json!([]));
 }
 
@@ -569,7 +551,7 @@ async fn bad_report_requests_get_a_clear_error() {
 #[tokio::test]
 async fn bad_ledger_commands_exit_non_zero_and_change_nothing() {
     let app = TestApp::spawn().await;
-    let db = app.db_path();
+    let db = TestDb::of(&app);
     let merchant = app.merchant.merchant_id.clone();
     for (args, says) in [
         (
@@ -622,7 +604,7 @@ async fn bad_ledger_commands_exit_non_zero_and_change_nothing() {
             "min",
         ),
     ] {
-        let run = kassa(&db, &args).await;
+        let run = db.kassa(&args).await;
         assert!(!run.success, "kassa {args:?} succeeded: {}", run.stdout);
         assert!(run.stderr.contains(says), "kassa {args:?}: {}", run.stderr);
     }
@@ -651,22 +633,20 @@ async fn bad_ledger_commands_exit_non_zero_and_change_nothing() {
         .unwrap();
     assert_eq!(p.fee_minor, 0);
     // A fee set replaces the whole rule: parts not given are zero.
-    kassa_ok(
-        &db,
-        &[
-            "payout-fee",
-            "set",
-            "USD",
-            "--rate",
-            "10",
-            "--min",
-            "0.25",
-            "--max",
-            "0.30",
-        ],
-    )
+    db.kassa_ok(&[
+        "payout-fee",
+        "set",
+        "USD",
+        "--rate",
+        "10",
+        "--min",
+        "0.25",
+        "--max",
+        "0.30",
+    ])
     .await;
-    kassa_ok(&db, &["payout-fee", "set", "USD", "--fix", "0.05"]).await;
+    db.kassa_ok(&["payout-fee", "set", "USD", "--fix", "0.05"])
+        .await;
     pay_in(&app, "10.00", "processed").await;
     let id = payout(&app, 500, "failed").await.unwrap();
     let p = app.engine().payout(merchant, true, id).await.unwrap();

@@ -18,7 +18,7 @@ use kassa_domain::{
 };
 use serde_json::Value;
 
-pub use postgres::PgStore;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +30,11 @@ pub enum StoreError {
     Backend(String),
     #[error("the store is closed")]
     Closed,
+    /// The database cannot be reached in time, or is shedding load (a lost
+    /// connection, a statement timeout, a lock wait that ran out). Nothing is
+    /// known to be committed; the caller may try again.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// A value the store cannot hold as text (a NUL character in a key).
     #[error("text the store cannot hold")]
     InvalidText,
@@ -236,18 +241,88 @@ pub trait Tx {
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;
 }
 
-type Done = Box<dyn FnOnce(StoreResult<()>) + Send>;
+/// What a write job does once its commit is known.
+pub type Done = Box<dyn FnOnce(StoreResult<()>) + Send>;
 
-/// A unit of work for the writer: it runs inside the transaction and says
-/// whether to keep its changes, and what to do once the commit is known.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn Tx) -> (bool, Done) + Send>;
-pub type ReadJob = Box<dyn FnOnce(&mut dyn Tx) + Send>;
+/// A unit of work for the writer.
+pub trait WriteJob: Send {
+    /// Runs inside the transaction; says whether to keep the changes, and
+    /// what to do once the commit is known.
+    fn run(self: Box<Self>, tx: &mut dyn Tx) -> (bool, Done);
+    /// The store could not run the job at all (no connection, no
+    /// transaction); nothing was changed.
+    fn refuse(self: Box<Self>, error: StoreError);
+}
+
+/// A unit of work on a read snapshot.
+pub trait ReadJob: Send {
+    fn run(self: Box<Self>, tx: &mut dyn Tx);
+    fn refuse(self: Box<Self>, error: StoreError);
+}
 
 pub trait Store: Send + Sync + 'static {
-    fn submit_write(&self, job: WriteJob);
-    fn submit_read(&self, job: ReadJob);
+    fn submit_write(&self, job: Box<dyn WriteJob>);
+    fn submit_read(&self, job: Box<dyn ReadJob>);
     /// Applies the migrations this build knows and the store has not seen.
     fn migrate(&self) -> StoreResult<()>;
+}
+
+/// A job built from a closure and the channel its caller waits on.
+struct Job<F, T> {
+    work: F,
+    reply: tokio::sync::oneshot::Sender<T>,
+}
+
+impl<R, E, F> WriteJob for Job<F, Result<R, E>>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &mut dyn Tx) -> (bool, Done) {
+        let Job { work, reply } = *self;
+        if reply.is_closed() {
+            // The caller stopped waiting (it was answered 503) before the job
+            // began: it is not run, so that answer changed nothing.
+            return (false, Box::new(drop));
+        }
+        let result = work(tx);
+        let keep = result.is_ok();
+        let done: Done = Box::new(move |commit| {
+            let _ = reply.send(match commit {
+                Ok(()) => result,
+                Err(e) => Err(E::from(e)),
+            });
+        });
+        (keep, done)
+    }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(E::from(error)));
+    }
+}
+
+impl<R, E, F> ReadJob for Job<F, Result<R, E>>
+where
+    R: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
+{
+    fn run(self: Box<Self>, tx: &mut dyn Tx) {
+        let Job { work, reply } = *self;
+        if !reply.is_closed() {
+            let _ = reply.send(work(tx));
+        }
+    }
+
+    fn refuse(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(E::from(error)));
+    }
+}
+
+/// A job dropped unanswered panicked: the store refuses jobs it cannot run.
+fn unanswered() -> StoreError {
+    StoreError::Backend("the job ended without an answer".into())
 }
 
 /// Runs `work` in a write transaction. `Ok` is returned after the commit;
@@ -259,18 +334,9 @@ where
     F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
 {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    store.submit_write(Box::new(move |tx| {
-        let result = work(tx);
-        let keep = result.is_ok();
-        let done: Done = Box::new(move |commit| {
-            let _ = reply.send(match commit {
-                Ok(()) => result,
-                Err(e) => Err(E::from(e)),
-            });
-        });
-        (keep, done)
-    }));
-    answer.await.unwrap_or(Err(E::from(StoreError::Closed)))
+    let job: Box<dyn WriteJob> = Box::new(Job { work, reply });
+    store.submit_write(job);
+    answer.await.unwrap_or(Err(E::from(unanswered())))
 }
 
 /// Runs `work` on a read connection, seeing one consistent snapshot.
@@ -281,8 +347,7 @@ where
     F: FnOnce(&mut dyn Tx) -> Result<R, E> + Send + 'static,
 {
     let (reply, answer) = tokio::sync::oneshot::channel();
-    store.submit_read(Box::new(move |tx| {
-        let _ = reply.send(work(tx));
-    }));
-    answer.await.unwrap_or(Err(E::from(StoreError::Closed)))
+    let job: Box<dyn ReadJob> = Box::new(Job { work, reply });
+    store.submit_read(job);
+    answer.await.unwrap_or(Err(E::from(unanswered())))
 }

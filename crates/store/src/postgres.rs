@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
@@ -31,8 +32,42 @@ const MIGRATION_LOCK: i64 = 0x6b_61_73_73_61;
 
 type Param<'a> = &'a (dyn ToSql + Sync);
 
+/// SQLSTATEs that say the database cannot serve now, not that the request
+/// is wrong: connection exceptions (class 08), shutdowns, too many
+/// connections, a statement timeout, lock waits, and conflicts PostgreSQL
+/// asks a client to retry.
+fn is_transient(state: &SqlState) -> bool {
+    let code = state.code();
+    code.starts_with("08")
+        || code.starts_with("57P")
+        || [
+            SqlState::TOO_MANY_CONNECTIONS,
+            SqlState::QUERY_CANCELED,
+            SqlState::LOCK_NOT_AVAILABLE,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+            SqlState::T_R_DEADLOCK_DETECTED,
+        ]
+        .contains(state)
+}
+
+/// Whether a client error is about the connection (lost, refused, timed
+/// out) rather than about a statement.
+fn is_connection_error(e: &postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    e.is_closed() || e.to_string().contains("timeout")
+}
+
 fn backend(e: &postgres::Error) -> StoreError {
     if let Some(db) = e.as_db_error() {
+        if is_transient(db.code()) {
+            return StoreError::Unavailable(format!("{}: {}", db.code().code(), db.message()));
+        }
         if *db.code() == SqlState::UNIQUE_VIOLATION {
             return StoreError::Duplicate(db.message().to_string());
         }
@@ -44,6 +79,9 @@ fn backend(e: &postgres::Error) -> StoreError {
             return StoreError::InvalidText;
         }
         return StoreError::Backend(format!("{}: {}", db.code().code(), db.message()));
+    }
+    if is_connection_error(e) {
+        return StoreError::Unavailable(e.to_string());
     }
     StoreError::Backend(e.to_string())
 }
@@ -84,10 +122,11 @@ struct PoolState {
 }
 
 /// A bounded pool: connections are made on demand up to `max`; past that a
-/// caller waits for one to come back.
+/// caller waits for one to come back, for at most `wait`.
 struct Pool {
     config: Config,
     max: usize,
+    wait: Duration,
     state: Mutex<PoolState>,
     returned: Condvar,
 }
@@ -102,6 +141,7 @@ impl Pool {
     }
 
     fn get(self: &Arc<Self>) -> StoreResult<Lease> {
+        let deadline = Instant::now() + self.wait;
         let mut state = lock(&self.state);
         loop {
             if let Some(conn) = state.idle.pop() {
@@ -123,11 +163,31 @@ impl Pool {
                     }
                 };
             }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(StoreError::Unavailable(format!(
+                    "no database connection came free within {} ms",
+                    self.wait.as_millis()
+                )));
+            }
             state = self
                 .returned
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .wait_timeout(state, left)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
         }
+    }
+
+    /// Closes every idle connection; the next callers connect afresh.
+    fn discard_idle(&self) {
+        let idle = {
+            let mut state = lock(&self.state);
+            let idle = std::mem::take(&mut state.idle);
+            state.open -= idle.len();
+            idle
+        };
+        off_runtime(move || drop(idle));
+        self.returned.notify_all();
     }
 
     fn lease(self: &Arc<Self>, conn: Conn) -> Lease {
@@ -192,21 +252,56 @@ pub struct PgStore {
     pool: Arc<Pool>,
 }
 
+/// How many connections a node keeps and how long it waits on them.
+#[derive(Clone, Copy, Debug)]
+pub struct PgOptions {
+    pub pool_size: usize,
+    /// PostgreSQL cancels a statement that runs longer (`statement_timeout`),
+    /// and ends a session left idle inside a transaction as long (a node that
+    /// stopped mid-transaction must not keep its locks).
+    pub statement_timeout: Duration,
+    /// The longest wait for a connection: to connect, for a pooled one to
+    /// come free, and for sent data to be acknowledged (`tcp_user_timeout`),
+    /// so that a database gone silent fails a job instead of hanging it.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 16,
+            statement_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
 impl PgStore {
-    /// Connects to `url` (a libpq URL or key=value string) and keeps up to
-    /// `pool_size` connections. One connection is made now, so that a wrong
-    /// address fails here rather than on the first request.
-    pub fn open(url: &str, pool_size: usize) -> StoreResult<PgStore> {
-        off_runtime(|| Self::open_blocking(url, pool_size))
+    /// Connects to `url` (a libpq URL or key=value string). One connection is
+    /// made now, so that a wrong address fails here rather than on the first
+    /// request.
+    pub fn open(url: &str, options: PgOptions) -> StoreResult<PgStore> {
+        off_runtime(|| Self::open_blocking(url, options))
     }
 
-    fn open_blocking(url: &str, pool_size: usize) -> StoreResult<PgStore> {
-        let config: Config = url
+    fn open_blocking(url: &str, options: PgOptions) -> StoreResult<PgStore> {
+        let mut config: Config = url
             .parse()
             .map_err(|e: postgres::Error| StoreError::Backend(format!("database url: {e}")))?;
+        let statement_ms = options.statement_timeout.as_millis().max(1);
+        let server_options = format!(
+            "{} -c statement_timeout={statement_ms} -c idle_in_transaction_session_timeout={statement_ms}",
+            config.get_options().unwrap_or_default()
+        );
+        config
+            .options(server_options.trim_start())
+            .connect_timeout(options.connect_timeout)
+            .tcp_user_timeout(options.connect_timeout)
+            .keepalives_idle(options.connect_timeout.max(Duration::from_secs(1)));
         let pool = Arc::new(Pool {
             config,
-            max: pool_size.max(1),
+            max: options.pool_size.max(1),
+            wait: options.connect_timeout,
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 open: 0,
@@ -218,25 +313,39 @@ impl PgStore {
     }
 }
 
-fn run_write(pool: &Arc<Pool>, job: WriteJob) {
-    let mut lease = match pool.get() {
+/// A connection with a transaction begun on it. A pooled connection may have
+/// been lost while idle (the server restarted); then a fresh one is tried
+/// once before the job is refused.
+fn begin(pool: &Arc<Pool>, sql: &str) -> StoreResult<Lease> {
+    let mut lease = pool.get()?;
+    match lease.control(sql) {
+        Ok(()) => Ok(lease),
+        Err(StoreError::Unavailable(_)) => {
+            drop(lease);
+            // The other idle connections were most likely lost with it.
+            pool.discard_idle();
+            let mut lease = pool.get()?;
+            lease.control(sql)?;
+            Ok(lease)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn run_write(pool: &Arc<Pool>, job: Box<dyn WriteJob>) {
+    let mut lease = match begin(pool, "BEGIN") {
         Ok(lease) => lease,
         Err(e) => {
-            // The job never runs; dropping it drops its reply: Closed.
-            tracing::error!(error = %e, "write connection");
-            return;
+            tracing::error!(error = %e, "write transaction could not begin");
+            return job.refuse(e);
         }
     };
-    if let Err(e) = lease.control("BEGIN") {
-        tracing::error!(error = %e, "write transaction could not begin");
-        return;
-    }
     let mut tx = PgTx {
         conn: lease.conn(),
         read_only: false,
         failed: None,
     };
-    let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx)));
     let failed = tx.failed.take();
     match outcome {
         Ok((true, done)) => {
@@ -270,44 +379,58 @@ fn run_write(pool: &Arc<Pool>, job: WriteJob) {
     }
 }
 
-fn run_read(pool: &Arc<Pool>, job: ReadJob) {
-    let mut lease = match pool.get() {
+fn run_read(pool: &Arc<Pool>, job: Box<dyn ReadJob>) {
+    let mut lease = match begin(pool, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") {
         Ok(lease) => lease,
         Err(e) => {
-            tracing::error!(error = %e, "read connection");
-            return;
+            tracing::error!(error = %e, "read transaction could not begin");
+            return job.refuse(e);
         }
     };
-    if lease
-        .control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        .is_err()
-    {
-        return;
-    }
     let mut tx = PgTx {
         conn: lease.conn(),
         read_only: true,
         failed: None,
     };
-    if catch_unwind(AssertUnwindSafe(|| job(&mut tx))).is_err() {
+    if catch_unwind(AssertUnwindSafe(|| job.run(&mut tx))).is_err() {
         tracing::error!("a read job panicked");
     }
     let _ = lease.control("ROLLBACK");
 }
 
 impl Store for PgStore {
-    fn submit_write(&self, job: WriteJob) {
+    fn submit_write(&self, job: Box<dyn WriteJob>) {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || run_write(&pool, job));
     }
 
-    fn submit_read(&self, job: ReadJob) {
+    fn submit_read(&self, job: Box<dyn ReadJob>) {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || run_read(&pool, job));
     }
 
     fn migrate(&self) -> StoreResult<()> {
         off_runtime(|| self.migrate_blocking())
+    }
+}
+
+impl PgStore {
+    /// The database's clock in microseconds since the Unix epoch: the one
+    /// clock every node follows (`clock_timestamp()`, not the transaction's
+    /// start, so that a reading is as fresh as its round trip).
+    pub fn clock_micros(&self) -> StoreResult<i64> {
+        off_runtime(|| {
+            let mut lease = self.pool.get()?;
+            let row = lease
+                .conn()
+                .client
+                .query_one(
+                    "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
+                    &[],
+                )
+                .map_err(|e| backend(&e))?;
+            Ok(row.get(0))
+        })
     }
 }
 

@@ -38,7 +38,7 @@ pub struct SqliteStore {
     /// Dropped with the store, which ends the checkpoint thread.
     _stop_checkpoints: Sender<()>,
     path: PathBuf,
-    writer: Mutex<Sender<WriteJob>>,
+    writer: Mutex<Sender<Box<dyn WriteJob>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -46,6 +46,10 @@ fn backend(e: rusqlite::Error) -> StoreError {
     if let rusqlite::Error::SqliteFailure(f, ref msg) = e {
         if f.code == ErrorCode::ConstraintViolation {
             return StoreError::Duplicate(msg.clone().unwrap_or_default());
+        }
+        // Another process kept the file locked past the busy timeout.
+        if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) {
+            return StoreError::Unavailable(e.to_string());
         }
     }
     StoreError::Backend(e.to_string())
@@ -85,7 +89,7 @@ impl SqliteStore {
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
             .map_err(backend)?;
         let checkpoints = open(&path)?;
-        let (sender, receiver) = mpsc::channel::<WriteJob>();
+        let (sender, receiver) = mpsc::channel::<Box<dyn WriteJob>>();
         std::thread::Builder::new()
             .name("kassa-sqlite-writer".into())
             .spawn(move || writer_loop(conn, receiver))
@@ -121,7 +125,7 @@ fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
     }
 }
 
-fn writer_loop(conn: Connection, jobs: Receiver<WriteJob>) {
+fn writer_loop(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
@@ -141,13 +145,12 @@ fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(drop)
 }
 
-fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
+fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
     if let Err(e) = run(conn, "BEGIN IMMEDIATE") {
         let err = backend(e);
+        tracing::error!(error = %err, "write transaction could not begin");
         for job in batch.drain(..) {
-            // The job never ran; dropping it drops its reply, answering Closed.
-            drop(job);
-            tracing::error!(error = %err, "write transaction could not begin");
+            job.refuse(err.clone());
         }
         return;
     }
@@ -155,10 +158,11 @@ fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
     for job in batch.drain(..) {
         if let Err(e) = run(conn, "SAVEPOINT job") {
             tracing::error!(error = %e, "savepoint");
+            job.refuse(backend(e));
             continue;
         }
         let mut tx = SqliteTx { conn };
-        let outcome = catch_unwind(AssertUnwindSafe(|| job(&mut tx)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| job.run(&mut tx)));
         let keep = matches!(outcome, Ok((true, _)));
         let finish = if keep {
             run(conn, "RELEASE job")
@@ -183,13 +187,14 @@ fn run_batch(conn: &Connection, batch: &mut Vec<WriteJob>) {
 }
 
 impl Store for SqliteStore {
-    fn submit_write(&self, job: WriteJob) {
-        // A send fails only when the writer has stopped; the job's reply is
-        // dropped with it and the caller sees Closed.
-        let _ = self.writer.lock().expect("writer lock").send(job);
+    fn submit_write(&self, job: Box<dyn WriteJob>) {
+        // A send fails only when the writer has stopped.
+        if let Err(mpsc::SendError(job)) = self.writer.lock().expect("writer lock").send(job) {
+            job.refuse(StoreError::Closed);
+        }
     }
 
-    fn submit_read(&self, job: ReadJob) {
+    fn submit_read(&self, job: Box<dyn ReadJob>) {
         let readers = self.readers.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
@@ -199,14 +204,14 @@ impl Store for SqliteStore {
                     Ok(conn) => conn,
                     Err(e) => {
                         tracing::error!(error = %e, "read connection");
-                        return; // the job's reply is dropped: Closed
+                        return job.refuse(e);
                     }
                 },
             };
-            if conn.execute_batch("BEGIN").is_err() {
-                return;
+            if let Err(e) = conn.execute_batch("BEGIN") {
+                return job.refuse(backend(e));
             }
-            job(&mut SqliteTx { conn: &conn });
+            job.run(&mut SqliteTx { conn: &conn });
             let _ = conn.execute_batch("COMMIT");
             let mut idle = readers.lock().expect("readers lock");
             if idle.len() < READERS_KEPT {

@@ -20,6 +20,8 @@ pub enum CheckoutError {
     /// 422: field to message.
     Invalid(BTreeMap<String, String>),
     Internal,
+    /// 503: the database cannot be reached in time.
+    Unavailable,
 }
 
 impl CheckoutError {
@@ -38,6 +40,7 @@ impl CheckoutError {
             CheckoutError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             CheckoutError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             CheckoutError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            CheckoutError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -61,6 +64,13 @@ impl CheckoutError {
                 "title": "internal_error",
                 "detail": "Internal server error.",
             }]}),
+            CheckoutError::Unavailable => json!({"errors": [{
+                "status": "service_unavailable",
+                "code": "503",
+                "title": "service_unavailable",
+                "detail": "The service is briefly unavailable. Retry the request; \
+                           a repeat with the same reference_id is safe.",
+            }]}),
             CheckoutError::BadRequest(d)
             | CheckoutError::Forbidden(d)
             | CheckoutError::Conflict(d) => entry(Some(d)),
@@ -72,6 +82,7 @@ impl CheckoutError {
 impl IntoResponse for CheckoutError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), Json(self.body())).into_response();
+        crate::retry_after_if_unavailable(&mut response);
         if matches!(self, CheckoutError::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -93,6 +104,10 @@ impl From<EngineError> for CheckoutError {
             EngineError::NoCabinet | EngineError::AmountsTaken => CheckoutError::NotFound,
             EngineError::InsufficientFunds => {
                 CheckoutError::invalid("amount", "Insufficient funds.")
+            }
+            EngineError::Unavailable(why) => {
+                tracing::warn!(%why, "database unavailable");
+                CheckoutError::Unavailable
             }
             EngineError::Store(e) => {
                 tracing::error!(error = %e, "store failure");

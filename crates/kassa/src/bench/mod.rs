@@ -6,6 +6,11 @@
 //! every answer durable) and `book` (`book_cabinet` over many cabinets with
 //! requests concentrated on a few hot amounts, then a check that no amount
 //! was ever held twice on a cabinet at once).
+//!
+//! With `--postgres`, both run on PostgreSQL instead, on `kassa serve`
+//! processes, beside `pgbench` running the same writes (`bench/postgres.rs`).
+
+mod postgres;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +24,8 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use kassa_domain::Currency;
 use kassa_engine::merchants::{IssuedMerchant, NewMerchant};
-use kassa_engine::p2p::NewCabinet;
-use kassa_engine::{Engine, SystemClock};
+use kassa_engine::p2p::{BookAnswer, NewCabinet};
+use kassa_engine::Engine;
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -47,13 +52,26 @@ pub struct BenchArgs {
     /// Distinct amounts the `book` scenario's requests ask for.
     #[arg(long, default_value_t = 5)]
     pub hot_amounts: u64,
+    /// Run the scenarios on PostgreSQL: the URL of a database on the server
+    /// (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), through which
+    /// the bench creates and drops databases of its own.
+    #[arg(long)]
+    pub postgres: Option<String>,
+    /// With `--postgres`: how many `kassa serve` processes share the
+    /// database; a comma-separated list measures each in turn.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+    pub nodes: Vec<usize>,
+    /// With `--postgres`: connections each node keeps to the database.
+    #[arg(long, default_value_t = 16)]
+    pub db_pool_size: usize,
 }
 
 type BodyFn = Arc<dyn Fn(u64) -> Bytes + Send + Sync>;
 
 #[derive(Clone)]
 struct Target {
-    addr: std::net::SocketAddr,
+    /// Connections are spread over these round robin.
+    addrs: Vec<std::net::SocketAddr>,
     path: &'static str,
     authorization: Option<String>,
     body: BodyFn,
@@ -90,8 +108,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             bail!("unknown scenario {s}: use invoices, book");
         }
     }
+    let store = match &args.postgres {
+        Some(url) => postgres::check(&args, url)?,
+        None => "SQLite (WAL, synchronous=FULL)".to_string(),
+    };
     println!(
-        "kassa bench: {} s measured after {} s warm-up per target and level, {} cores, SQLite (WAL, synchronous=FULL)",
+        "kassa bench: {} s measured after {} s warm-up per target and level, {} cores, {store}",
         args.seconds,
         args.warmup_secs,
         std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -102,9 +124,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let echo = tokio::spawn(async move { axum::serve(listener, kassa_http::echo_router()).await });
     let mut failed = false;
     for scenario in &args.scenarios {
-        let result = match scenario.as_str() {
-            "invoices" => invoices(&args, echo_addr).await,
-            _ => book(&args, echo_addr).await,
+        let result = match (scenario.as_str(), &args.postgres) {
+            ("invoices", None) => invoices(&args, echo_addr).await,
+            ("invoices", Some(url)) => postgres::invoices(&args, url, echo_addr).await,
+            (_, None) => book(&args, echo_addr).await,
+            (_, Some(url)) => postgres::book(&args, url, echo_addr).await,
         };
         if let Err(e) = result {
             eprintln!("{scenario}: {e:#}");
@@ -133,37 +157,43 @@ async fn fresh_server(
     };
     adjust(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let server = Server::start(&config, Arc::new(SystemClock), listener).await?;
-    let merchant = server
-        .engine
+    let server = Server::start(&config, None, listener).await?;
+    let merchant = bench_merchant(&server.engine).await?;
+    Ok((server, merchant, dir))
+}
+
+/// A merchant with the defaults: no callback URL, so no callback is owed.
+async fn bench_merchant(engine: &Engine) -> anyhow::Result<IssuedMerchant> {
+    engine
         .create_merchant(NewMerchant {
             name: "Bench".into(),
             ..Default::default()
         })
         .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((server, merchant, dir))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn print_header() {
+    println!(
+        "{:>5}  {:<34} {:>9} {:>8} {:>8} {:>7}  answers",
+        "conns", "target", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+}
+
+fn print_row(connections: usize, name: &str, r: &Report, extra: String) {
+    println!(
+        "{:>5}  {:<34} {:>9.0} {:>8.2} {:>8.2} {:>7}  {}",
+        connections, name, r.per_sec, r.p50_ms, r.p99_ms, r.errors, extra
+    );
 }
 
 fn print_rows(title: &str, rows: &[(usize, Report, Report)], extra: impl Fn(&Report) -> String) {
     println!();
     println!("{title}");
-    println!(
-        "{:>5}  {:<34} {:>9} {:>8} {:>8} {:>7}  answers",
-        "conns", "target", "req/s", "p50 ms", "p99 ms", "errors"
-    );
+    print_header();
     for (connections, baseline, kassa) in rows {
         for (name, r) in [("baseline: JSON echo", baseline), ("kassa", kassa)] {
-            println!(
-                "{:>5}  {:<34} {:>9.0} {:>8.2} {:>8.2} {:>7}  {}",
-                connections,
-                name,
-                r.per_sec,
-                r.p50_ms,
-                r.p99_ms,
-                r.errors,
-                extra(r)
-            );
+            print_row(*connections, name, r, extra(r));
         }
         println!(
             "{:>5}  ratio: {:.1}% of the baseline's requests per second",
@@ -181,32 +211,41 @@ fn statuses(r: &Report) -> String {
         .join(" ")
 }
 
-/// Invoice creation through the private API; every 201 must be stored.
-async fn invoices(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    let (server, merchant, dir) = fresh_server("invoices", |_| {}).await?;
+/// The same body for both targets; only `reference_id` changes per request.
+fn invoice_body() -> BodyFn {
+    Arc::new(|n| {
+        Bytes::from(format!(
+            r#"{{"data":{{"type":"payment-invoices","attributes":{{"reference_id":"bench-{n}","amount":"100.50","currency":"USD","service":"payment_card_usd_hpp","description":"Benchmark order","metadata":{{"order":"{n}"}}}}}}}}"#
+        ))
+    })
+}
+
+/// The private API's Basic authorization of the merchant's test keys.
+fn basic_auth(merchant: &IssuedMerchant) -> String {
     let basic = STANDARD.encode(format!(
         "{}:{}",
         merchant.test.private_key_id, merchant.test.private_key_secret
     ));
-    // The same body for both targets; only `reference_id` changes per request.
-    let body: BodyFn = Arc::new(|n| {
-        Bytes::from(format!(
-            r#"{{"data":{{"type":"payment-invoices","attributes":{{"reference_id":"bench-{n}","amount":"100.50","currency":"USD","service":"payment_card_usd_hpp","description":"Benchmark order","metadata":{{"order":"{n}"}}}}}}}}"#
-        ))
-    });
+    format!("Basic {basic}")
+}
+
+/// Invoice creation through the private API; every 201 must be stored.
+async fn invoices(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let (server, merchant, dir) = fresh_server("invoices", |_| {}).await?;
+    let body = invoice_body();
     let mut rows = Vec::new();
     for &connections in &args.connections {
         let echo = Target {
-            addr: echo_addr,
+            addrs: vec![echo_addr],
             path: "/echo",
             authorization: None,
             body: body.clone(),
             accept: &[201],
         };
         let kassa = Target {
-            addr: server.addr,
+            addrs: vec![server.addr],
             path: "/api/payment-invoices",
-            authorization: Some(format!("Basic {basic}")),
+            authorization: Some(basic_auth(&merchant)),
             body: body.clone(),
             accept: &[201],
         };
@@ -271,20 +310,20 @@ async fn seed_cabinets(engine: &Arc<Engine>, count: usize) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `book_cabinet` over many cabinets, requests on a few hot amounts; holds
-/// last 2 s so that amounts keep coming free and being taken over.
-async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Result<()> {
-    const HOLD_TTL_SECS: i64 = 2;
-    let (server, merchant, dir) = fresh_server("book", |c| c.hold_ttl_secs = HOLD_TTL_SECS).await?;
-    seed_cabinets(&server.engine, args.cabinets).await?;
+/// Holds of the `book` scenario last 2 s, so that amounts keep coming free
+/// and being taken over.
+const HOLD_TTL_SECS: i64 = 2;
+
+/// Signed `book_cabinet` bodies, each with a new `request_id`, asking for one
+/// of `hot` amounts.
+fn book_body(merchant: &IssuedMerchant, hot: u64) -> BodyFn {
     let secret = merchant.h2h_secret.clone();
-    let hot = args.hot_amounts;
     let (merchant_id, site_id, site_login) = (
         merchant.merchant_id.clone(),
         merchant.site_id,
         merchant.site_login.clone(),
     );
-    let body: BodyFn = Arc::new(move |n| {
+    Arc::new(move |n| {
         let mut map = match json!({
             "request_id": format!("book-{n}"),
             "merchant_id": merchant_id,
@@ -300,18 +339,43 @@ async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Resu
         let signature = kassa_http::h2h::sign(&secret, &map);
         map.insert("signature".into(), Value::String(signature));
         Bytes::from(serde_json::to_vec(&map).expect("JSON"))
-    });
+    })
+}
+
+/// The distinct (cabinet, amount) slots among `answers`, and the double
+/// holds: two answers for one slot whose lifetimes overlap.
+fn count_double_holds(answers: &[BookAnswer]) -> (usize, usize) {
+    let mut by_slot: HashMap<(&str, i64), Vec<(i64, i64)>> = HashMap::new();
+    for a in answers {
+        by_slot
+            .entry((&a.cabinet_id, a.amount_minor))
+            .or_default()
+            .push((a.created_at_secs, a.expires_at_secs));
+    }
+    let mut double_holds = 0;
+    for spans in by_slot.values_mut() {
+        spans.sort_unstable();
+        double_holds += spans.windows(2).filter(|w| w[1].0 < w[0].1).count();
+    }
+    (by_slot.len(), double_holds)
+}
+
+/// `book_cabinet` over many cabinets, requests on a few hot amounts.
+async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let (server, merchant, dir) = fresh_server("book", |c| c.hold_ttl_secs = HOLD_TTL_SECS).await?;
+    seed_cabinets(&server.engine, args.cabinets).await?;
+    let body = book_body(&merchant, args.hot_amounts);
     let mut rows = Vec::new();
     for &connections in &args.connections {
         let echo = Target {
-            addr: echo_addr,
+            addrs: vec![echo_addr],
             path: "/echo",
             authorization: None,
             body: body.clone(),
             accept: &[201],
         };
         let kassa = Target {
-            addr: server.addr,
+            addrs: vec![server.addr],
             path: "/api/book_cabinet",
             authorization: None,
             body: body.clone(),
@@ -330,19 +394,7 @@ async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Resu
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    // A double hold: two answers for one (cabinet, amount) whose lifetimes overlap.
-    let mut by_slot: HashMap<(String, i64), Vec<(i64, i64)>> = HashMap::new();
-    for a in &answers {
-        by_slot
-            .entry((a.cabinet_id.clone(), a.amount_minor))
-            .or_default()
-            .push((a.created_at_secs, a.expires_at_secs));
-    }
-    let mut double_holds = 0;
-    for spans in by_slot.values_mut() {
-        spans.sort_unstable();
-        double_holds += spans.windows(2).filter(|w| w[1].0 < w[0].1).count();
-    }
+    let (slots, double_holds) = count_double_holds(&answers);
     print_rows(
         &format!(
             "book: book_cabinet over {} cabinets, {} hot amounts, holds of {HOLD_TTL_SECS} s (200: held, 404: every amount taken)",
@@ -354,7 +406,7 @@ async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Resu
     println!(
         "holds: {} granted over {} (cabinet, amount) slots; double holds: {double_holds}",
         answers.len(),
-        by_slot.len()
+        slots
     );
     if rows.iter().any(|(_, b, k)| b.errors + k.errors > 0) || double_holds > 0 {
         bail!("some requests failed, or an amount was held twice");
@@ -382,9 +434,10 @@ async fn load_inner(args: BenchArgs, connections: usize, target: Target) -> anyh
     let measure_from = start + Duration::from_secs(args.warmup_secs);
     let until = measure_from + Duration::from_secs(args.seconds);
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..connections {
+    for i in 0..connections {
         let target = target.clone();
-        tasks.spawn(async move { connection(target, measure_from, until).await });
+        let addr = target.addrs[i % target.addrs.len()];
+        tasks.spawn(async move { connection(target, addr, measure_from, until).await });
     }
     let mut latencies_us: Vec<u32> = Vec::new();
     let mut report = Report::default();
@@ -419,10 +472,11 @@ async fn load_inner(args: BenchArgs, connections: usize, target: Target) -> anyh
 /// measured window only.
 async fn connection(
     target: Arc<Target>,
+    addr: std::net::SocketAddr,
     measure_from: Instant,
     until: Instant,
 ) -> anyhow::Result<(Vec<u32>, BTreeMap<u16, u64>, u64)> {
-    let stream = TcpStream::connect(target.addr).await?;
+    let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
@@ -433,7 +487,7 @@ async fn connection(
     while Instant::now() < until {
         let n = REQUESTS.fetch_add(1, Ordering::Relaxed);
         let mut request = hyper::Request::post(target.path)
-            .header("host", target.addr.to_string())
+            .header("host", addr.to_string())
             .header("content-type", "application/json");
         if let Some(auth) = &target.authorization {
             request = request.header("authorization", auth);
