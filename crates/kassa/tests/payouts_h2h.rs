@@ -119,8 +119,16 @@ async fn a_card_payout_is_held_paid_and_announced_by_signed_retried_callbacks() 
     assert_eq!(live_balance(&app, "USD").await, (7_500, 0, 0));
 
     // Every attempt is on record: the refused one and the three delivered.
-    let attempts = app.engine().callback_attempts(id.clone()).await.unwrap();
-    let codes: Vec<Option<u16>> = attempts.iter().map(|a| a.response_code).collect();
+    // (An attempt is recorded just after its answer arrives: wait for it.)
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let codes = loop {
+        let attempts = app.engine().callback_attempts(id.clone()).await.unwrap();
+        let codes: Vec<Option<u16>> = attempts.iter().map(|a| a.response_code).collect();
+        if codes.len() >= 4 || tokio::time::Instant::now() > deadline {
+            break codes;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
     assert_eq!(codes, [Some(500), Some(200), Some(200), Some(200)]);
 
     // The same request again answers the payout as it is now.
