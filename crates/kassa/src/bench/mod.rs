@@ -79,6 +79,19 @@ struct Target {
     accept: &'static [u16],
 }
 
+impl Target {
+    /// The baseline: the same bodies to the JSON echo.
+    fn echo(addr: std::net::SocketAddr, body: &BodyFn) -> Target {
+        Target {
+            addrs: vec![addr],
+            path: "/echo",
+            authorization: None,
+            body: body.clone(),
+            accept: &[201],
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Report {
     /// Answers by status in the measured window.
@@ -235,13 +248,7 @@ async fn invoices(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::
     let body = invoice_body();
     let mut rows = Vec::new();
     for &connections in &args.connections {
-        let echo = Target {
-            addrs: vec![echo_addr],
-            path: "/echo",
-            authorization: None,
-            body: body.clone(),
-            accept: &[201],
-        };
+        let echo = Target::echo(echo_addr, &body);
         let kassa = Target {
             addrs: vec![server.addr],
             path: "/api/payment-invoices",
@@ -367,13 +374,7 @@ async fn book(args: &BenchArgs, echo_addr: std::net::SocketAddr) -> anyhow::Resu
     let body = book_body(&merchant, args.hot_amounts);
     let mut rows = Vec::new();
     for &connections in &args.connections {
-        let echo = Target {
-            addrs: vec![echo_addr],
-            path: "/echo",
-            authorization: None,
-            body: body.clone(),
-            accept: &[201],
-        };
+        let echo = Target::echo(echo_addr, &body);
         let kassa = Target {
             addrs: vec![server.addr],
             path: "/api/book_cabinet",

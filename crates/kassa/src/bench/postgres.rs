@@ -393,13 +393,7 @@ async fn echo_reports(
 ) -> anyhow::Result<Vec<Report>> {
     let mut reports = Vec::new();
     for &connections in &args.connections {
-        let echo = Target {
-            addrs: vec![echo_addr],
-            path: "/echo",
-            authorization: None,
-            body: body.clone(),
-            accept: &[201],
-        };
+        let echo = Target::echo(echo_addr, body);
         reports.push(load(args, connections, echo).await?);
     }
     Ok(reports)
