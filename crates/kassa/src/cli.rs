@@ -357,12 +357,19 @@ fn init_tracing(filter: &str) {
         .try_init();
 }
 
+/// How long an operator's command may wait on the database: a report reads
+/// a whole day of the books, which may take longer than a request may.
+const OPERATOR_DB_TIMEOUT_MS: u64 = 10 * 60 * 1000;
+
 async fn operator_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
     let base = config
         .public_base_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", config.listen));
-    open_engine(config, None, base).await
+    let mut config = config.clone();
+    config.db_timeout_ms = config.db_timeout_ms.max(OPERATOR_DB_TIMEOUT_MS);
+    config.db_statement_timeout_ms = config.db_statement_timeout_ms.max(OPERATOR_DB_TIMEOUT_MS);
+    open_engine(&config, None, base).await
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
