@@ -60,8 +60,6 @@ pub struct DatabaseClock {
     sample: TimeSample,
     /// Database time in microseconds at a local instant.
     base: Mutex<(i64, Instant)>,
-    /// Half the round trip of the reading in use, for the logs.
-    uncertainty_micros: AtomicI64,
     /// The latest time handed out: readings never run backwards.
     last_micros: AtomicI64,
 }
@@ -80,7 +78,6 @@ impl DatabaseClock {
         let clock = Arc::new(DatabaseClock {
             sample,
             base: Mutex::new((micros, at)),
-            uncertainty_micros: AtomicI64::new(half_rtt),
             last_micros: AtomicI64::new(micros),
         });
         tracing::info!(
@@ -95,15 +92,9 @@ impl DatabaseClock {
         Ok(clock)
     }
 
-    /// Half the round trip of the reading in use.
-    pub fn uncertainty_micros(&self) -> i64 {
-        self.uncertainty_micros.load(Ordering::Relaxed)
-    }
-
     fn resync(&self) -> Result<(), String> {
-        let (micros, at, half_rtt) = best_reading(&self.sample)?;
+        let (micros, at, _) = best_reading(&self.sample)?;
         *self.base.lock().unwrap_or_else(|p| p.into_inner()) = (micros, at);
-        self.uncertainty_micros.store(half_rtt, Ordering::Relaxed);
         Ok(())
     }
 
@@ -169,7 +160,6 @@ mod tests {
         .unwrap();
         let drift = clock.now_secs() - SystemClock.now_secs();
         assert!((3599..=3601).contains(&drift), "{drift}");
-        assert!(clock.uncertainty_micros() >= 0);
     }
 
     #[test]

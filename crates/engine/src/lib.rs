@@ -95,9 +95,9 @@ pub struct Engine {
     held_hints: Arc<p2p::HeldHints>,
     /// Candidate cabinets by (method, currency).
     cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency), p2p::Cabinets>,
-    /// Credential lookups: (kind, key) to the merchant and its mode.
     /// Merchants by id, for the H2H signature check.
     merchant_cache: cache::TtlCache<String, kassa_domain::Merchant>,
+    /// Credential lookups: (kind, key) to the merchant and its mode.
     credential_cache:
         cache::TtlCache<(kassa_domain::CredentialKind, String), (kassa_domain::Merchant, bool)>,
 }
@@ -185,8 +185,9 @@ impl Engine {
     }
 
     /// A store call that has not answered within `store_timeout_ms` is
-    /// given up as unavailable. The job may still commit later; a client
-    /// told 503 repeats its request with the same idempotency key.
+    /// given up as unavailable. The store then skips the job if it has not
+    /// begun; one already under way may still commit, so a client told 503
+    /// repeats its request with the same idempotency key.
     async fn bounded<R>(
         &self,
         call: impl std::future::Future<Output = EngineResult<R>>,

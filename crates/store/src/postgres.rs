@@ -311,6 +311,24 @@ impl PgStore {
         drop(pool.get()?);
         Ok(PgStore { pool })
     }
+
+    /// The database's clock in microseconds since the Unix epoch: the one
+    /// clock every node follows (`clock_timestamp()`, not the transaction's
+    /// start, so that a reading is as fresh as its round trip).
+    pub fn clock_micros(&self) -> StoreResult<i64> {
+        off_runtime(|| {
+            let mut lease = self.pool.get()?;
+            let row = lease
+                .conn()
+                .client
+                .query_one(
+                    "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
+                    &[],
+                )
+                .map_err(|e| backend(&e))?;
+            Ok(row.get(0))
+        })
+    }
 }
 
 /// A connection with a transaction begun on it. A pooled connection may have
@@ -411,26 +429,6 @@ impl Store for PgStore {
 
     fn migrate(&self) -> StoreResult<()> {
         off_runtime(|| self.migrate_blocking())
-    }
-}
-
-impl PgStore {
-    /// The database's clock in microseconds since the Unix epoch: the one
-    /// clock every node follows (`clock_timestamp()`, not the transaction's
-    /// start, so that a reading is as fresh as its round trip).
-    pub fn clock_micros(&self) -> StoreResult<i64> {
-        off_runtime(|| {
-            let mut lease = self.pool.get()?;
-            let row = lease
-                .conn()
-                .client
-                .query_one(
-                    "SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000000)::BIGINT",
-                    &[],
-                )
-                .map_err(|e| backend(&e))?;
-            Ok(row.get(0))
-        })
     }
 }
 
