@@ -833,9 +833,7 @@ async fn fifty_bookings_over_three_processes_on_one_database_get_seven_amounts()
     // On the PostgreSQL run these are several nodes on one server.
     let pg = common::on_postgres().then(common::PgDatabase::create);
     if let Some(db) = &pg {
-        use base64::Engine as _;
-        config.database_url = db.url.clone();
-        config.master_key = Some(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+        db.configure(&mut config);
     }
     // Seed in-process, then let go of the file.
     let merchant = {
@@ -1017,11 +1015,7 @@ async fn a_node_an_hour_ahead_follows_the_databases_clock() {
     };
     let dir = tempfile::tempdir().unwrap();
     let mut config = common::test_config(dir.path());
-    {
-        use base64::Engine as _;
-        config.database_url = db.url.clone();
-        config.master_key = Some(base64::engine::general_purpose::STANDARD.encode([5u8; 32]));
-    }
+    db.configure(&mut config);
     let merchant = {
         let engine = kassa::open_engine(&config, None, "http://127.0.0.1".into())
             .await

@@ -104,9 +104,8 @@ async fn node() -> Option<Outage> {
     let proxy = Proxy::start(upstream.to_string()).await;
     let url = format!("{user}@{}/{name}", proxy.addr);
     let app = TestApp::spawn_with(|c| {
-        use base64::Engine as _;
+        db.configure(c);
         c.database_url = url;
-        c.master_key = Some(base64::engine::general_purpose::STANDARD.encode([3u8; 32]));
         c.db_pool_size = 4;
         c.db_timeout_ms = WAIT_MS;
         c.db_statement_timeout_ms = WAIT_MS;

@@ -27,9 +27,7 @@ async fn callbacks_owed_by_a_killed_node_are_delivered_by_another() {
     let mut config = common::test_config(dir.path());
     let pg = common::on_postgres().then(common::PgDatabase::create);
     if let Some(db) = &pg {
-        use base64::Engine as _;
-        config.database_url = db.url.clone();
-        config.master_key = Some(base64::engine::general_purpose::STANDARD.encode([9u8; 32]));
+        db.configure(&mut config);
     }
     let merchant = {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::starting_now());

@@ -35,11 +35,7 @@ pub fn fresh_db() -> TestDb {
     let dir = tempfile::tempdir().unwrap();
     let pg = common::on_postgres().then(PgDatabase::create);
     let (url, master_key) = match &pg {
-        Some(db) => {
-            use base64::Engine as _;
-            let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
-            (db.url.clone(), Some(key))
-        }
+        Some(db) => (db.url.clone(), Some(common::random_master_key())),
         None => (
             format!("sqlite://{}", dir.path().join("kassa.sqlite").display()),
             None,
@@ -80,20 +76,13 @@ impl TestDb {
 
     /// Runs `kassa args...` on this database with nothing else configured.
     pub async fn kassa(&self, args: &[&str]) -> Run {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("KASSA_") {
-                command.env_remove(name);
-            }
-        }
-        if let Some(key) = &self.master_key {
-            command.env("KASSA_MASTER_KEY", key);
-        }
+        let mut command = tokio::process::Command::from(common::kassa_command(
+            &self.url,
+            self.master_key.as_deref(),
+        ));
         let output = command
             .args(args)
             .current_dir(self.dir.path())
-            .env("KASSA_DATABASE_URL", &self.url)
-            .env("KASSA_LOG", "warn")
             .output()
             .await
             .expect("kassa runs");

@@ -68,6 +68,39 @@ impl PgDatabase {
     }
 }
 
+impl PgDatabase {
+    /// Points `config` at this database, with a master key of its own (every
+    /// process given this config shares it).
+    pub fn configure(&self, config: &mut Config) {
+        config.database_url = self.url.clone();
+        config.master_key = Some(random_master_key());
+    }
+}
+
+/// A fresh master key: base64 of 32 random bytes.
+pub fn random_master_key() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+}
+
+/// The `kassa` binary on a database, with no `KASSA_*` setting of the test's
+/// environment and quiet logs; callers add the command and the rest.
+pub fn kassa_command(database_url: &str, master_key: Option<&str>) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_kassa"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("KASSA_") {
+            command.env_remove(name);
+        }
+    }
+    if let Some(key) = master_key {
+        command.env("KASSA_MASTER_KEY", key);
+    }
+    command
+        .env("KASSA_DATABASE_URL", database_url)
+        .env("KASSA_LOG", "warn");
+    command
+}
+
 /// A database for a test about PostgreSQL itself, whichever backend the
 /// suite runs on. Where no server answers the test is skipped with a notice,
 /// except on CI (`CI` set) or on the PostgreSQL run, where it fails.
@@ -127,10 +160,7 @@ impl TestApp {
         let mut config = test_config(dir.path());
         let pg = on_postgres().then(PgDatabase::create);
         if let Some(db) = &pg {
-            use base64::Engine as _;
-            config.database_url = db.url.clone();
-            config.master_key =
-                Some(base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>()));
+            db.configure(&mut config);
             config.db_pool_size = 8;
         }
         adjust(&mut config);

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// `kassa serve` processes, killed when dropped.
@@ -35,24 +35,15 @@ pub fn spawn_server(
     log: &Path,
     env: &[(&str, &str)],
 ) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kassa"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("KASSA_") {
-            command.env_remove(name);
-        }
-    }
-    if let Some(key) = &config.master_key {
-        command.env("KASSA_MASTER_KEY", key);
-    }
+    let mut command =
+        crate::common::kassa_command(&config.database_url, config.master_key.as_deref());
     for (name, value) in env {
         command.env(name, value);
     }
     command
         .arg("serve")
         .current_dir(dir)
-        .env("KASSA_DATABASE_URL", &config.database_url)
         .env("KASSA_LISTEN", format!("127.0.0.1:{port}"))
-        .env("KASSA_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(log).unwrap())
