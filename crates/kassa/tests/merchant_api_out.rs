@@ -9,12 +9,10 @@ mod receiver;
 
 use std::time::Duration;
 
-use common::TestApp;
+use common::{rub_trader, TestApp};
 use kassa_domain::fee::FeeRule;
 use kassa_domain::payout::PayoutSource;
-use kassa_domain::Trader;
 use kassa_engine::ledger::Balance;
-use kassa_engine::p2p::NewCabinet;
 use kassa_engine::payouts::NewPayout;
 use merchant_api_support::*;
 use receiver::{Received, Receiver};
@@ -138,32 +136,6 @@ async fn rub_balance(app: &TestApp, test_mode: bool) -> Balance {
             pending_payouts_minor: 0,
             reserve_minor: 0,
         })
-}
-
-/// A trader with one active RUB cabinet of `method`; its token.
-async fn trader(app: &TestApp, method: &str, requisite: &str) -> (Trader, String) {
-    let (trader, token) = app
-        .engine()
-        .create_trader(format!("Trader {requisite}"))
-        .await
-        .unwrap();
-    app.engine()
-        .add_cabinet(NewCabinet {
-            trader_id: trader.id.clone(),
-            method: method.into(),
-            currency: rub(),
-            bank_name: "sberbank".into(),
-            requisite: requisite.into(),
-            holder: "Ivan I.".into(),
-            min_amount_minor: 100,
-            max_amount_minor: 0,
-            daily_limit_minor: 0,
-            max_open_deals: 0,
-            active: true,
-        })
-        .await
-        .unwrap();
-    (trader, token)
 }
 
 async fn trader_post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
@@ -409,7 +381,7 @@ async fn a_payout_is_paid_by_a_trader_with_signed_callbacks_and_the_books_follow
     set_fee(&app).await;
     let funded = fund(&app, "1000.00", true).await;
     let receiver = Receiver::start(&[], 200);
-    let (_, token) = trader(&app, "card", "2200123456789012").await;
+    let (_, token) = rub_trader(&app, "Trader 2200123456789012", "card", "2200123456789012").await;
     let api = Api::with(&app, &app.merchant.live);
 
     let request = out_body("out-1", &receiver.url());
@@ -543,8 +515,9 @@ async fn an_sbp_payout_declined_then_unpaid_expires_and_the_money_comes_back() {
     set_fee(&app).await;
     let funded = fund(&app, "1000.00", true).await;
     let receiver = Receiver::start(&[], 200);
-    let (_, card_token) = trader(&app, "card", "2200123456789012").await;
-    let (_, sbp_token) = trader(&app, "sbp", "+79990001122").await;
+    let (_, card_token) =
+        rub_trader(&app, "Trader 2200123456789012", "card", "2200123456789012").await;
+    let (_, sbp_token) = rub_trader(&app, "Trader +79990001122", "sbp", "+79990001122").await;
     let api = Api::with(&app, &app.merchant.live);
 
     let mut request = out_body("sbp-1", &receiver.url());

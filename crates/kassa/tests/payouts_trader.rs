@@ -7,12 +7,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestApp;
+use common::{rub_trader, TestApp};
 use kassa_domain::fee::FeeRule;
 use kassa_domain::payout::{Payout, PayoutSource, PayoutStatus};
-use kassa_domain::{Currency, Trader};
+use kassa_domain::Currency;
 use kassa_engine::ledger::Balance;
-use kassa_engine::p2p::NewCabinet;
 use kassa_engine::payouts::NewPayout;
 use kassa_engine::EngineError;
 use reqwest::Method;
@@ -83,32 +82,6 @@ async fn get(app: &TestApp, path: &str, token: &str) -> Reply {
 
 async fn post(app: &TestApp, path: &str, token: &str, body: Option<Value>) -> Reply {
     call(app, Method::POST, path, Some(token), body).await
-}
-
-/// A trader with one active RUB cabinet of `method`; its token.
-async fn trader(app: &TestApp, name: &str, method: &str, requisite: &str) -> (Trader, String) {
-    let (trader, token) = app
-        .engine()
-        .create_trader(name.into())
-        .await
-        .expect("trader");
-    app.engine()
-        .add_cabinet(NewCabinet {
-            trader_id: trader.id.clone(),
-            method: method.into(),
-            currency: rub(),
-            bank_name: "sberbank".into(),
-            requisite: requisite.into(),
-            holder: "Ivan I.".into(),
-            min_amount_minor: 100,
-            max_amount_minor: 0,
-            daily_limit_minor: 0,
-            max_open_deals: 0,
-            active: true,
-        })
-        .await
-        .expect("cabinet");
-    (trader, token)
 }
 
 /// Credits `amount` RUB to the merchant's live available balance (the
@@ -225,8 +198,8 @@ async fn a_trader_takes_pays_and_the_books_follow() {
     let app = TestApp::spawn().await;
     set_fee(&app).await;
     let funded = fund(&app, "1000.00").await;
-    let (card_trader, card_token) = trader(&app, "Card", "card", "2200123456789012").await;
-    let (_, sbp_token) = trader(&app, "SBP", "sbp", "+79990001122").await;
+    let (card_trader, card_token) = rub_trader(&app, "Card", "card", "2200123456789012").await;
+    let (_, sbp_token) = rub_trader(&app, "SBP", "sbp", "+79990001122").await;
 
     let p = payout(&app, "po-1", 30_000).await;
     assert_eq!(p.fee_minor, 300);
@@ -396,8 +369,8 @@ async fn a_declined_payout_goes_to_another_trader() {
     let app = TestApp::spawn().await;
     set_fee(&app).await;
     let funded = fund(&app, "1000.00").await;
-    let (_, first) = trader(&app, "First", "card", "2200123456789012").await;
-    let (second_trader, second) = trader(&app, "Second", "card", "2200987654321098").await;
+    let (_, first) = rub_trader(&app, "First", "card", "2200123456789012").await;
+    let (second_trader, second) = rub_trader(&app, "Second", "card", "2200987654321098").await;
     let p = payout(&app, "po-decline", 50_000).await;
     assert_eq!(p.fee_minor, 500);
 
@@ -481,7 +454,7 @@ async fn a_declined_payout_goes_to_another_trader() {
 async fn a_payout_offered_and_declined_before_taking_is_not_offered_again() {
     let app = TestApp::spawn().await;
     fund(&app, "1000.00").await;
-    let (_, token) = trader(&app, "Picky", "card", "2200123456789012").await;
+    let (_, token) = rub_trader(&app, "Picky", "card", "2200123456789012").await;
     let p = payout(&app, "po-refuse", 10_000).await;
     let declined = post(
         &app,
@@ -510,7 +483,7 @@ async fn an_unpaid_payout_fails_at_its_deadline_and_the_hold_goes_back() {
     let app = TestApp::spawn().await;
     set_fee(&app).await;
     let funded = fund(&app, "1000.00").await;
-    let (_, token) = trader(&app, "Slow", "card", "2200123456789012").await;
+    let (_, token) = rub_trader(&app, "Slow", "card", "2200123456789012").await;
     let taken_one = payout(&app, "po-slow", 20_000).await;
     let untaken = payout(&app, "po-nobody", 10_000).await;
     post(
@@ -597,7 +570,7 @@ async fn a_payout_the_balance_cannot_cover_changes_nothing() {
         result.err()
     );
     assert_eq!(rub_balance(&app, false).await, funded);
-    let (_, token) = trader(&app, "Idle", "card", "2200123456789012").await;
+    let (_, token) = rub_trader(&app, "Idle", "card", "2200123456789012").await;
     assert!(ids(get(&app, "/trader-api/payouts/offered", &token)
         .await
         .expect(200))
@@ -608,7 +581,7 @@ async fn a_payout_the_balance_cannot_cover_changes_nothing() {
 async fn payout_endpoints_check_auth_paths_and_bodies() {
     let app = TestApp::spawn().await;
     fund(&app, "1000.00").await;
-    let (_, token) = trader(&app, "Strict", "card", "2200123456789012").await;
+    let (_, token) = rub_trader(&app, "Strict", "card", "2200123456789012").await;
     let p = payout(&app, "po-strict", 10_000).await;
 
     for (method, path) in [
@@ -683,7 +656,7 @@ async fn payout_endpoints_check_auth_paths_and_bodies() {
 #[tokio::test]
 async fn test_mode_payouts_are_never_offered_to_traders() {
     let app = TestApp::spawn().await;
-    let (_, token) = trader(&app, "Live only", "card", "2200123456789012").await;
+    let (_, token) = rub_trader(&app, "Live only", "card", "2200123456789012").await;
     let merchant = app
         .engine()
         .merchant(app.merchant.merchant_id.clone())

@@ -306,3 +306,35 @@ pub fn test_invoice(status: &str) -> Value {
         "description": "Test order",
     })
 }
+
+/// A trader named `name` with one active RUB cabinet of `method` at
+/// "sberbank" (100 minor units and up); the trader and its API token.
+pub async fn rub_trader(
+    app: &TestApp,
+    name: &str,
+    method: &str,
+    requisite: &str,
+) -> (kassa_domain::Trader, String) {
+    let (trader, token) = app
+        .engine()
+        .create_trader(name.into())
+        .await
+        .expect("trader");
+    app.engine()
+        .add_cabinet(kassa_engine::p2p::NewCabinet {
+            trader_id: trader.id.clone(),
+            method: method.into(),
+            currency: kassa_domain::Currency::from_code("RUB").expect("RUB"),
+            bank_name: "sberbank".into(),
+            requisite: requisite.into(),
+            holder: "Ivan I.".into(),
+            min_amount_minor: 100,
+            max_amount_minor: 0,
+            daily_limit_minor: 0,
+            max_open_deals: 0,
+            active: true,
+        })
+        .await
+        .expect("cabinet");
+    (trader, token)
+}
