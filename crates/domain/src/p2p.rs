@@ -33,7 +33,7 @@ pub struct Cabinet {
     pub max_amount_minor: i64,
     /// Turnover allowed per UTC day (completed and open deals); 0: no limit.
     pub daily_limit_minor: i64,
-    /// Deals open at once; 0: no limit.
+    /// Amounts in use at once (live holds and open deals); 0: no limit.
     pub max_open_deals: u32,
     pub active: bool,
     pub created_at_secs: i64,

@@ -8,6 +8,7 @@ use kassa_store::Tx;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::sweep::each_apart;
 use crate::{Engine, EngineError, EngineResult};
 
 /// Reserves released in one pass of the worker.
@@ -142,23 +143,28 @@ impl Engine {
         let now = self.now_secs();
         self.write(move |tx| {
             let due = tx.due_reserves(now, PASS_MAX)?;
-            let count = due.len();
-            for (id, doc) in due {
-                let r: Reserve = serde_json::from_value(doc)
-                    .map_err(|e| kassa_store::StoreError::Backend(e.to_string()))?;
-                tx.mark_reserve_released(&id)?;
-                let postings = ledger::reserve_release(&r.merchant_id, r.amount_minor);
-                post(
-                    tx,
-                    r.test_mode,
-                    TxnKind::ReserveRelease,
-                    r.currency,
-                    &id,
-                    now,
-                    postings,
-                )?;
-            }
-            Ok(count)
+            each_apart(
+                tx,
+                "reserves",
+                due,
+                |(id, _)| id.clone(),
+                |tx, (id, doc)| {
+                    let r: Reserve = serde_json::from_value(doc)
+                        .map_err(|e| kassa_store::StoreError::Backend(e.to_string()))?;
+                    tx.mark_reserve_released(&id)?;
+                    let postings = ledger::reserve_release(&r.merchant_id, r.amount_minor);
+                    post(
+                        tx,
+                        r.test_mode,
+                        TxnKind::ReserveRelease,
+                        r.currency,
+                        &id,
+                        now,
+                        postings,
+                    )
+                    .map(drop)
+                },
+            )
         })
         .await
     }

@@ -15,6 +15,7 @@ pub mod p2p_invoices;
 pub mod payouts;
 pub mod report;
 pub mod secrets;
+mod sweep;
 pub mod workers;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::invoices::change_status;
 use crate::secrets::{random_token, sha256_hex};
+use crate::sweep::each_apart;
 use crate::{Engine, EngineError, EngineResult};
 
 /// How long a read of the candidate cabinets is reused.
@@ -271,7 +272,7 @@ pub(crate) fn take_amount(
     if order.is_empty() {
         return Err(EngineError::NoCabinet);
     }
-    let mut turnover: HashMap<String, i64> = HashMap::new();
+    let mut limits = Limits::default();
     let filter = format!(
         "{}|{}|{}",
         target.method,
@@ -298,19 +299,9 @@ pub(crate) fn take_amount(
                 earliest_free = earliest_free.min(until);
                 continue;
             }
-            if cabinet.daily_limit_minor > 0 {
-                let used = match turnover.get(&cabinet.id) {
-                    Some(u) => *u,
-                    None => {
-                        let u = tx.turnover_since(&cabinet.id, day_start(now_secs))?;
-                        turnover.insert(cabinet.id.clone(), u);
-                        u
-                    }
-                };
-                if used + amount > cabinet.daily_limit_minor {
-                    earliest_free = earliest_free.min(now_secs + 1);
-                    continue;
-                }
+            if !limits.allow(tx, cabinet, amount, now_secs)? {
+                earliest_free = earliest_free.min(now_secs + 1);
+                continue;
             }
             let hold = Hold {
                 id: new_id("hold"),
@@ -343,6 +334,72 @@ pub(crate) fn take_amount(
         }
     }
     Err(EngineError::AmountsTaken)
+}
+
+/// How often, and how long at most, a booking waits for a cabinet's lock
+/// that another booking holds: that one holds it for milliseconds. The wait
+/// is bounded, never a blocking lock, because a booking also holds slot rows
+/// another may wait on; a cabinet still locked after it is passed over.
+const CABINET_LOCK_TRIES: u32 = 12;
+
+fn lock_cabinet(tx: &mut dyn Tx, cabinet_id: &str) -> EngineResult<bool> {
+    let key = format!("cabinet:{cabinet_id}");
+    for attempt in 0..CABINET_LOCK_TRIES {
+        if tx.try_lock(&key)? {
+            return Ok(true);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(5)));
+    }
+    Ok(false)
+}
+
+/// A cabinet's soft limits (amounts in use at once, turnover a day),
+/// decided under the cabinet's lock against what it has now, so that two
+/// bookings on two nodes cannot both take the last place.
+#[derive(Default)]
+struct Limits {
+    /// Cabinets locked by this transaction, with their turnover today.
+    locked: HashMap<String, i64>,
+    /// Cabinets at their limit of amounts in use, or locked elsewhere.
+    refused: HashSet<String>,
+}
+
+impl Limits {
+    fn allow(
+        &mut self,
+        tx: &mut dyn Tx,
+        cabinet: &Cabinet,
+        amount_minor: i64,
+        now_secs: i64,
+    ) -> EngineResult<bool> {
+        if cabinet.max_open_deals == 0 && cabinet.daily_limit_minor == 0 {
+            return Ok(true);
+        }
+        if self.refused.contains(&cabinet.id) {
+            return Ok(false);
+        }
+        let turnover = match self.locked.get(&cabinet.id) {
+            Some(turnover) => *turnover,
+            None => {
+                // Counted once no other booking can change it.
+                if !lock_cabinet(tx, &cabinet.id)?
+                    || (cabinet.max_open_deals > 0
+                        && tx.slots_in_use(&cabinet.id, now_secs)? >= cabinet.max_open_deals)
+                {
+                    self.refused.insert(cabinet.id.clone());
+                    return Ok(false);
+                }
+                let turnover = if cabinet.daily_limit_minor > 0 {
+                    tx.turnover_since(&cabinet.id, day_start(now_secs))?
+                } else {
+                    0
+                };
+                self.locked.insert(cabinet.id.clone(), turnover);
+                turnover
+            }
+        };
+        Ok(cabinet.daily_limit_minor == 0 || turnover + amount_minor <= cabinet.daily_limit_minor)
+    }
 }
 
 /// Turns a hold into a deal for `invoice`: the slot stops expiring and is
@@ -907,10 +964,17 @@ impl Engine {
     /// instead of being cancelled); after it, a cancelled deal is disputed.
     pub async fn customer_says_paid(&self, invoice_id: String) -> EngineResult<Deal> {
         let now = self.now_secs();
+        // An invoice's deal never changes: it is found on a read, so that the
+        // write takes the deal before the invoice, as every write does.
+        let deal_id = self
+            .read(move |tx| {
+                tx.invoice(&invoice_id)?
+                    .and_then(|i| i.deal_id)
+                    .ok_or(EngineError::NotFound)
+            })
+            .await?;
         let deal = self
             .write(move |tx| {
-                let invoice = tx.invoice(&invoice_id)?.ok_or(EngineError::NotFound)?;
-                let deal_id = invoice.deal_id.ok_or(EngineError::NotFound)?;
                 let mut deal = tx.deal(&deal_id)?.ok_or(EngineError::NotFound)?;
                 match deal.status {
                     DealStatus::TransferWaiting => {
@@ -1044,19 +1108,23 @@ impl Engine {
         let now = self.now_secs();
         self.write(move |tx| {
             let due = tx.deals_due(now, 256)?;
-            let count = due.len();
-            for mut deal in due {
-                let next = if deal.customer_says_paid_at_secs.is_some() {
-                    deal.dispute_reason = Some("customer_says_paid".into());
-                    DealStatus::Disputed
-                } else {
-                    DealStatus::Canceled
-                };
-                // Either way the amount is free again: a dispute is settled by
-                // people, not by matching amounts.
-                change_deal(tx, &mut deal, next, None, now)?;
-            }
-            Ok(count)
+            each_apart(
+                tx,
+                "deal deadlines",
+                due,
+                |d| d.id.clone(),
+                |tx, mut deal| {
+                    let next = if deal.customer_says_paid_at_secs.is_some() {
+                        deal.dispute_reason = Some("customer_says_paid".into());
+                        DealStatus::Disputed
+                    } else {
+                        DealStatus::Canceled
+                    };
+                    // Either way the amount is free again: a dispute is settled by
+                    // people, not by matching amounts.
+                    change_deal(tx, &mut deal, next, None, now)
+                },
+            )
         })
         .await
     }

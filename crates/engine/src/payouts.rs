@@ -14,6 +14,7 @@ use kassa_store::{StoreError, Tx};
 use serde_json::{Map, Value};
 
 use crate::ledger::post;
+use crate::sweep::each_apart;
 use crate::{Engine, EngineError, EngineResult};
 
 /// Payouts handled in one worker pass, and listed at most.
@@ -492,11 +493,13 @@ impl Engine {
         let now = self.now_secs();
         self.write(move |tx| {
             let due = tx.payouts_due(now, PASS_MAX)?;
-            let count = due.len();
-            for mut p in due {
-                change_payout(tx, &mut p, PayoutStatus::Failed, Some("deadline"), now)?;
-            }
-            Ok(count)
+            each_apart(
+                tx,
+                "payout deadlines",
+                due,
+                |p| p.id.clone(),
+                |tx, mut p| change_payout(tx, &mut p, PayoutStatus::Failed, Some("deadline"), now),
+            )
         })
         .await
     }
@@ -506,17 +509,19 @@ impl Engine {
         let now = self.now_secs();
         self.write(move |tx| {
             let pending = tx.payouts_with_test_outcome(PASS_MAX)?;
-            let count = pending.len();
-            for mut p in pending {
-                match p.test_outcome.take() {
+            each_apart(
+                tx,
+                "test payouts",
+                pending,
+                |p| p.id.clone(),
+                |tx, mut p| match p.test_outcome.take() {
                     Some(outcome) if p.status.can_become(outcome) => {
                         let reason = (outcome == PayoutStatus::Failed).then_some("test");
-                        change_payout(tx, &mut p, outcome, reason, now)?;
+                        change_payout(tx, &mut p, outcome, reason, now)
                     }
-                    _ => tx.update_payout(&p)?,
-                }
-            }
-            Ok(count)
+                    _ => Ok(tx.update_payout(&p)?),
+                },
+            )
         })
         .await
     }

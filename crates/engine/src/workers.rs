@@ -8,6 +8,7 @@ use kassa_domain::{InvoiceStatus, Resolution};
 use tokio::sync::watch;
 
 use crate::invoices::change_status;
+use crate::sweep::each_apart;
 use crate::{Engine, EngineResult};
 
 /// Invoices handled in one pass of the expiry sweeper or the test provider.
@@ -19,17 +20,21 @@ impl Engine {
         let now = self.now_secs();
         self.write(move |tx| {
             let due = tx.invoices_due_to_expire(now, PASS_MAX)?;
-            let count = due.len();
-            for mut invoice in due {
-                change_status(
-                    tx,
-                    &mut invoice,
-                    InvoiceStatus::Expired,
-                    Resolution::Expired,
-                    now,
-                )?;
-            }
-            Ok(count)
+            each_apart(
+                tx,
+                "invoice expiry",
+                due,
+                |i| i.id.clone(),
+                |tx, mut invoice| {
+                    change_status(
+                        tx,
+                        &mut invoice,
+                        InvoiceStatus::Expired,
+                        Resolution::Expired,
+                        now,
+                    )
+                },
+            )
         })
         .await
     }
@@ -40,23 +45,26 @@ impl Engine {
         let now = self.now_secs();
         self.write(move |tx| {
             let pending = tx.invoices_with_test_outcome(PASS_MAX)?;
-            let count = pending.len();
-            for mut invoice in pending {
-                let Some(outcome) = invoice.test_outcome.take() else {
-                    continue;
-                };
-                if !invoice.status.can_become(outcome) {
-                    tx.update_invoice(&invoice)?;
-                    continue;
-                }
-                let resolution = match outcome {
-                    InvoiceStatus::ProcessFailed => Resolution::Declined,
-                    InvoiceStatus::Terminated => Resolution::Terminated,
-                    _ => Resolution::Ok,
-                };
-                change_status(tx, &mut invoice, outcome, resolution, now)?;
-            }
-            Ok(count)
+            each_apart(
+                tx,
+                "test provider",
+                pending,
+                |i| i.id.clone(),
+                |tx, mut invoice| {
+                    let Some(outcome) = invoice.test_outcome.take() else {
+                        return Ok(());
+                    };
+                    if !invoice.status.can_become(outcome) {
+                        return Ok(tx.update_invoice(&invoice)?);
+                    }
+                    let resolution = match outcome {
+                        InvoiceStatus::ProcessFailed => Resolution::Declined,
+                        InvoiceStatus::Terminated => Resolution::Terminated,
+                        _ => Resolution::Ok,
+                    };
+                    change_status(tx, &mut invoice, outcome, resolution, now)
+                },
+            )
         })
         .await
     }

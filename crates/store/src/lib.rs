@@ -60,6 +60,12 @@ pub struct Page<T> {
 }
 
 /// Everything the engine asks of a store, inside one transaction.
+///
+/// Inside a write, a read of a row whose state the engine decides on (an
+/// invoice, deal, payout, hold or callback by id, the open deal of a
+/// cabinet's amount) sees the row as it is now and keeps it from every other
+/// writer until the transaction ends, so a change is always decided against
+/// the current state. The engine takes deals before their invoices.
 pub trait Tx {
     fn insert_merchant(&mut self, merchant: &Merchant) -> StoreResult<()>;
     fn update_merchant(&mut self, merchant: &Merchant) -> StoreResult<()>;
@@ -127,6 +133,8 @@ pub trait Tx {
     fn open_deal_counts(&mut self) -> StoreResult<Vec<(String, u32)>>;
     /// Amounts of a cabinet's deals made since `since_secs`, cancelled ones aside.
     fn turnover_since(&mut self, cabinet_id: &str, since_secs: i64) -> StoreResult<i64>;
+    /// The amounts a cabinet has in use at `now_secs`: live holds and open deals.
+    fn slots_in_use(&mut self, cabinet_id: &str, now_secs: i64) -> StoreResult<u32>;
 
     /// Takes the hold's (cabinet, amount) when it is free or its hold lapsed
     /// by `now_secs`, in one statement. True when taken.
@@ -186,6 +194,16 @@ pub trait Tx {
     /// balance and posting to it is one step for every process (a no-op where
     /// a single writer already serializes writes).
     fn lock_account(&mut self, key: &str) -> StoreResult<()>;
+    /// Takes a lock on `key` until the transaction ends, if no other
+    /// transaction holds it now; never waits, so transactions that take
+    /// several such locks in any order cannot deadlock. True when taken
+    /// (always where a single writer already serializes writes).
+    fn try_lock(&mut self, key: &str) -> StoreResult<bool>;
+    /// Runs `work` in a savepoint: when it answers false (or a statement in it
+    /// failed) its changes alone are undone and the transaction goes on. True
+    /// when its changes were kept. One failing item of a sweep thus leaves
+    /// the others.
+    fn apart(&mut self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> StoreResult<bool>;
     /// Writes a balanced transaction and its postings.
     fn insert_transaction(&mut self, txn: &Transaction) -> StoreResult<()>;
     /// The sum of an account's postings in a currency, before a time if given.

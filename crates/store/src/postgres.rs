@@ -3,8 +3,9 @@
 //! client, driven from `spawn_blocking`); the job's caller is answered only
 //! after its COMMIT. Writes run at READ COMMITTED; the invariants that must
 //! hold across nodes live in the schema (unique keys, the one-statement slot
-//! upsert) and sweeps claim their rows with `FOR UPDATE SKIP LOCKED`. Reads
-//! see one REPEATABLE READ, READ ONLY snapshot.
+//! upsert), rows a write decides on are read `FOR UPDATE`, and sweeps claim
+//! their rows with `FOR UPDATE SKIP LOCKED`. Reads see one REPEATABLE READ,
+//! READ ONLY snapshot.
 
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -572,12 +573,20 @@ impl PgTx<'_> {
             .transpose()
     }
 
+    fn control(&mut self, sql: &str) -> StoreResult<()> {
+        match self.conn.client.batch_execute(sql) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
     fn exists(&mut self, sql: &str, params: &[Param]) -> StoreResult<bool> {
         Ok(self.query_opt(sql, params)?.is_some())
     }
 
-    /// A sweep inside a write claims its rows, skipping those another node
-    /// holds; a read only looks.
+    /// Inside a write, the claiming or locking form of a query (a sweep
+    /// claims its rows, skipping those another node holds; a single row is
+    /// locked); a read only looks.
     fn claim(&self, sql: &'static str, claiming: &'static str) -> &'static str {
         if self.read_only {
             sql
@@ -627,6 +636,17 @@ fn like_prefix(prefix: &str) -> String {
 macro_rules! claiming {
     ($sql:literal) => {
         concat!($sql, " FOR UPDATE SKIP LOCKED")
+    };
+}
+
+/// Appends `FOR UPDATE` to a literal: inside a write, a row whose state the
+/// engine decides on is read locked, so two transactions never both act on
+/// the same "pending". At READ COMMITTED the second waits for the first to
+/// end, then reads the row as the first left it (or no row, when the first
+/// made it miss the query's condition).
+macro_rules! locking {
+    ($sql:literal) => {
+        concat!($sql, " FOR UPDATE")
     };
 }
 
@@ -765,7 +785,11 @@ impl Tx for PgTx<'_> {
     }
 
     fn invoice(&mut self, id: &str) -> StoreResult<Option<Invoice>> {
-        self.doc("SELECT doc FROM invoices WHERE id = $1", &[&id])
+        let sql = self.claim(
+            "SELECT doc FROM invoices WHERE id = $1",
+            locking!("SELECT doc FROM invoices WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
     }
 
     fn invoice_by_reference(
@@ -900,7 +924,11 @@ impl Tx for PgTx<'_> {
     }
 
     fn callback(&mut self, id: &str) -> StoreResult<Option<Callback>> {
-        self.doc("SELECT doc FROM callbacks WHERE id = $1", &[&id])
+        let sql = self.claim(
+            "SELECT doc FROM callbacks WHERE id = $1",
+            locking!("SELECT doc FROM callbacks WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
     }
 
     fn callbacks_for_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Callback>> {
@@ -1056,6 +1084,14 @@ impl Tx for PgTx<'_> {
         Ok(n == 1)
     }
 
+    fn slots_in_use(&mut self, cabinet_id: &str, now_secs: i64) -> StoreResult<u32> {
+        let n: i64 = self.scalar(
+            "SELECT COUNT(*) FROM slots WHERE cabinet_id = $1 AND (deal_id IS NOT NULL OR expires_at > $2)",
+            &[&cabinet_id, &now_secs],
+        )?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     fn cabinets_holding(&mut self, amount_minor: i64, now_secs: i64) -> StoreResult<Vec<String>> {
         self.query(
             "SELECT cabinet_id FROM slots WHERE amount_minor = $1 AND (deal_id IS NOT NULL OR expires_at > $2)
@@ -1068,7 +1104,11 @@ impl Tx for PgTx<'_> {
     }
 
     fn hold(&mut self, hold_id: &str) -> StoreResult<Option<Hold>> {
-        self.doc("SELECT doc FROM slots WHERE hold_id = $1", &[&hold_id])
+        let sql = self.claim(
+            "SELECT doc FROM slots WHERE hold_id = $1",
+            locking!("SELECT doc FROM slots WHERE hold_id = $1"),
+        );
+        self.doc(sql, &[&hold_id])
     }
 
     fn update_hold(&mut self, h: &Hold) -> StoreResult<()> {
@@ -1163,14 +1203,21 @@ impl Tx for PgTx<'_> {
     }
 
     fn deal(&mut self, id: &str) -> StoreResult<Option<Deal>> {
-        self.doc("SELECT doc FROM deals WHERE id = $1", &[&id])
+        let sql = self.claim(
+            "SELECT doc FROM deals WHERE id = $1",
+            locking!("SELECT doc FROM deals WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
     }
 
     fn open_deal_at(&mut self, cabinet_id: &str, amount_minor: i64) -> StoreResult<Option<Deal>> {
-        self.doc(
+        let sql = self.claim(
             "SELECT doc FROM deals WHERE cabinet_id = $1 AND amount_minor = $2 AND is_open",
-            &[&cabinet_id, &amount_minor],
-        )
+            locking!(
+                "SELECT doc FROM deals WHERE cabinet_id = $1 AND amount_minor = $2 AND is_open"
+            ),
+        );
+        self.doc(sql, &[&cabinet_id, &amount_minor])
     }
 
     fn deals_of_trader(
@@ -1244,6 +1291,33 @@ impl Tx for PgTx<'_> {
             &[&key],
         )
         .map(drop)
+    }
+
+    fn try_lock(&mut self, key: &str) -> StoreResult<bool> {
+        self.scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&key],
+        )
+    }
+
+    fn apart(&mut self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> StoreResult<bool> {
+        if let Some(first) = &self.failed {
+            return Err(StoreError::Backend(format!(
+                "the transaction was aborted by an earlier error: {first}"
+            )));
+        }
+        self.control("SAVEPOINT item")?;
+        let keep = work(self) && self.failed.is_none();
+        if keep {
+            self.control("RELEASE SAVEPOINT item")?;
+        } else {
+            // Rolling back to the savepoint also ends an abort that began in
+            // it: the transaction is usable again.
+            self.control("ROLLBACK TO SAVEPOINT item")?;
+            self.control("RELEASE SAVEPOINT item")?;
+            self.failed = None;
+        }
+        Ok(keep)
     }
 
     fn insert_transaction(&mut self, t: &Transaction) -> StoreResult<()> {
@@ -1388,7 +1462,11 @@ impl Tx for PgTx<'_> {
     }
 
     fn payout(&mut self, id: &str) -> StoreResult<Option<Payout>> {
-        self.doc("SELECT doc FROM payouts WHERE id = $1", &[&id])
+        let sql = self.claim(
+            "SELECT doc FROM payouts WHERE id = $1",
+            locking!("SELECT doc FROM payouts WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
     }
 
     fn payout_by_request(

@@ -737,6 +737,17 @@ impl Tx for SqliteTx<'_> {
         Ok(n == 1)
     }
 
+    fn slots_in_use(&mut self, cabinet_id: &str, now_secs: i64) -> StoreResult<u32> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM slots WHERE cabinet_id = ?1 AND (deal_id IS NOT NULL OR expires_at > ?2)",
+            )
+            .and_then(|mut stmt| stmt.query_row(params![cabinet_id, now_secs], |r| r.get(0)))
+            .map_err(backend)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     fn cabinets_holding(&mut self, amount_minor: i64, now_secs: i64) -> StoreResult<Vec<String>> {
         let mut stmt = self
             .conn
@@ -918,6 +929,23 @@ impl Tx for SqliteTx<'_> {
     fn lock_account(&mut self, _key: &str) -> StoreResult<()> {
         // One writer thread, one write transaction at a time: nothing to lock.
         Ok(())
+    }
+
+    fn try_lock(&mut self, _key: &str) -> StoreResult<bool> {
+        Ok(true)
+    }
+
+    fn apart(&mut self, work: &mut dyn FnMut(&mut dyn Tx) -> bool) -> StoreResult<bool> {
+        run(self.conn, "SAVEPOINT item").map_err(backend)?;
+        let keep = work(self);
+        if keep {
+            run(self.conn, "RELEASE item").map_err(backend)?;
+        } else {
+            run(self.conn, "ROLLBACK TO item")
+                .and_then(|_| run(self.conn, "RELEASE item"))
+                .map_err(backend)?;
+        }
+        Ok(keep)
     }
 
     fn insert_transaction(&mut self, t: &Transaction) -> StoreResult<()> {
