@@ -3,7 +3,6 @@
 //! Only HTTP 200 counts as delivered.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -17,12 +16,6 @@ use sha2::Sha256;
 
 use crate::{Engine, EngineError, EngineResult};
 
-/// How long a claimed callback belongs to the worker that claimed it beyond
-/// the time one attempt may take: then another worker (another node, when one
-/// died mid-delivery) may claim it.
-const LEASE_MARGIN_SECS: i64 = 5;
-/// Callbacks claimed in one go; also the number delivered at once.
-const CLAIM_MAX: usize = 32;
 /// Bytes of a receiver's answer that are read (and ignored).
 const RESPONSE_MAX_BYTES: usize = 64 * 1024;
 
@@ -193,62 +186,8 @@ impl Engine {
         Ok(callback)
     }
 
-    /// Claims due callbacks and delivers them; returns how many were tried.
-    pub async fn deliver_due_callbacks(self: &Arc<Self>) -> EngineResult<usize> {
-        let now = self.now_secs();
-        let attempt_secs = self.config.callback_timeout_ms.div_ceil(1000) as i64;
-        let claimed = self
-            .write(move |tx| {
-                let mut due = tx.due_callbacks(now, CLAIM_MAX)?;
-                // Deliveries of one claim run side by side, but an invoice's
-                // own one after another: each lease covers the attempts
-                // before it in its invoice's line, then a margin.
-                let mut place: std::collections::HashMap<String, i64> =
-                    std::collections::HashMap::new();
-                for cb in &mut due {
-                    let n = place.entry(cb.invoice_id.clone()).or_insert(0);
-                    *n += 1;
-                    cb.lease_until_secs = now + *n * attempt_secs + LEASE_MARGIN_SECS;
-                    tx.update_callback(cb)?;
-                }
-                Ok(due)
-            })
-            .await?;
-        let count = claimed.len();
-        // Invoices are served at once; the callbacks of one invoice go out one
-        // after another, oldest first, so that its receiver hears of the
-        // changes in the order they happened.
-        let mut by_invoice: Vec<Vec<Callback>> = Vec::new();
-        for callback in claimed {
-            match by_invoice
-                .iter_mut()
-                .find(|g| g[0].invoice_id == callback.invoice_id)
-            {
-                Some(group) => group.push(callback),
-                None => by_invoice.push(vec![callback]),
-            }
-        }
-        let mut tasks = tokio::task::JoinSet::new();
-        for mut group in by_invoice {
-            group.sort_by_key(|c| c.created_at_secs);
-            let engine = self.clone();
-            tasks.spawn(async move {
-                for callback in group {
-                    if let Err(e) = engine.deliver(callback).await {
-                        tracing::error!(error = %e, "callback bookkeeping failed");
-                    }
-                }
-            });
-        }
-        while let Some(result) = tasks.join_next().await {
-            if let Err(e) = result {
-                tracing::error!(error = %e, "callback task failed");
-            }
-        }
-        Ok(count)
-    }
-
-    async fn deliver(&self, mut callback: Callback) -> EngineResult<()> {
+    /// Makes one attempt and records it; true when delivered.
+    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<bool> {
         let merchant_id = callback.merchant_id.clone();
         let invoice_id = callback.invoice_id.clone();
         let (merchant, attempts): (Merchant, Vec<CallbackAttempt>) = self
@@ -303,7 +242,8 @@ impl Engine {
             tx.update_callback(&callback)?;
             Ok(())
         })
-        .await
+        .await?;
+        Ok(status == "done")
     }
 
     async fn post(

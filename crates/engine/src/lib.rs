@@ -6,6 +6,7 @@ mod cache;
 pub mod callbacks;
 pub mod catalog;
 pub mod clock;
+pub mod delivery;
 mod error;
 pub mod invoices;
 pub mod ledger;
@@ -39,6 +40,10 @@ pub struct EngineConfig {
     pub callback_retry_secs: Vec<i64>,
     pub callback_max_attempts: u32,
     pub callback_timeout_ms: u64,
+    /// Callback requests in flight at once on a node, and to one receiving
+    /// host (scheme, name and port) at most.
+    pub callback_max_in_flight: usize,
+    pub callback_per_host: usize,
     /// Deliver callbacks to loopback and private addresses (tests, labs).
     pub allow_private_callback_urls: bool,
     /// Expiry of an invoice created without `expires`.
@@ -67,6 +72,8 @@ impl Default for EngineConfig {
             callback_retry_secs: vec![10, 30, 60, 300, 900, 1800, 3600],
             callback_max_attempts: 12,
             callback_timeout_ms: 10_000,
+            callback_max_in_flight: 256,
+            callback_per_host: 32,
             allow_private_callback_urls: false,
             invoice_ttl_secs: 24 * 3600,
             worker_poll_ms: 500,
@@ -92,6 +99,7 @@ pub struct Engine {
     /// sweeps, one for callback delivery, so a slow receiver holds up neither.
     wake_sweeps: Notify,
     wake_callbacks: Notify,
+    pipeline: Arc<delivery::Pipeline>,
     catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
     held_hints: Arc<p2p::HeldHints>,
     /// Candidate cabinets by (method, currency).
@@ -120,6 +128,10 @@ impl Engine {
             .expect("the HTTP client builds with static settings");
         Arc::new(Engine {
             sealer: Sealer::new(&config.master_key),
+            pipeline: Arc::new(delivery::Pipeline::new(
+                config.callback_max_in_flight,
+                config.callback_per_host,
+            )),
             store,
             clock,
             config,

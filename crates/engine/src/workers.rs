@@ -128,12 +128,7 @@ impl Engine {
                     .await
             })
         };
-        let engine = self.clone();
-        self.worker_loop(stop, &engine.wake_callbacks, || {
-            let engine = engine.clone();
-            async move { engine.deliver_once().await }
-        })
-        .await;
+        self.run_pipeline(stop).await;
         let _ = sweeps.await;
     }
 

@@ -23,6 +23,9 @@ pub struct Config {
     pub callback_retry_secs: Vec<i64>,
     pub callback_max_attempts: u32,
     pub callback_timeout_ms: u64,
+    /// Callback requests in flight at once on a node, and to one host.
+    pub callback_max_in_flight: usize,
+    pub callback_per_host: usize,
     pub allow_private_callback_urls: bool,
     pub invoice_ttl_secs: i64,
     pub worker_poll_ms: u64,
@@ -68,6 +71,8 @@ impl Default for Config {
             callback_retry_secs: engine.callback_retry_secs,
             callback_max_attempts: engine.callback_max_attempts,
             callback_timeout_ms: engine.callback_timeout_ms,
+            callback_max_in_flight: engine.callback_max_in_flight,
+            callback_per_host: engine.callback_per_host,
             allow_private_callback_urls: engine.allow_private_callback_urls,
             invoice_ttl_secs: engine.invoice_ttl_secs,
             worker_poll_ms: engine.worker_poll_ms,
@@ -147,6 +152,12 @@ impl Config {
         if let Some(v) = parse_env("KASSA_CALLBACK_TIMEOUT_MS")? {
             self.callback_timeout_ms = v;
         }
+        if let Some(v) = parse_env("KASSA_CALLBACK_MAX_IN_FLIGHT")? {
+            self.callback_max_in_flight = v;
+        }
+        if let Some(v) = parse_env("KASSA_CALLBACK_PER_HOST")? {
+            self.callback_per_host = v;
+        }
         if let Some(v) = parse_env("KASSA_ALLOW_PRIVATE_CALLBACK_URLS")? {
             self.allow_private_callback_urls = v;
         }
@@ -209,6 +220,11 @@ impl Config {
         }
         if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             bail!("admin_token must be at least 16 characters");
+        }
+        if !(1..=10_000).contains(&self.callback_max_in_flight)
+            || !(1..=self.callback_max_in_flight).contains(&self.callback_per_host)
+        {
+            bail!("callback_max_in_flight must be 1 to 10000, callback_per_host 1 to callback_max_in_flight");
         }
         if self.worker_poll_ms == 0 {
             bail!("worker_poll_ms must be positive");
@@ -290,6 +306,8 @@ impl Config {
             callback_retry_secs: self.callback_retry_secs.clone(),
             callback_max_attempts: self.callback_max_attempts,
             callback_timeout_ms: self.callback_timeout_ms,
+            callback_max_in_flight: self.callback_max_in_flight,
+            callback_per_host: self.callback_per_host,
             allow_private_callback_urls: self.allow_private_callback_urls,
             invoice_ttl_secs: self.invoice_ttl_secs,
             worker_poll_ms: self.worker_poll_ms,

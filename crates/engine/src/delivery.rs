@@ -1,0 +1,430 @@
+//! The callback pipeline: due callbacks are claimed as room frees up and
+//! delivered by a bounded pool of requests in flight, with no pass that
+//! waits for its slowest receiver. Each receiving host has a limit of its
+//! own and a circuit that opens when it keeps failing, so a slow or dead
+//! endpoint costs its own merchant's callbacks, never the others'. An
+//! invoice's callbacks go out one after another, in the order they were
+//! owed.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use kassa_domain::Callback;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use crate::{Engine, EngineResult};
+
+/// How long a claimed callback belongs to the node that claimed it beyond
+/// the time its wait and its attempt may take: then another node (when this
+/// one died mid-delivery) may claim it.
+const LEASE_MARGIN_SECS: i64 = 5;
+/// Callbacks claimed in one go at most.
+const CLAIM_MAX: usize = 256;
+/// Consecutive failures of a host that open its circuit.
+const CIRCUIT_FAILURES: u32 = 5;
+/// How long an open circuit stays open: doubled each time a probe fails.
+const CIRCUIT_OPEN_SECS: i64 = 10;
+const CIRCUIT_OPEN_MAX_SECS: i64 = 600;
+
+/// A receiving host: its share of the pool and the state of its circuit.
+struct Host {
+    slots: Arc<Semaphore>,
+    /// Callbacks of this host claimed and not finished.
+    queued: usize,
+    failures: u32,
+    /// While the circuit is open, until when; its callbacks are put off
+    /// until then without an attempt.
+    open_until_secs: i64,
+    open_secs: i64,
+    /// Half-open: one probe is under way; the others are put off.
+    probing: bool,
+}
+
+#[derive(Default)]
+struct State {
+    hosts: HashMap<String, Host>,
+    /// Invoices with a runner, and the callbacks waiting behind it.
+    lines: HashMap<String, VecDeque<Callback>>,
+    /// Callbacks claimed and not finished, on every host.
+    queued: usize,
+}
+
+/// What the circuit of a host says about a delivery now.
+enum Gate {
+    Go,
+    /// Put off until then.
+    Wait(i64),
+}
+
+/// Backlog figures of this node's pipeline.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PipelineStats {
+    pub queued: usize,
+    pub in_flight: usize,
+    /// Hosts whose circuit is open (or probing), with until when.
+    pub open_circuits: Vec<(String, i64)>,
+}
+
+pub struct Pipeline {
+    state: Mutex<State>,
+    /// Requests in flight on this node.
+    slots: Arc<Semaphore>,
+    max_in_flight: usize,
+    per_host: usize,
+    /// Pinged when a callback finishes: room to claim more.
+    finished: Notify,
+}
+
+/// The host part of a callback URL, as the limits group receivers.
+fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| format!("{h}:{}", u.port_or_known_default().unwrap_or(0)))
+        })
+        .unwrap_or_default()
+}
+
+impl Pipeline {
+    pub(crate) fn new(max_in_flight: usize, per_host: usize) -> Pipeline {
+        assert!(max_in_flight > 0 && per_host > 0);
+        Pipeline {
+            state: Mutex::default(),
+            slots: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
+            per_host: per_host.min(max_in_flight),
+            finished: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many more callbacks may be claimed now: the pool's size again
+    /// beyond those in flight, so that a freed slot finds work waiting.
+    fn room(&self) -> usize {
+        (2 * self.max_in_flight).saturating_sub(self.lock().queued)
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        let state = self.lock();
+        let mut open_circuits: Vec<(String, i64)> = state
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.open_until_secs > 0)
+            .map(|(name, h)| (name.clone(), h.open_until_secs))
+            .collect();
+        open_circuits.sort();
+        PipelineStats {
+            queued: state.queued,
+            in_flight: self.max_in_flight - self.slots.available_permits(),
+            open_circuits,
+        }
+    }
+
+    fn gate(&self, host: &str, now_secs: i64) -> Gate {
+        let mut state = self.lock();
+        let Some(h) = state.hosts.get_mut(host) else {
+            return Gate::Go;
+        };
+        if h.open_until_secs == 0 {
+            return Gate::Go;
+        }
+        if now_secs < h.open_until_secs || h.probing {
+            return Gate::Wait(h.open_until_secs.max(now_secs + 1));
+        }
+        h.probing = true;
+        Gate::Go
+    }
+
+    /// Records a delivery's outcome on its host's circuit.
+    fn outcome(&self, host: &str, delivered: bool, now_secs: i64) {
+        let mut state = self.lock();
+        let Some(h) = state.hosts.get_mut(host) else {
+            return;
+        };
+        let was_probing = std::mem::take(&mut h.probing);
+        if delivered {
+            h.failures = 0;
+            h.open_until_secs = 0;
+            h.open_secs = 0;
+            return;
+        }
+        h.failures += 1;
+        if was_probing || (h.open_until_secs == 0 && h.failures >= CIRCUIT_FAILURES) {
+            h.open_secs = if h.open_secs == 0 {
+                CIRCUIT_OPEN_SECS
+            } else {
+                (h.open_secs * 2).min(CIRCUIT_OPEN_MAX_SECS)
+            };
+            h.open_until_secs = now_secs + h.open_secs;
+            tracing::warn!(
+                host,
+                open_secs = h.open_secs,
+                failures = h.failures,
+                "callback circuit open"
+            );
+        }
+    }
+
+    fn host_slots(&self, host: &str) -> Arc<Semaphore> {
+        self.lock()
+            .hosts
+            .get(host)
+            .map(|h| h.slots.clone())
+            .expect("a queued callback's host is known")
+    }
+
+    /// One callback of a host is finished; forgets a host with none left
+    /// and a closed circuit.
+    fn finish(&self, host: &str) {
+        let mut state = self.lock();
+        state.queued -= 1;
+        if let Some(h) = state.hosts.get_mut(host) {
+            h.queued -= 1;
+            if h.queued == 0 && h.open_until_secs == 0 {
+                state.hosts.remove(host);
+            }
+        }
+        drop(state);
+        self.finished.notify_one();
+    }
+}
+
+impl Engine {
+    /// Claims due callbacks, as many as the pipeline has room for, and sets
+    /// them on their way. Returns how many were claimed, how many were asked
+    /// for, and the runners started for them (each ends when its invoice's
+    /// line is empty).
+    async fn claim_callbacks(
+        self: &Arc<Self>,
+    ) -> EngineResult<(usize, usize, Vec<tokio::task::JoinHandle<()>>)> {
+        let pipeline = &self.pipeline;
+        let room = pipeline.room().min(CLAIM_MAX);
+        if room == 0 {
+            return Ok((0, 0, Vec::new()));
+        }
+        let now = self.now_secs();
+        let attempt_secs = self.config.callback_timeout_ms.div_ceil(1000) as i64;
+        // Each lease covers the callback's wait: its place in its host's
+        // queue, in its invoice's line and in the pool, one attempt each.
+        let (mut hosts, mut lines, queued) = {
+            let state = pipeline.lock();
+            let hosts: HashMap<String, usize> = state
+                .hosts
+                .iter()
+                .map(|(k, h)| (k.clone(), h.queued))
+                .collect();
+            let lines: HashMap<String, usize> = state
+                .lines
+                .iter()
+                .map(|(k, l)| (k.clone(), l.len() + 1))
+                .collect();
+            (hosts, lines, state.queued)
+        };
+        let (per_host, max_in_flight) = (pipeline.per_host, pipeline.max_in_flight);
+        let claimed = self
+            .write(move |tx| {
+                let mut due = tx.due_callbacks(now, room)?;
+                for (i, cb) in due.iter_mut().enumerate() {
+                    let host = hosts.entry(host_of(&cb.url)).or_insert(0);
+                    let line = lines.entry(cb.invoice_id.clone()).or_insert(0);
+                    let waits = *host / per_host + *line + (queued + i) / max_in_flight + 1;
+                    *host += 1;
+                    *line += 1;
+                    cb.lease_until_secs = now + waits as i64 * attempt_secs + LEASE_MARGIN_SECS;
+                    tx.update_callback(cb)?;
+                }
+                Ok(due)
+            })
+            .await?;
+        let count = claimed.len();
+        let runners = claimed
+            .into_iter()
+            .filter_map(|callback| self.enqueue(callback))
+            .collect();
+        Ok((count, room, runners))
+    }
+
+    /// Puts a claimed callback in its invoice's line, starting a runner for
+    /// the line when it has none.
+    fn enqueue(self: &Arc<Self>, callback: Callback) -> Option<tokio::task::JoinHandle<()>> {
+        let pipeline = &self.pipeline;
+        let host = host_of(&callback.url);
+        let invoice_id = callback.invoice_id.clone();
+        let mut state = pipeline.lock();
+        state.queued += 1;
+        state
+            .hosts
+            .entry(host)
+            .or_insert_with(|| Host {
+                slots: Arc::new(Semaphore::new(pipeline.per_host)),
+                queued: 0,
+                failures: 0,
+                open_until_secs: 0,
+                open_secs: 0,
+                probing: false,
+            })
+            .queued += 1;
+        if let Some(line) = state.lines.get_mut(&invoice_id) {
+            line.push_back(callback);
+            return None;
+        }
+        state
+            .lines
+            .insert(invoice_id.clone(), VecDeque::from([callback]));
+        drop(state);
+        let engine = self.clone();
+        Some(tokio::spawn(
+            async move { engine.run_line(invoice_id).await },
+        ))
+    }
+
+    /// Delivers an invoice's claimed callbacks one after another, oldest
+    /// first, until its line is empty.
+    async fn run_line(self: Arc<Self>, invoice_id: String) {
+        loop {
+            let next = {
+                let mut state = self.pipeline.lock();
+                let line = state.lines.get_mut(&invoice_id).expect("a runner's line");
+                match line.pop_front() {
+                    Some(cb) => cb,
+                    None => {
+                        state.lines.remove(&invoice_id);
+                        return;
+                    }
+                }
+            };
+            let host = host_of(&next.url);
+            self.deliver_in_pipeline(next, &host).await;
+            self.pipeline.finish(&host);
+        }
+    }
+
+    async fn deliver_in_pipeline(&self, callback: Callback, host: &str) {
+        let pipeline = &self.pipeline;
+        let now = self.now_secs();
+        if let Gate::Wait(until) = pipeline.gate(host, now) {
+            // The host's circuit is open: the callback waits without an
+            // attempt, and its lease goes so that any node may take it then.
+            let id = callback.id.clone();
+            let result = self
+                .write(move |tx| {
+                    if let Some(mut cb) = tx.callback(&id)? {
+                        cb.next_attempt_at_secs = cb.next_attempt_at_secs.max(until);
+                        cb.lease_until_secs = 0;
+                        tx.update_callback(&cb)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "putting off a callback failed");
+            }
+            return;
+        }
+        let host_slots = pipeline.host_slots(host);
+        let _host: OwnedSemaphorePermit = host_slots.acquire_owned().await.expect("never closed");
+        let _slot = pipeline
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("never closed");
+        match self.deliver(callback).await {
+            Ok(delivered) => pipeline.outcome(host, delivered, self.now_secs()),
+            Err(e) => tracing::error!(error = %e, "callback bookkeeping failed"),
+        }
+    }
+
+    /// One pass, for tests and tools that drive time by hand: claims what is
+    /// due and waits until each claimed callback has had its attempt.
+    pub async fn deliver_due_callbacks(self: &Arc<Self>) -> EngineResult<usize> {
+        let (count, _, runners) = self.claim_callbacks().await?;
+        for runner in runners {
+            let _ = runner.await;
+        }
+        // A callback that joined a line another runner serves.
+        while self.pipeline.lock().queued > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        Ok(count)
+    }
+
+    /// The delivery worker: claims whenever there is room and work, until
+    /// `stop`. Claims in hand are left to their leases.
+    pub(crate) async fn run_pipeline(
+        self: Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let poll = std::time::Duration::from_millis(self.config.worker_poll_ms);
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            match self.claim_callbacks().await {
+                // As many as asked for: more may be due.
+                Ok((count, asked, _)) if count > 0 && count == asked => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(worker = "callbacks", error = %e, "claiming callbacks failed")
+                }
+            }
+            tokio::select! {
+                _ = self.wake_callbacks.notified() => {}
+                _ = self.pipeline.finished.notified(), if self.pipeline.room() == 0 => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    pub fn pipeline_stats(&self) -> PipelineStats {
+        self.pipeline.stats()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_are_named_with_their_port() {
+        assert_eq!(host_of("https://shop.example/cb"), "shop.example:443");
+        assert_eq!(host_of("http://127.0.0.1:9000/x"), "127.0.0.1:9000");
+        assert_eq!(host_of("not a url"), "");
+    }
+
+    #[test]
+    fn a_circuit_opens_after_failures_and_half_opens_for_one_probe() {
+        let p = Pipeline::new(8, 2);
+        p.lock().hosts.insert(
+            "h:80".into(),
+            Host {
+                slots: Arc::new(Semaphore::new(2)),
+                queued: 1,
+                failures: 0,
+                open_until_secs: 0,
+                open_secs: 0,
+                probing: false,
+            },
+        );
+        for _ in 0..CIRCUIT_FAILURES {
+            assert!(matches!(p.gate("h:80", 100), Gate::Go));
+            p.outcome("h:80", false, 100);
+        }
+        assert!(matches!(p.gate("h:80", 105), Gate::Wait(110)));
+        // Half-open: one probe goes, the rest wait for it.
+        assert!(matches!(p.gate("h:80", 110), Gate::Go));
+        assert!(matches!(p.gate("h:80", 110), Gate::Wait(_)));
+        // The probe fails: open twice as long.
+        p.outcome("h:80", false, 111);
+        assert!(matches!(p.gate("h:80", 120), Gate::Wait(131)));
+        assert!(matches!(p.gate("h:80", 131), Gate::Go));
+        p.outcome("h:80", true, 131);
+        assert!(matches!(p.gate("h:80", 131), Gate::Go));
+        assert_eq!(p.stats().open_circuits, vec![]);
+    }
+}

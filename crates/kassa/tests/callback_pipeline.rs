@@ -1,0 +1,111 @@
+//! The callback pipeline under load: a receiver that hangs holds only its own
+//! host's slots, and an invoice's callbacks still arrive in order.
+
+mod common;
+mod receiver;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::{test_invoice, TestApp};
+use kassa_engine::merchants::{IssuedMerchant, NewMerchant};
+use receiver::{Receiver, Reply};
+use serde_json::{json, Value};
+
+/// Creates a test invoice of `merchant` with callbacks to `url`.
+async fn create(app: &TestApp, merchant: &IssuedMerchant, status: &str, url: &str) -> String {
+    let mut attributes = test_invoice(status);
+    attributes["callback_url"] = json!(url);
+    let c = &merchant.test;
+    let response = app
+        .http
+        .post(app.url("/api/payment-invoices"))
+        .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
+        .json(&json!({"data": {"type": "payment-invoices", "attributes": attributes}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["data"]["id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_holds_only_its_own_hosts_slots() {
+    let app = TestApp::spawn_with(|c| {
+        c.callback_timeout_ms = 30_000;
+        c.callback_max_in_flight = 16;
+        c.callback_per_host = 4;
+    })
+    .await;
+    let hanging = Receiver::start(&[], 200);
+    hanging.answer_with(Reply::Slow(Duration::from_secs(60), 200));
+    let healthy = Receiver::start(&[], 200);
+    let other = app
+        .engine()
+        .create_merchant(NewMerchant {
+            name: "Other Shop".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    for _ in 0..20 {
+        create(&app, &app.merchant, "process_pending", &hanging.url()).await;
+    }
+    // Four requests hang there, and no more go out to that host.
+    hanging.wait_for(4).await;
+    hanging.stays_at(4).await;
+
+    // The other merchant's callbacks go out at once all the same.
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(create(&app, &other, "process_pending", &healthy.url()).await);
+    }
+    let received = healthy.wait_for(10).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "delivered in {:?}",
+        started.elapsed()
+    );
+    let mut announced: Vec<String> = received
+        .iter()
+        .map(|r| r.json()["data"]["id"].as_str().unwrap().to_string())
+        .collect();
+    announced.sort();
+    ids.sort();
+    assert_eq!(announced, ids);
+    // Once the last attempt is recorded, only the hanging host's remain.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = app.engine().pipeline_stats();
+        if (stats.in_flight, stats.queued) == (4, 20) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoices_callbacks_arrive_in_order_under_the_pool() {
+    let app = TestApp::spawn_with(|c| c.callback_per_host = 8).await;
+    let receiver = Receiver::start(&[], 200);
+    receiver.answer_with(Reply::Slow(Duration::from_millis(15), 200));
+    let mut ids = Vec::new();
+    for _ in 0..40 {
+        ids.push(create(&app, &app.merchant, "processed", &receiver.url()).await);
+    }
+    let received = receiver.wait_for(80).await;
+    let mut seen: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &received {
+        let body = r.json();
+        seen.entry(body["data"]["id"].as_str().unwrap().to_string())
+            .or_default()
+            .push(r.status());
+    }
+    for id in &ids {
+        assert_eq!(seen[id], ["process_pending", "processed"], "{id}");
+    }
+}
