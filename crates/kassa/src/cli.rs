@@ -324,7 +324,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
             let server = Server::start(&config, None, listener).await?;
-            tracing::info!(addr = %server.addr, base_url = %server.base_url, "serving");
+            tracing::info!(addr = %server.addr, admin_addr = ?server.admin_addr, base_url = %server.base_url, "serving");
             server.run_until_ctrl_c().await
         }
         Command::Migrate => {
