@@ -4,7 +4,7 @@
 //!
 //! An invoice with a P2P deal gets the P2P view ([`p2p`]) instead of the card
 //! view. Every response carries the headers of [`guard`], and every post is
-//! refused unless it carries the page's token.
+//! refused unless it carries the page's token and comes from the page.
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -343,7 +343,8 @@ fn refused(lang: Lang) -> Response {
     )
 }
 
-/// A page of invoice `id` for `merchant`, with its headers.
+/// A rendered page of `merchant`'s invoice, never cached, framed only where the
+/// merchant allows.
 fn page_response(merchant: &Merchant, markup: Markup) -> Response {
     let mut response = (
         [(header::CACHE_CONTROL, "no-store")],
