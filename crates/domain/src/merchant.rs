@@ -39,6 +39,10 @@ pub struct Merchant {
     /// The H2H signing secret (book_cabinet, payouts), sealed.
     #[serde(default)]
     pub h2h_secret_sealed: String,
+    /// Origins that may show the hosted page in a frame (its
+    /// `frame-ancestors`); empty: none may. See [`parse_frame_ancestors`].
+    #[serde(default)]
+    pub frame_ancestors: Vec<String>,
 }
 
 impl Merchant {
@@ -66,6 +70,76 @@ impl CredentialKind {
             CredentialKind::PublicKey => "public_key",
             CredentialKind::PrivateKeyId => "private_key_id",
             CredentialKind::MerchantApiKey => "merchant_api_key",
+        }
+    }
+}
+
+/// The origins a merchant lets frame its hosted page, from a comma-separated
+/// list: each `https://host` or `http://host`, with an optional port, the
+/// host's first label possibly `*` (`https://*.shop.example`). Nothing else
+/// passes, so a setting can only name origins and never add to the page's
+/// policy. An empty text is the empty list.
+pub fn parse_frame_ancestors(text: &str) -> Result<Vec<String>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|source| {
+            let source = source.to_ascii_lowercase();
+            frame_ancestor_ok(&source)
+                .then_some(source.clone())
+                .ok_or_else(|| format!("{source:?} is not an origin like https://shop.example"))
+        })
+        .collect()
+}
+
+fn frame_ancestor_ok(source: &str) -> bool {
+    let Some(rest) = source
+        .strip_prefix("https://")
+        .or_else(|| source.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (rest, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    port_ok && !host.is_empty() && host.len() <= 253 && host.split('.').all(label_ok)
+}
+
+#[cfg(test)]
+mod frame_ancestor_tests {
+    use super::parse_frame_ancestors;
+
+    #[test]
+    fn only_origins_pass() {
+        assert_eq!(
+            parse_frame_ancestors(" https://Shop.example, https://*.shop.example:8443 ,").unwrap(),
+            vec!["https://shop.example", "https://*.shop.example:8443"]
+        );
+        assert_eq!(parse_frame_ancestors("").unwrap(), Vec::<String>::new());
+        for bad in [
+            "shop.example",
+            "*",
+            "'self'",
+            "https://shop.example/path",
+            "https://shop.example; script-src *",
+            "https://shop example",
+            "javascript://x",
+            "https://",
+            "https://shop.example:",
+            "https://a.*.example",
+        ] {
+            assert!(parse_frame_ancestors(bad).is_err(), "{bad}");
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod merchants;
 pub mod p2p;
 pub mod p2p_invoices;
+mod page_tokens;
 pub mod payouts;
 pub mod report;
 pub mod secrets;

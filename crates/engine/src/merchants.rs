@@ -111,6 +111,7 @@ impl Engine {
             test: keep(&test),
             live: keep(&live),
             h2h_secret_sealed: self.sealer.seal(&h2h_secret),
+            frame_ancestors: Vec::new(),
         };
         let merchant = self
             .write(move |tx| {

@@ -85,29 +85,51 @@ pub struct AppState {
 }
 
 /// Every route of every face. Unknown paths and methods answer in the
-/// Checkout API's error shape.
-pub fn router(engine: Arc<Engine>) -> Router {
+/// Checkout API's error shape. Without `with_admin` the admin API is left
+/// out: it is served on a listener of its own ([`admin_router`]).
+pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
+    let state = app_state(engine);
+    let faces = Router::new()
+        .merge(checkout::routes())
+        .merge(hpp::routes())
+        .merge(h2h::routes())
+        .merge(merchant_api::routes())
+        .merge(trader::routes());
+    let faces = if with_admin {
+        faces.merge(admin::routes())
+    } else {
+        faces
+    };
+    with_probes(faces)
+        .fallback(|| async { CheckoutError::NotFound })
+        .method_not_allowed_fallback(|| async { CheckoutError::MethodNotAllowed })
+        .with_state(state)
+}
+
+/// The admin API alone, for its own listener (`admin_listen`): other paths
+/// answer in the admin API's error shape.
+pub fn admin_router(engine: Arc<Engine>) -> Router {
+    with_probes(admin::routes())
+        .fallback(trader::not_found)
+        .with_state(app_state(engine))
+}
+
+fn app_state(engine: Arc<Engine>) -> AppState {
     let base_url = engine
         .config()
         .public_base_url
         .trim_end_matches('/')
         .to_string();
-    let state = AppState { engine, base_url };
-    Router::new()
-        .merge(checkout::routes())
-        .merge(hpp::routes())
-        .merge(h2h::routes())
-        .merge(merchant_api::routes())
-        .merge(trader::routes())
-        .merge(admin::routes())
+    AppState { engine, base_url }
+}
+
+fn with_probes(routes: Router<AppState>) -> Router<AppState> {
+    routes
         .route(
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
         .route("/ready", get(ready))
-        .fallback(|| async { CheckoutError::NotFound })
-        .method_not_allowed_fallback(|| async { CheckoutError::MethodNotAllowed })
-        .with_state(state)
 }
 
 /// A 503 says when to try again: the database is usually back, or another

@@ -123,6 +123,10 @@ pub enum MerchantCommand {
         /// A URL, or "" to clear.
         #[arg(long)]
         callback_url: Option<String>,
+        /// Origins that may frame the hosted page, comma-separated
+        /// (`https://shop.example,https://*.shop.example`), or "" for none.
+        #[arg(long)]
+        frame_ancestors: Option<String>,
     },
 }
 
@@ -320,7 +324,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {}", config.listen))?;
             let server = Server::start(&config, None, listener).await?;
-            tracing::info!(addr = %server.addr, base_url = %server.base_url, "serving");
+            tracing::info!(addr = %server.addr, admin_addr = ?server.admin_addr, base_url = %server.base_url, "serving");
             server.run_until_ctrl_c().await
         }
         Command::Migrate => {
@@ -452,7 +456,13 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
             id,
             forbid_public_api,
             callback_url,
+            frame_ancestors,
         } => {
+            let frame_ancestors = frame_ancestors
+                .as_deref()
+                .map(kassa_domain::merchant::parse_frame_ancestors)
+                .transpose()
+                .map_err(|m| anyhow::anyhow!("frame_ancestors: {m}"))?;
             if let Some(url) = callback_url.as_deref().filter(|u| !u.is_empty()) {
                 engine
                     .check_callback_url(url)
@@ -466,12 +476,15 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                     if let Some(url) = callback_url {
                         m.callback_url = Some(url).filter(|u| !u.is_empty());
                     }
+                    if let Some(origins) = frame_ancestors {
+                        m.frame_ancestors = origins;
+                    }
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
-                "merchant {}: forbid_public_api={} callback_url={:?}",
-                m.id, m.forbid_public_api, m.callback_url
+                "merchant {}: forbid_public_api={} callback_url={:?} frame_ancestors={:?}",
+                m.id, m.forbid_public_api, m.callback_url, m.frame_ancestors
             );
             Ok(())
         }

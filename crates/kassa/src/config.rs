@@ -13,6 +13,17 @@ use serde::Deserialize;
 pub struct Config {
     /// Address the HTTP server listens on.
     pub listen: String,
+    /// Address the admin API listens on, alone; when set, `listen` does not
+    /// serve it. Absent: the admin API is served on `listen`.
+    pub admin_listen: Option<String>,
+    /// The longest a client may take to send a request head, counted from
+    /// when the server waits for it; a kept-alive connection left idle as
+    /// long is closed.
+    pub http_header_timeout_ms: u64,
+    /// The longest a client may take to send a request body after its head.
+    pub http_body_timeout_ms: u64,
+    /// Connections each listener serves at once; more wait to be accepted.
+    pub http_max_connections: usize,
     /// Base of the links handed out (`hpp_url`); defaults to `http://<listen>`.
     pub public_base_url: Option<String>,
     /// `sqlite://PATH` (or a plain path) for the embedded store.
@@ -65,6 +76,10 @@ impl Default for Config {
         let engine = kassa_engine::EngineConfig::default();
         Config {
             listen: "127.0.0.1:8080".into(),
+            admin_listen: None,
+            http_header_timeout_ms: 10_000,
+            http_body_timeout_ms: 30_000,
+            http_max_connections: 10_000,
             public_base_url: None,
             database_url: "sqlite://kassa-data/kassa.sqlite".into(),
             master_key: None,
@@ -129,6 +144,18 @@ impl Config {
     fn apply_env(&mut self) -> anyhow::Result<()> {
         if let Some(v) = env("KASSA_LISTEN") {
             self.listen = v;
+        }
+        if let Some(v) = env("KASSA_ADMIN_LISTEN") {
+            self.admin_listen = Some(v);
+        }
+        if let Some(v) = parse_env("KASSA_HTTP_HEADER_TIMEOUT_MS")? {
+            self.http_header_timeout_ms = v;
+        }
+        if let Some(v) = parse_env("KASSA_HTTP_BODY_TIMEOUT_MS")? {
+            self.http_body_timeout_ms = v;
+        }
+        if let Some(v) = parse_env("KASSA_HTTP_MAX_CONNECTIONS")? {
+            self.http_max_connections = v;
         }
         if let Some(v) = env("KASSA_PUBLIC_BASE_URL") {
             self.public_base_url = Some(v);
@@ -226,6 +253,14 @@ impl Config {
         {
             bail!("callback_max_in_flight must be 1 to 10000, callback_per_host 1 to callback_max_in_flight");
         }
+        if !(100..=600_000).contains(&self.http_header_timeout_ms)
+            || !(100..=600_000).contains(&self.http_body_timeout_ms)
+        {
+            bail!("http_header_timeout_ms and http_body_timeout_ms must be between 100 and 600000");
+        }
+        if !(1..=1_000_000).contains(&self.http_max_connections) {
+            bail!("http_max_connections must be between 1 and 1000000");
+        }
         if self.worker_poll_ms == 0 {
             bail!("worker_poll_ms must be positive");
         }
@@ -295,6 +330,15 @@ impl Config {
         bytes
             .try_into()
             .map_err(|_| anyhow::anyhow!("master_key must be 32 bytes"))
+    }
+
+    /// The HTTP server's limits.
+    pub fn http_limits(&self) -> crate::serve::HttpLimits {
+        crate::serve::HttpLimits {
+            header_timeout: std::time::Duration::from_millis(self.http_header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(self.http_body_timeout_ms),
+            max_connections: self.http_max_connections,
+        }
     }
 
     pub fn engine_config(

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+pub mod serve;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -79,6 +80,8 @@ fn database_clock(store: Arc<PgStore>) -> anyhow::Result<Arc<dyn Clock>> {
 /// A running server and its workers.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The admin API's own listener, when `admin_listen` is configured.
+    pub admin_addr: Option<SocketAddr>,
     pub base_url: String,
     pub engine: Arc<Engine>,
     stop: watch::Sender<bool>,
@@ -101,20 +104,44 @@ impl Server {
         let engine = open_engine(config, clock, base_url.clone()).await?;
         let (stop, stopped) = watch::channel(false);
         let workers = tokio::spawn(engine.clone().run_workers(stopped.clone()));
-        let app = kassa_http::router(engine.clone());
-        let mut shutdown = stopped;
+        let admin = match &config.admin_listen {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("listening on {at} (admin_listen)"))?,
+            ),
+            None => None,
+        };
+        let admin_addr = admin.as_ref().map(|l| l.local_addr()).transpose()?;
+        let limits = config.http_limits();
+        let app = kassa_http::router(engine.clone(), admin.is_none());
+        let mut servers = vec![tokio::spawn(serve::serve(
+            listener,
+            app,
+            limits,
+            stopped.clone(),
+        ))];
+        if let Some(admin) = admin {
+            // A listener of its own, with connections of its own: a flood on
+            // the public port does not lock the operator out.
+            let app = kassa_http::admin_router(engine.clone());
+            servers.push(tokio::spawn(serve::serve(
+                admin,
+                app,
+                limits,
+                stopped.clone(),
+            )));
+        }
         let http = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = shutdown.wait_for(|s| *s).await;
-                })
-                .await;
-            if let Err(e) = served {
-                tracing::error!(error = %e, "server stopped");
+            for server in servers {
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "server stopped");
+                }
             }
         });
         Ok(Server {
             addr,
+            admin_addr,
             base_url,
             engine,
             stop,

@@ -132,7 +132,7 @@ async fn get_page(app: &TestApp, path_or_url: &str, accept_language: Option<&str
 }
 
 async fn post_page(app: &TestApp, path: &str) -> Page {
-    let response = app.http.post(app.url(path)).send().await.expect("request");
+    let response = app.page_post(path).send().await.expect("request");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = response.text().await.expect("body");
@@ -193,6 +193,25 @@ async fn open_and_check(client: &Client, hpp_url: &str) {
     assert_eq!(client.title().await.unwrap(), "Payment");
 }
 
+/// The page's Content-Security-Policy lets its own style and script work:
+/// the buttons are styled and the countdown ticks.
+async fn assert_runs_under_its_policy(client: &Client) {
+    let complete = client.find(Locator::Css("#complete")).await.unwrap();
+    let colour = complete.css_value("background-color").await.unwrap();
+    assert_eq!(
+        colour, "rgba(26, 127, 55, 1)",
+        "the style sheet did not apply"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while text_of(client, "#time-left").await == "24 h 00 min 00 s" {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the countdown script did not run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn browser_completes_a_payment_and_lands_on_the_success_page() {
     let app = TestApp::spawn().await;
@@ -203,6 +222,7 @@ async fn browser_completes_a_payment_and_lands_on_the_success_page() {
         open_and_check(&client, &hpp_url).await;
         let png = client.screenshot().await.expect("screenshot");
         std::fs::write("/tmp/hpp.png", png).expect("write /tmp/hpp.png");
+        assert_runs_under_its_policy(&client).await;
 
         client
             .find(Locator::Css("#complete"))

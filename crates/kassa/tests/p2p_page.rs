@@ -190,7 +190,7 @@ async fn get_page(app: &TestApp, path: &str, accept_language: Option<&str>) -> P
 }
 
 async fn post_page(app: &TestApp, path: &str) -> Page {
-    send(app.http.post(app.url(path))).await
+    send(app.page_post(path)).await
 }
 
 #[tokio::test]

@@ -134,7 +134,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // The baseline: the same router stack, parsing and writing the JSON back.
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let echo_addr = listener.local_addr()?;
-    let echo = tokio::spawn(async move { axum::serve(listener, kassa_http::echo_router()).await });
+    let (_keep_serving, serving) = tokio::sync::watch::channel(false);
+    let limits = crate::Config::default().http_limits();
+    let echo = tokio::spawn(crate::serve::serve(
+        listener,
+        kassa_http::echo_router(),
+        limits,
+        serving,
+    ));
     let mut failed = false;
     for scenario in &args.scenarios {
         let result = match (scenario.as_str(), &args.postgres) {

@@ -283,6 +283,21 @@ impl TestApp {
         }
     }
 
+    /// A post of a hosted page's form at `path` (`/hpp/{id}/...`), with the
+    /// token the page's forms carry.
+    pub fn page_post(&self, path: &str) -> reqwest::RequestBuilder {
+        let id = path
+            .trim_start_matches("/hpp/")
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default();
+        let token = self.engine().page_token(id);
+        self.http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+    }
+
     pub fn advance_secs(&self, secs: i64) {
         self.clock.advance_secs(secs);
         self.engine().wake_workers();
