@@ -185,15 +185,18 @@ fn json_size(value: &Value) -> usize {
 
 impl Engine {
     /// Checks a callback URL: http(s), a host, and unless the operator allows
-    /// it, no literal loopback or private address (names are checked again
-    /// when they are resolved for delivery).
+    /// it, no blocked address written in it (names are checked when they are
+    /// resolved for delivery, see [`crate::egress`]).
     pub fn check_callback_url(&self, text: &str) -> Result<(), String> {
         let url = check_url(text)?;
         if !self.config.allow_private_callback_urls {
             let private = match url.host() {
-                Some(url::Host::Ipv4(ip)) => crate::callbacks::is_private(ip.into()),
-                Some(url::Host::Ipv6(ip)) => crate::callbacks::is_private(ip.into()),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => crate::egress::is_blocked(ip.into()),
+                Some(url::Host::Ipv6(ip)) => crate::egress::is_blocked(ip.into()),
+                Some(url::Host::Domain(d)) => {
+                    let d = d.trim_end_matches('.').to_ascii_lowercase();
+                    d == "localhost" || d.ends_with(".localhost")
+                }
                 None => true,
             };
             if private {
