@@ -13,10 +13,9 @@ use kassa_domain::{
     Callback, CallbackAttempt, CallbackFace, CallbackState, Invoice, Merchant, Source,
 };
 use kassa_store::Tx;
-
-use crate::egress::is_blocked;
 use sha2::Sha256;
 
+use crate::egress::is_blocked;
 use crate::{Engine, EngineError, EngineResult};
 
 /// How long a claimed callback belongs to the worker that claimed it beyond
