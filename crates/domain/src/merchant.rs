@@ -33,6 +33,15 @@ pub struct Merchant {
     pub account_currency: Currency,
     /// Where callbacks go for invoices that name no `callback_url`.
     pub callback_url: Option<String>,
+    /// Where customers return for invoices that name no `return_url`.
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// Hosts under which the public API and the HTML form may name their own
+    /// callback and return URLs. Those credentials sit in web pages, so
+    /// without this list they could send signed callbacks, or customers,
+    /// anywhere.
+    #[serde(default)]
+    pub url_hosts: Vec<String>,
     pub created_at_secs: i64,
     pub test: Credentials,
     pub live: Credentials,
@@ -46,6 +55,17 @@ pub struct Merchant {
 }
 
 impl Merchant {
+    /// Whether a URL given through a public credential may be used: its host
+    /// is on [`Merchant::url_hosts`] (exactly; case is ignored, a subdomain
+    /// is another host).
+    pub fn allows_public_url(&self, url: &url::Url) -> bool {
+        url.host_str().is_some_and(|host| {
+            self.url_hosts
+                .iter()
+                .any(|allowed| allowed.eq_ignore_ascii_case(host))
+        })
+    }
+
     pub fn credentials(&self, test_mode: bool) -> &Credentials {
         if test_mode {
             &self.test
@@ -140,6 +160,45 @@ mod frame_ancestor_tests {
             "https://a.*.example",
         ] {
             assert!(parse_frame_ancestors(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// A host for [`Merchant::url_hosts`] as URLs write it (lower case,
+/// punycode, IPv6 in brackets), or `None` when the text is not a bare host
+/// (no scheme, port, path or user).
+pub fn normalize_url_host(text: &str) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() || text.contains(['/', '@', '?', '#', ' ']) {
+        return None;
+    }
+    let url = url::Url::parse(&format!("http://{text}/")).ok()?;
+    if url.port().is_some() {
+        return None;
+    }
+    url.host_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_hosts() {
+        assert_eq!(
+            normalize_url_host("Shop.Example").as_deref(),
+            Some("shop.example")
+        );
+        assert_eq!(normalize_url_host("[::1]").as_deref(), Some("[::1]"));
+        for bad in [
+            "",
+            "https://shop.example",
+            "shop.example:8080",
+            "shop.example/x",
+            "a@b",
+            "a b",
+        ] {
+            assert_eq!(normalize_url_host(bad), None, "{bad}");
         }
     }
 }

@@ -185,15 +185,18 @@ fn json_size(value: &Value) -> usize {
 
 impl Engine {
     /// Checks a callback URL: http(s), a host, and unless the operator allows
-    /// it, no literal loopback or private address (names are checked again
-    /// when they are resolved for delivery).
+    /// it, no blocked address written in it (names are checked when they are
+    /// resolved for delivery, see [`crate::egress`]).
     pub fn check_callback_url(&self, text: &str) -> Result<(), String> {
         let url = check_url(text)?;
         if !self.config.allow_private_callback_urls {
             let private = match url.host() {
-                Some(url::Host::Ipv4(ip)) => crate::callbacks::is_private(ip.into()),
-                Some(url::Host::Ipv6(ip)) => crate::callbacks::is_private(ip.into()),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => crate::egress::is_blocked(ip.into()),
+                Some(url::Host::Ipv6(ip)) => crate::egress::is_blocked(ip.into()),
+                Some(url::Host::Domain(d)) => {
+                    let d = d.trim_end_matches('.').to_ascii_lowercase();
+                    d == "localhost" || d.ends_with(".localhost")
+                }
                 None => true,
             };
             if private {
@@ -316,10 +319,22 @@ impl Engine {
                 "This value is too long. It should have 1024 characters or less.",
             );
         }
-        if let Some(url) = &new.return_url {
-            if let Err(m) = check_url(url) {
-                err("return_url", &m);
+        // A public credential sits in web pages: the URLs it names must be
+        // under a host the merchant allowed, or anyone holding it could send
+        // signed callbacks, or customers, anywhere.
+        let public = matches!(new.source, Some(Source::PublicApi | Source::HtmlForm));
+        let check = |text: &str, callback: bool| -> Result<(), String> {
+            let url = check_url(text)?;
+            if callback {
+                self.check_callback_url(text)?;
             }
+            if public && !merchant.allows_public_url(&url) {
+                return Err("This host is not allowed for this account's public key.".into());
+            }
+            Ok(())
+        };
+        if let Some(Err(m)) = new.return_url.as_deref().map(|u| check(u, false)) {
+            err("return_url", &m);
         }
         if let Some(urls) = &new.return_urls {
             for (field, url) in [
@@ -332,7 +347,7 @@ impl Engine {
                         err(field, "This value should not be blank.")
                     }
                     Some(u) => {
-                        if let Err(m) = check_url(u) {
+                        if let Err(m) = check(u, false) {
                             err(field, &m);
                         }
                     }
@@ -340,10 +355,8 @@ impl Engine {
                 }
             }
         }
-        if let Some(url) = &new.callback_url {
-            if let Err(m) = self.check_callback_url(url) {
-                err("callback_url", &m);
-            }
+        if let Some(Err(m)) = new.callback_url.as_deref().map(|u| check(u, true)) {
+            err("callback_url", &m);
         }
         let expires_at = match new.expires_at_secs {
             None => now_secs + self.config.invoice_ttl_secs,
@@ -357,7 +370,6 @@ impl Engine {
                 at
             }
         };
-        let _ = merchant;
         if errors.is_empty() {
             Ok((amount_minor, payment_flow, expires_at))
         } else {
@@ -459,7 +471,7 @@ impl Engine {
             metadata: new.metadata,
             service_fields: new.service_fields.map(Value::Object),
             customer,
-            return_url: new.return_url,
+            return_url: new.return_url.or(merchant.return_url.clone()),
             return_urls: new.return_urls,
             callback_url: new.callback_url.or(merchant.callback_url.clone()),
             gateway_options: new.gateway_options,
@@ -639,7 +651,7 @@ fn reference_conflict() -> EngineError {
     )
 }
 
-fn check_url(text: &str) -> Result<url::Url, String> {
+pub(crate) fn check_url(text: &str) -> Result<url::Url, String> {
     if text.len() > URL_MAX {
         return Err("This value is too long.".into());
     }

@@ -7,6 +7,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod clock;
 pub mod delivery;
+pub mod egress;
 mod error;
 pub mod invoices;
 pub mod ledger;
@@ -96,6 +97,8 @@ pub struct Engine {
     sealer: Sealer,
     renderer: Arc<dyn CallbackRenderer>,
     http: reqwest::Client,
+    /// The callback client's resolver, which drops blocked addresses.
+    resolver: Arc<egress::CheckedResolver>,
     /// Pinged when a change leaves work for the workers: one for the invoice
     /// sweeps, one for callback delivery, so a slow receiver holds up neither.
     wake_sweeps: Notify,
@@ -121,9 +124,16 @@ impl Engine {
     ) -> Arc<Engine> {
         assert!(!config.callback_retry_secs.is_empty());
         assert!(config.callback_max_attempts > 0);
+        let resolver = Arc::new(egress::CheckedResolver::new(
+            config.allow_private_callback_urls,
+        ));
+        // No redirects and no proxy: a callback goes straight to an address
+        // the resolver let through, never to one a receiver or a proxy picks.
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_millis(config.callback_timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(resolver.clone())
             .user_agent(concat!("Kassa/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client builds with static settings");
@@ -138,6 +148,7 @@ impl Engine {
             config,
             renderer,
             http,
+            resolver,
             wake_sweeps: Notify::new(),
             wake_callbacks: Notify::new(),
             catalog_cache: cache::TtlCache::new(catalog::CATALOG_TTL, 1),
@@ -150,6 +161,12 @@ impl Engine {
 
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// Replaces how callback host names are looked up (the system's
+    /// resolver by default); the blocked addresses are dropped either way.
+    pub fn set_dns(&self, dns: Arc<dyn egress::Dns>) {
+        self.resolver.set_dns(dns);
     }
 
     pub fn now_secs(&self) -> i64 {

@@ -2,7 +2,7 @@
 //! authenticate each face.
 
 use kassa_domain::ids::{new_id, prefix, random_base62};
-use kassa_domain::merchant::CredentialKind;
+use kassa_domain::merchant::{normalize_url_host, CredentialKind};
 use kassa_domain::{Credentials, Currency, Merchant};
 use serde::Serialize;
 
@@ -44,6 +44,19 @@ pub struct NewMerchant {
     pub callback_url: Option<String>,
     pub forbid_public_api: bool,
     pub account_currency: Option<Currency>,
+}
+
+/// A change of a merchant's settings: each `Some` replaces that setting
+/// (`Some(None)` clears a URL).
+#[derive(Clone, Debug, Default)]
+pub struct MerchantChange {
+    pub forbid_public_api: Option<bool>,
+    pub callback_url: Option<Option<String>>,
+    pub return_url: Option<Option<String>>,
+    /// Hosts the public API and the HTML form may name in their own URLs.
+    pub url_hosts: Option<Vec<String>>,
+    /// Origins that may frame the hosted page, comma-separated ("" for none).
+    pub frame_ancestors: Option<String>,
 }
 
 fn login_from(name: &str) -> String {
@@ -107,6 +120,8 @@ impl Engine {
                 .account_currency
                 .unwrap_or_else(|| Currency::from_code("USD").expect("USD")),
             callback_url: new.callback_url,
+            return_url: None,
+            url_hosts: Vec::new(),
             created_at_secs: self.now_secs(),
             test: keep(&test),
             live: keep(&live),
@@ -143,6 +158,64 @@ impl Engine {
     pub async fn merchant(&self, id: String) -> EngineResult<Merchant> {
         self.read(move |tx| tx.merchant(&id)?.ok_or(EngineError::NotFound))
             .await
+    }
+
+    /// Applies an operator's change of settings, each checked first; nothing
+    /// changes when one is wrong.
+    pub async fn change_merchant(
+        &self,
+        id: String,
+        change: MerchantChange,
+    ) -> EngineResult<Merchant> {
+        if let Some(Some(url)) = &change.callback_url {
+            self.check_callback_url(url)
+                .map_err(|m| EngineError::invalid("callback_url", m))?;
+        }
+        if let Some(Some(url)) = &change.return_url {
+            crate::invoices::check_url(url).map_err(|m| EngineError::invalid("return_url", m))?;
+        }
+        let url_hosts = match change.url_hosts {
+            None => None,
+            Some(hosts) => Some(
+                hosts
+                    .iter()
+                    .map(|h| {
+                        normalize_url_host(h).ok_or_else(|| {
+                            EngineError::invalid(
+                                "url_hosts",
+                                format!("{h:?} is not a host name (no scheme, port or path)."),
+                            )
+                        })
+                    })
+                    .collect::<EngineResult<Vec<_>>>()?,
+            ),
+        };
+        let frame_ancestors = change
+            .frame_ancestors
+            .as_deref()
+            .map(kassa_domain::merchant::parse_frame_ancestors)
+            .transpose()
+            .map_err(|m| EngineError::invalid("frame_ancestors", m))?;
+        self.update_merchant(id, move |m| {
+            if let Some(origins) = frame_ancestors {
+                m.frame_ancestors = origins;
+            }
+            if let Some(f) = change.forbid_public_api {
+                m.forbid_public_api = f;
+            }
+            if let Some(url) = change.callback_url {
+                m.callback_url = url;
+            }
+            if let Some(url) = change.return_url {
+                m.return_url = url;
+            }
+            if let Some(mut hosts) = url_hosts {
+                hosts.sort();
+                hosts.dedup();
+                m.url_hosts = hosts;
+            }
+        })
+        .await
     }
 
     /// Changes a merchant's settings with `change`, returning the result.

@@ -422,11 +422,49 @@ pub struct Signed {
     pub secret: String,
 }
 
+/// Refuses a body whose canonical string could be read as another body's.
+/// With no `:` or `;` in a top-level key, and no top-level string holding a
+/// `;` or starting like JSON (`{`, `[`), [`canonical`] reads back one way:
+/// each key ends at its first `:`, a value starting with `{` or `[` is JSON
+/// (which ends by itself), any other ends at the first `;`. What is left is
+/// a string against a number or boolean of the same text, and every field
+/// Kassa reads has a fixed type. So one signature stands for one request. A
+/// `:` in a value is harmless (URLs and times carry one).
+fn unambiguous(map: &Map<String, Value>) -> Result<()> {
+    let mut errors = BTreeMap::new();
+    for (key, value) in map {
+        let problem = if key.contains([':', ';']) {
+            Some("field names must not contain ':' or ';' (they delimit the signed text)")
+        } else if key == "signature" {
+            None
+        } else {
+            match value.as_str() {
+                Some(s) if s.contains(';') => {
+                    Some("must not contain ';' (it delimits the signed text)")
+                }
+                Some(s) if s.starts_with(['{', '[']) => {
+                    Some("must not start with '{' or '[' (the signed text writes objects so)")
+                }
+                _ => None,
+            }
+        };
+        if let Some(problem) = problem {
+            errors.insert(key.clone(), problem.to_string());
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(H2hError::fields(StatusCode::BAD_REQUEST, errors))
+    }
+}
+
 /// Authenticates an H2H body: `merchant_id` names a merchant, the
 /// `signature` is the one its H2H secret makes, and `site_id`/`site_login`
 /// are that merchant's. Ill-typed credential fields are a 400; everything
 /// else that fails is a 401.
 pub async fn authenticate(engine: &Engine, map: &Map<String, Value>) -> Result<Signed> {
+    unambiguous(map)?;
     let mut fields = Fields::new(map);
     let merchant_id = fields.string("merchant_id");
     let site_id = fields.integer("site_id", "must be an integer");

@@ -2,8 +2,8 @@
 //! invoices (`type: out`) executed by traders, and the merchant's balances.
 //!
 //! Every request is signed: `X-Identity` is the merchant's Merchant API key,
-//! `X-Signature` the lowercase hex HMAC-SHA256 of the raw body under the
-//! key's secret, or of the path with its query for a request without a body.
+//! `X-Signature` the lowercase hex HMAC-SHA256 of the raw body of a POST under
+//! the key's secret, or of the path with its query for a GET.
 //! Answers are InvoiceDTOs; errors are `{"error": {"code", "message",
 //! "fields"}}`. `docs/merchant-api.md` states the rules.
 
@@ -252,16 +252,26 @@ async fn read_body(body: Body) -> Result<Bytes> {
         })
 }
 
-/// Checks `X-Identity` and `X-Signature`: the HMAC of the raw body, or of the
-/// path with its query when there is no body. Compared in constant time.
-async fn verify(app: &AppState, headers: &HeaderMap, uri: &Uri, body: Body) -> Result<Signed> {
+/// Checks `X-Identity` and `X-Signature`: the HMAC of the raw body of a POST
+/// (of the path with its query when it has none), and of the path with its
+/// query for a read (`body` is `None`), whatever body a read carries: a
+/// captured signed POST body must not open a GET. Compared in constant time.
+async fn verify(
+    app: &AppState,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: Option<Body>,
+) -> Result<Signed> {
     let identity = header_text(headers, "x-identity")
         .ok_or_else(|| ApiError::unauthorized("The X-Identity header is missing."))?;
     let (merchant, test_mode) = app
         .engine
         .authenticate_merchant_api(identity.to_string())
         .await?;
-    let body = read_body(body).await?;
+    let body = match body {
+        Some(body) => read_body(body).await?,
+        None => Bytes::new(),
+    };
     let given = header_text(headers, "x-signature")
         .ok_or_else(|| ApiError::unauthorized("The X-Signature header is missing."))?;
     let Some(secret) = app.engine.merchant_api_secret(&merchant, test_mode) else {
@@ -1141,7 +1151,7 @@ async fn create_out(app: &AppState, signed: Signed, new: NewPayout) -> Result<Re
 /// invoice for a repeat of the same body under the same `internalId`.
 async fn create(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: Body) -> Response {
     let result = async {
-        let signed = verify(&app, &headers, &uri, body).await?;
+        let signed = verify(&app, &headers, &uri, Some(body)).await?;
         let new = match parse_new(&signed.body)? {
             NewRequest::In(new) => new,
             NewRequest::Out(new) => return create_out(&app, signed, new).await,
@@ -1173,10 +1183,9 @@ async fn show(
     headers: HeaderMap,
     uri: Uri,
     id: std::result::Result<Path<String>, PathRejection>,
-    body: Body,
 ) -> Response {
     let result = async {
-        let signed = verify(&app, &headers, &uri, body).await?;
+        let signed = verify(&app, &headers, &uri, None).await?;
         // An id that does not even decode names no invoice.
         let id = id.map(|Path(id)| id).unwrap_or_default();
         if id.is_empty() || id.len() > ID_MAX {
@@ -1235,9 +1244,9 @@ struct PagingDto {
 /// `GET /api/merchant/invoices`: the merchant's Merchant API invoices of the
 /// key's mode, newest first, `limit` (1 to 100, default 20) at a time;
 /// `after=<id>` continues after an invoice; `internalId=` finds one.
-async fn list(State(app): State<AppState>, headers: HeaderMap, uri: Uri, body: Body) -> Response {
+async fn list(State(app): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
-        let signed = verify(&app, &headers, &uri, body).await?;
+        let signed = verify(&app, &headers, &uri, None).await?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
             .map_err(|_| ApiError::bad_request("Malformed query string."))?;
         let mut limit = LIMIT_DEFAULT;
@@ -1432,14 +1441,9 @@ fn balance_dto(b: &Balance) -> BalanceDto {
 /// `GET /api/merchant/balance[?currency=RUB]`: the merchant's balances in
 /// the key's mode, one per currency it has had money in (with `currency`,
 /// that one, zero when it has none).
-async fn balance(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Body,
-) -> Response {
+async fn balance(State(app): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
     let result = async {
-        let signed = verify(&app, &headers, &uri, body).await?;
+        let signed = verify(&app, &headers, &uri, None).await?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(uri.query().unwrap_or(""))
             .map_err(|_| ApiError::bad_request("Malformed query string."))?;
         let mut only = None;

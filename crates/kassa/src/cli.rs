@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use kassa_domain::money::{format_fixed, parse_minor};
 use kassa_domain::{Currency, Service};
-use kassa_engine::merchants::NewMerchant;
+use kassa_engine::merchants::{MerchantChange, NewMerchant};
 use kassa_engine::Engine;
 use tokio::net::TcpListener;
 
@@ -127,6 +127,14 @@ pub enum MerchantCommand {
         /// (`https://shop.example,https://*.shop.example`), or "" for none.
         #[arg(long)]
         frame_ancestors: Option<String>,
+        /// Where customers return after paying when the invoice names no
+        /// return URL; a URL, or "" to clear.
+        #[arg(long)]
+        return_url: Option<String>,
+        /// Hosts under which the public API and the HTML form may name their
+        /// own callback and return URLs, comma-separated ("" for none).
+        #[arg(long)]
+        url_hosts: Option<String>,
     },
 }
 
@@ -441,6 +449,7 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                     .map(|m| serde_json::json!({
                         "merchant_id": m.id, "name": m.name, "site_id": m.site_id, "site_login": m.site_login,
                         "forbid_public_api": m.forbid_public_api, "callback_url": m.callback_url,
+                        "return_url": m.return_url, "url_hosts": m.url_hosts,
                         "test_public_key": m.test.public_key, "live_public_key": m.live.public_key,
                     }))
                     .collect();
@@ -457,34 +466,38 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
             forbid_public_api,
             callback_url,
             frame_ancestors,
+            return_url,
+            url_hosts,
         } => {
-            let frame_ancestors = frame_ancestors
-                .as_deref()
-                .map(kassa_domain::merchant::parse_frame_ancestors)
-                .transpose()
-                .map_err(|m| anyhow::anyhow!("frame_ancestors: {m}"))?;
-            if let Some(url) = callback_url.as_deref().filter(|u| !u.is_empty()) {
-                engine
-                    .check_callback_url(url)
-                    .map_err(|m| anyhow::anyhow!("callback_url: {m}"))?;
-            }
+            let url = |u: String| Some(u).filter(|u| !u.is_empty());
             let m = engine
-                .update_merchant(id, move |m| {
-                    if let Some(f) = forbid_public_api {
-                        m.forbid_public_api = f;
-                    }
-                    if let Some(url) = callback_url {
-                        m.callback_url = Some(url).filter(|u| !u.is_empty());
-                    }
-                    if let Some(origins) = frame_ancestors {
-                        m.frame_ancestors = origins;
-                    }
-                })
+                .change_merchant(
+                    id,
+                    MerchantChange {
+                        forbid_public_api,
+                        callback_url: callback_url.map(url),
+                        return_url: return_url.map(url),
+                        url_hosts: url_hosts.map(|hosts| {
+                            hosts
+                                .split(',')
+                                .map(str::trim)
+                                .filter(|h| !h.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        }),
+                        frame_ancestors,
+                    },
+                )
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(p2p::fail)?;
             println!(
-                "merchant {}: forbid_public_api={} callback_url={:?} frame_ancestors={:?}",
-                m.id, m.forbid_public_api, m.callback_url, m.frame_ancestors
+                "merchant {}: forbid_public_api={} callback_url={:?} return_url={:?} url_hosts={} frame_ancestors={:?}",
+                m.id,
+                m.forbid_public_api,
+                m.callback_url,
+                m.return_url,
+                m.url_hosts.join(","),
+                m.frame_ancestors
             );
             Ok(())
         }
@@ -805,7 +818,7 @@ mod p2p {
 
     /// An engine error in words an operator reads: the fields and what is
     /// wrong with each.
-    fn fail(e: EngineError) -> anyhow::Error {
+    pub(super) fn fail(e: EngineError) -> anyhow::Error {
         match e {
             EngineError::Invalid(fields) => anyhow!(
                 "{}",

@@ -620,6 +620,57 @@ async fn the_signature_covers_every_field_including_unknown_and_null_ones() {
     assert_eq!(ours, server);
 }
 
+#[tokio::test]
+async fn fields_that_would_make_the_signed_text_ambiguous_are_refused() {
+    let app = TestApp::spawn().await;
+    one_card(app.engine()).await;
+    let client = Client::of(&app);
+    // `comment:x;currency:RUB;` reads as one field or as two: the same
+    // signature would stand for both bodies.
+    let mut split = client.body(130_000);
+    split["comment"] = json!("x");
+    let mut merged = split.clone();
+    merged["comment"] = json!("x;currency:RUB");
+    merged.as_object_mut().unwrap().remove("currency");
+    assert_eq!(
+        h2h_support::canonical(&split),
+        h2h_support::canonical(&merged)
+    );
+    for (field, value) in [
+        ("comment", json!("x;currency:RUB")),
+        ("bank_name", json!("sberbank;")),
+        ("comment", json!("{\"a\":1}")),
+        ("comment", json!("[1]")),
+        ("note:x", json!("y")),
+        ("note;x", json!("y")),
+    ] {
+        let mut body = client.body(130_000);
+        body[field] = value;
+        let reply = client.book_body(body).await;
+        reply.expect(400);
+        assert_eq!(
+            reply.json["fields"].as_object().unwrap().len(),
+            1,
+            "{}",
+            reply.text
+        );
+        assert!(reply.json["fields"][field].is_string(), "{}", reply.text);
+        assert!(
+            reply.error().starts_with(&format!("{field}: ")),
+            "{}",
+            reply.text
+        );
+    }
+    // A `:` in a value is no delimiter once keys hold none: URLs pass.
+    let mut body = client.body(130_000);
+    body["comment"] = json!("https://shop.example/orders/42?at=10:30");
+    assert_eq!(
+        client.book_body(body).await.amount(),
+        130_000,
+        "nothing was held before"
+    );
+}
+
 // ----------------------------------------------------------- bad input
 
 #[tokio::test]

@@ -952,6 +952,17 @@ async fn expires_may_be_between_14_minutes_and_2_days() {
 #[tokio::test]
 async fn the_payment_link_form_creates_and_redirects_to_the_hosted_page() {
     let app = TestApp::spawn().await;
+    // The form names its own return URL: its host must be allowed.
+    app.engine()
+        .change_merchant(
+            app.merchant.merchant_id.clone(),
+            kassa_engine::merchants::MerchantChange {
+                url_hosts: Some(vec!["shop.example".into()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     let reply = post_form(
         &app,
         &[

@@ -194,6 +194,49 @@ async fn merchant_create_refuses_bad_input_and_creates_nothing() {
 }
 
 #[tokio::test]
+async fn merchant_set_changes_the_urls_the_public_api_may_use() {
+    let db = fresh_db();
+    let issued = db
+        .json_ok(&["merchant", "create", "--name", "Corner Shop", "--json"])
+        .await;
+    let id = issued["merchant_id"].as_str().unwrap();
+    let set = [
+        "merchant",
+        "set",
+        id,
+        "--return-url",
+        "https://shop.example/thanks",
+        "--url-hosts",
+        "Shop.Example, pay.shop.example",
+    ];
+    db.kassa_ok(&set).await;
+    let list = db.json_ok(&["merchant", "list", "--json"]).await;
+    assert_eq!(list[0]["return_url"], "https://shop.example/thanks");
+    assert_eq!(
+        list[0]["url_hosts"],
+        json!(["pay.shop.example", "shop.example"])
+    );
+    // A host with a scheme, a port or a path is refused, and nothing changes.
+    for bad in [
+        "https://shop.example",
+        "shop.example:8443",
+        "shop.example/x",
+    ] {
+        let stderr = kassa_fails(&db, &["merchant", "set", id, "--url-hosts", bad]).await;
+        assert!(stderr.contains("url_hosts"), "{stderr}");
+    }
+    let stderr = kassa_fails(&db, &["merchant", "set", id, "--return-url", "ftp://x"]).await;
+    assert!(stderr.contains("return_url"), "{stderr}");
+    assert_eq!(db.json_ok(&["merchant", "list", "--json"]).await, list);
+    // "" clears.
+    db.kassa_ok(&["merchant", "set", id, "--url-hosts", "", "--return-url", ""])
+        .await;
+    let list = db.json_ok(&["merchant", "list", "--json"]).await;
+    assert_eq!(list[0]["url_hosts"], json!([]));
+    assert_eq!(list[0]["return_url"], Value::Null);
+}
+
+#[tokio::test]
 async fn the_credentials_printed_work_against_a_server_on_the_same_database() {
     let db = fresh_db();
     let issued = db

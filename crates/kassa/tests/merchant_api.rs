@@ -170,6 +170,43 @@ async fn a_get_signs_its_path_and_query() {
 }
 
 #[tokio::test]
+async fn a_get_carrying_a_captured_post_body_is_refused() {
+    let app = TestApp::spawn().await;
+    let api = Api::test(&app);
+    // A POST someone saw on the wire: its body and its valid signature.
+    let captured = body("captured-1", "10").to_string();
+    let signature = hmac_hex(&api.secret, captured.as_bytes());
+    let id = api.post_raw(&captured).await.id();
+    // Replayed as reads, they open nothing: a GET is signed by its path
+    // and query, whatever body it carries.
+    for path in [
+        format!("{PATH}/{id}"),
+        PATH.to_string(),
+        format!("{PATH}?limit=100"),
+        "/api/merchant/balance".to_string(),
+    ] {
+        send(
+            api.request(Method::GET, &path)
+                .header("X-Identity", &api.key)
+                .header("X-Signature", &signature)
+                .header("content-type", "application/json")
+                .body(captured.clone()),
+        )
+        .await
+        .expect_error(401, "unauthorized", None);
+        // A GET signed right is answered whatever body it carries.
+        send(
+            api.request(Method::GET, &path)
+                .header("X-Identity", &api.key)
+                .header("X-Signature", hmac_hex(&api.secret, path.as_bytes()))
+                .body(captured.clone()),
+        )
+        .await
+        .expect(200);
+    }
+}
+
+#[tokio::test]
 async fn invoices_of_other_merchants_modes_and_apis_are_not_found() {
     let app = TestApp::spawn().await;
     let api = Api::test(&app);
