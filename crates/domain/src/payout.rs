@@ -103,6 +103,9 @@ pub struct Payout {
     pub deadline_secs: i64,
     /// The outcome a test payout asked for, applied by the test executor.
     pub test_outcome: Option<PayoutStatus>,
+    /// Keyed hash of the request, to tell a repeat from a conflicting reuse
+    /// of `request_id`. Empty (and left out) in callback snapshots.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
     /// Merchant API fields (`notificationUrl`, ...), when it came from there.
     #[serde(default)]

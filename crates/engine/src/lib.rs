@@ -85,6 +85,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     sealer: Sealer,
+    fingerprint_key: secrets::FingerprintKey,
     renderer: Arc<dyn CallbackRenderer>,
     http: reqwest::Client,
     /// Pinged when a change leaves work for the workers: one for the invoice
@@ -119,6 +120,7 @@ impl Engine {
             .expect("the HTTP client builds with static settings");
         Arc::new(Engine {
             sealer: Sealer::new(&config.master_key),
+            fingerprint_key: secrets::FingerprintKey::new(&config.master_key),
             store,
             clock,
             config,

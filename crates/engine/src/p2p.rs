@@ -773,7 +773,10 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         let currency = currency.expect("checked");
-        let fingerprint = sha256_hex(&serde_json::to_string(&request).expect("serializes"));
+        let fingerprint = crate::invoices::fingerprint_of(
+            &self.fingerprint_key,
+            &serde_json::to_value(&request).expect("serializes"),
+        );
         let now = self.now_secs();
         let expires_at = now + self.config.hold_ttl_secs;
         let merchant_id = merchant.id.clone();

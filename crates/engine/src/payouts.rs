@@ -56,6 +56,11 @@ pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> Eng
     let store = tx.merchant(&payout.merchant_id)?.map(
         |m| serde_json::json!({ "id": m.site_id, "name": m.name, "site_login": m.site_login }),
     );
+    // The fingerprint stays with the payout: a callback has no use for it.
+    let shown = Payout {
+        fingerprint: String::new(),
+        ..payout.clone()
+    };
     let callback = Callback {
         id: new_id(kassa_domain::ids::prefix::CALLBACK),
         invoice_id: payout.id.clone(),
@@ -64,7 +69,7 @@ pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> Eng
         face,
         url: url.clone(),
         transaction_status: payout.status.as_str().to_string(),
-        snapshot: serde_json::json!({ "payout": payout, "store": store }),
+        snapshot: serde_json::json!({ "payout": shown, "store": store }),
         state: CallbackState::Pending,
         attempts: 0,
         created_at_secs: now_secs,
@@ -223,7 +228,7 @@ impl Engine {
                 "amount": new.amount_minor, "currency": currency.code(), "method": new.method,
                 "fields": Value::Object(new.additional_fields.clone()), "source": new.source,
             });
-            crate::invoices::fingerprint_of(&view)
+            crate::invoices::fingerprint_of(&self.fingerprint_key, &view)
         };
         let fields_sealed = self
             .sealer

@@ -1,0 +1,149 @@
+//! Card data at rest: what a copy of the database could give away. A real
+//! server on port 0 over a real database (SQLite, or PostgreSQL with
+//! `KASSA_TEST_BACKEND=postgres`).
+
+mod cli_support;
+mod common;
+mod h2h_support;
+mod merchant_api_support;
+mod payouts_support;
+
+use base64::Engine as _;
+use cli_support::{contains, TestDb};
+use common::TestApp;
+use payouts_support::{compact, fund, set_callback_url, Payouts};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
+
+/// Where callbacks are owed to; nothing answers there.
+const NOWHERE: &str = "http://127.0.0.1:9/callbacks";
+
+fn digits(card: &str) -> String {
+    card.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Every way a SHA-256 of `text` could be kept: hex either case, the raw
+/// bytes, base64 with and without padding.
+fn sha256_forms(text: &str) -> Vec<Vec<u8>> {
+    let raw = Sha256::digest(text.as_bytes()).to_vec();
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    vec![
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+        base64::engine::general_purpose::STANDARD
+            .encode(&raw)
+            .into_bytes(),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(&raw)
+            .into_bytes(),
+        raw,
+    ]
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A Merchant API `type: out` body to a card, written as `card`.
+fn out_body(internal_id: &str, card: &str) -> Value {
+    json!({
+        "type": "out", "amount": "250.00", "currency": "RUB",
+        "notificationUrl": NOWHERE, "notificationToken": "token",
+        "internalId": internal_id, "userId": "uid-7",
+        "paymentOption": "CARD", "paymentMethod": "tinkoff",
+        "paymentRequisites": {"requisites": card, "holder": "Petr P."},
+    })
+}
+
+#[tokio::test]
+async fn no_unkeyed_hash_of_a_card_number_is_stored_or_shown() {
+    let app = TestApp::spawn_with(|c| c.admin_token = Some(ADMIN_TOKEN.into())).await;
+    fund(&app, "RUB", "10000.00").await;
+    set_callback_url(&app, NOWHERE).await;
+    let h2h_card = "4111 1111 1111 1111";
+    let api_card = "5555 5555 5555 4444";
+    let cabinet_card = "2200 7000 1234 5678";
+    common::rub_trader(&app, "Ivan", "card", cabinet_card).await;
+
+    // A payout by each face, and a Checkout invoice: each owes callbacks.
+    let h2h_fields = json!({"card_number": h2h_card, "card_holder": "IVAN IVANOV"});
+    let payouts = Payouts::of(&app);
+    let body = payouts.body("card", "RUB", 10_000, h2h_fields.clone());
+    let h2h_answer = payouts.send(body.clone()).await;
+    h2h_answer.expect(200);
+    let api = merchant_api_support::Api::with(&app, &app.merchant.live);
+    let api_answer = api.post(&out_body("out-1", api_card)).await;
+    api_answer.expect(201);
+    let mut invoice = common::test_invoice("processed");
+    invoice["callback_url"] = json!(NOWHERE);
+    let (status, created) = app.create_private(invoice).await;
+    assert_eq!(status, 201, "{created}");
+    let invoice_id = created["data"]["id"].as_str().unwrap().to_string();
+    app.wait_for_invoice(&invoice_id, "processed", |a| a["status"] == "processed")
+        .await;
+
+    let engine = app.engine();
+    let merchant = app.merchant.merchant_id.clone();
+    let mut forms: Vec<Vec<u8>> = Vec::new();
+    for card in [h2h_card, api_card, cabinet_card] {
+        forms.extend(sha256_forms(card));
+        forms.extend(sha256_forms(&digits(card)));
+    }
+    for (request_id, source, sent) in [
+        (
+            body["request_id"].as_str().unwrap(),
+            "h2h",
+            Some(h2h_fields),
+        ),
+        ("out-1", "merchant_api", None),
+    ] {
+        let payout = engine
+            .payout_by_request(merchant.clone(), false, request_id.into())
+            .await
+            .expect("payout");
+        // The fields as stored, and as the H2H merchant wrote them.
+        let stored = Value::Object(engine.payout_fields(&payout).expect("fields open"));
+        for fields in [Some(stored), sent].into_iter().flatten() {
+            let view = json!({
+                "amount": payout.amount_minor, "currency": payout.currency.code(),
+                "method": payout.method, "fields": fields, "source": source,
+            });
+            for text in [compact(&fields), fields.to_string(), compact(&view)] {
+                forms.extend(sha256_forms(&text));
+            }
+        }
+        // Nor does any callback or answer carry the fingerprint.
+        for callback in engine.callbacks(payout.id.clone()).await.unwrap() {
+            let snapshot = callback.snapshot.to_string();
+            assert!(
+                !snapshot.contains("fingerprint") && !snapshot.contains(&payout.fingerprint),
+                "{snapshot}"
+            );
+        }
+        assert!(!h2h_answer.text.contains(&payout.fingerprint));
+        assert!(!api_answer.text.contains(&payout.fingerprint));
+    }
+    let callbacks = engine.callbacks(invoice_id).await.unwrap();
+    assert!(!callbacks.is_empty());
+    for callback in callbacks {
+        assert!(
+            !callback.snapshot.to_string().contains("fingerprint"),
+            "{}",
+            callback.snapshot
+        );
+    }
+
+    let stored = TestDb::of(&app).contents();
+    for form in &forms {
+        assert!(
+            !holds(&stored, form),
+            "an unkeyed hash of card data is stored: {}",
+            String::from_utf8_lossy(form)
+        );
+    }
+    for card in [h2h_card, api_card] {
+        assert!(!contains(&stored, &digits(card)), "{card} in clear");
+    }
+}
