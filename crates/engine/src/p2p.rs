@@ -624,7 +624,8 @@ impl Engine {
             method: new.method,
             currency: new.currency,
             bank_name: new.bank_name.trim().to_string(),
-            requisite: new.requisite.trim().to_string(),
+            // Digits only, so that it is masked wherever it is shown.
+            requisite: kassa_domain::p2p::normalize_requisite(&new.requisite),
             holder: new.holder.trim().to_string(),
             min_amount_minor: new.min_amount_minor,
             max_amount_minor: new.max_amount_minor,

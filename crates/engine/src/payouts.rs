@@ -163,8 +163,9 @@ impl Engine {
         &self,
         merchant: &Merchant,
         test_mode: bool,
-        new: NewPayout,
+        mut new: NewPayout,
     ) -> EngineResult<CreatedPayout> {
+        payout::normalize_fields(&mut new.additional_fields);
         let mut errors = std::collections::BTreeMap::new();
         if new.request_id.is_empty()
             || new.request_id.len() > 255

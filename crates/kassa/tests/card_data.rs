@@ -1,6 +1,7 @@
-//! Card data at rest: what a copy of the database could give away. A real
-//! server on port 0 over a real database (SQLite, or PostgreSQL with
-//! `KASSA_TEST_BACKEND=postgres`).
+//! Card data at rest: what a copy of the database or an operator's screen
+//! could give away. A real server on port 0 over a real database (SQLite, or
+//! PostgreSQL with `KASSA_TEST_BACKEND=postgres`), the `kassa` binary run as
+//! a process.
 
 mod cli_support;
 mod common;
@@ -44,6 +45,36 @@ fn sha256_forms(text: &str) -> Vec<Vec<u8>> {
 
 fn holds(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// A request to the admin API with the operator's token.
+async fn admin(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    let mut request = app
+        .http
+        .request(method, app.url(path))
+        .bearer_auth(ADMIN_TOKEN);
+    if let Some(b) = body {
+        request = request.json(&b);
+    }
+    let response = request.send().await.expect("request");
+    assert!(response.status().is_success(), "{path}: {response:?}");
+    response.json().await.expect("JSON")
+}
+
+/// A trader API GET or POST with the trader's token.
+async fn trader(app: &TestApp, token: &str, method: reqwest::Method, path: &str) -> Value {
+    let mut request = app
+        .http
+        .request(method.clone(), app.url(path))
+        .bearer_auth(token);
+    if method == reqwest::Method::POST {
+        request = request
+            .header("content-type", "application/json")
+            .body("{}");
+    }
+    let response = request.send().await.expect("request");
+    assert!(response.status().is_success(), "{path}: {response:?}");
+    response.json().await.expect("JSON")
 }
 
 /// A Merchant API `type: out` body to a card, written as `card`.
@@ -146,4 +177,126 @@ async fn no_unkeyed_hash_of_a_card_number_is_stored_or_shown() {
     for card in [h2h_card, api_card] {
         assert!(!contains(&stored, &digits(card)), "{card} in clear");
     }
+}
+
+#[tokio::test]
+async fn a_card_number_written_with_separators_is_stored_as_digits_and_shown_masked() {
+    let app = TestApp::spawn_with(|c| c.admin_token = Some(ADMIN_TOKEN.into())).await;
+    let created = admin(
+        &app,
+        reqwest::Method::POST,
+        "/admin-api/traders",
+        Some(json!({"name": "Ivan"})),
+    )
+    .await;
+    let trader_id = created["id"].as_str().unwrap().to_string();
+    let token = created["token"].as_str().unwrap().to_string();
+
+    // The admin API: masked when added and when listed.
+    let path = format!("/admin-api/traders/{trader_id}/cabinets");
+    let added = admin(
+        &app,
+        reqwest::Method::POST,
+        &path,
+        Some(json!({
+            "method": "card", "currency": "RUB", "bank": "Tinkoff",
+            "requisite": "4000 0566 5566 5556", "holder": "Ivan I.",
+        })),
+    )
+    .await;
+    assert_eq!(added["requisite"], "400005******5556", "{added}");
+    let listed = admin(&app, reqwest::Method::GET, &path, None).await;
+    assert_eq!(
+        listed["data"][0]["requisite"], "400005******5556",
+        "{listed}"
+    );
+
+    // The command line, on the same database.
+    let db = TestDb::of(&app);
+    let cli = db
+        .json_ok(&[
+            "cabinet",
+            "add",
+            "--trader",
+            &trader_id,
+            "--method",
+            "card",
+            "--currency",
+            "RUB",
+            "--bank",
+            "Sber",
+            "--requisite",
+            "5105-1051 0510-5100",
+            "--holder",
+            "Ivan I.",
+            "--json",
+        ])
+        .await;
+    assert_eq!(cli["requisite"], "510510******5100", "{cli}");
+    let list = db
+        .kassa_ok(&["cabinet", "list", "--trader", &trader_id])
+        .await;
+    let list_json = db
+        .kassa_ok(&["cabinet", "list", "--trader", &trader_id, "--json"])
+        .await;
+    for shown in [&list, &list_json] {
+        assert!(shown.contains("400005******5556"), "{shown}");
+        assert!(shown.contains("510510******5100"), "{shown}");
+        for whole in [
+            "4000 0566 5566 5556",
+            "4000056655665556",
+            "5105105105105100",
+        ] {
+            assert!(!shown.contains(whole), "{whole} shown: {shown}");
+        }
+    }
+
+    // The trader, whose cards they are, sees them whole, as digits.
+    let mine = trader(&app, &token, reqwest::Method::GET, "/trader-api/cabinets").await;
+    let mut requisites: Vec<&str> = mine["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["requisite"].as_str().unwrap())
+        .collect();
+    requisites.sort();
+    assert_eq!(requisites, ["4000056655665556", "5105105105105100"]);
+
+    // A payout to a card written with dashes: masked where it is offered,
+    // digits for the trader who takes it.
+    fund(&app, "RUB", "1000.00").await;
+    let payouts = Payouts::of(&app);
+    let body = payouts.body(
+        "card",
+        "RUB",
+        10_000,
+        json!({"card_number": "4012-8888-8888-1881"}),
+    );
+    let answer = payouts.send(body).await;
+    answer.expect(200);
+    assert!(!answer.text.contains("1881"), "{}", answer.text);
+    let offered = trader(
+        &app,
+        &token,
+        reqwest::Method::GET,
+        "/trader-api/payouts/offered",
+    )
+    .await;
+    let payout = &offered["data"][0];
+    assert_eq!(
+        payout["additional_fields"]["card_number"], "401288******1881",
+        "{offered}"
+    );
+    let id = payout["id"].as_str().unwrap();
+    let taken = trader(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        &format!("/trader-api/payouts/{id}/take"),
+    )
+    .await;
+    assert_eq!(
+        taken["additional_fields"]["card_number"], "4012888888881881",
+        "{taken}"
+    );
 }
