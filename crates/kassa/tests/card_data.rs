@@ -1,7 +1,7 @@
-//! Card data at rest: what a copy of the database or an operator's screen
-//! could give away. A real server on port 0 over a real database (SQLite, or
-//! PostgreSQL with `KASSA_TEST_BACKEND=postgres`), the `kassa` binary run as
-//! a process.
+//! Card data and secrets at rest: what a copy of the database, an operator's
+//! screen or a command's output could give away. A real server on port 0
+//! over a real database (SQLite, or PostgreSQL with
+//! `KASSA_TEST_BACKEND=postgres`), the `kassa` binary run as a process.
 
 mod cli_support;
 mod common;
@@ -299,4 +299,62 @@ async fn a_card_number_written_with_separators_is_stored_as_digits_and_shown_mas
         taken["additional_fields"]["card_number"], "4012888888881881",
         "{taken}"
     );
+}
+
+/// Runs `kassa args` on `url`; everything it wrote, out and err.
+async fn output(url: &str, master_key: &str, args: &[&str]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::from(common::kassa_command(url, Some(master_key)))
+        .env("KASSA_LOG", "debug")
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("kassa runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn no_command_shows_the_database_password() {
+    let Some(db) = common::postgres_only() else {
+        return;
+    };
+    let password = "S3cret-pw-7731";
+    // The local server trusts its clients: the password is sent, not needed.
+    let (scheme, rest) = db.url.split_once("://").expect("a URL");
+    let (user, host) = rest.split_once('@').expect("a user in the URL");
+    let user = user.split(':').next().unwrap();
+    let url = format!("{scheme}://{user}:{password}@{host}");
+    let key = common::random_master_key();
+
+    let (ok, migrated) = output(&url, &key, &["migrate"]).await;
+    assert!(ok, "{migrated}");
+    assert!(migrated.contains("database ready"), "{migrated}");
+    assert!(migrated.contains(&format!("{user}:***@")), "{migrated}");
+    let commands: [&[&str]; 5] = [
+        &["merchant", "list"],
+        &["trader", "list"],
+        &["service", "list"],
+        &["balance", "--merchant", "m_unknown"],
+        &["migrate"],
+    ];
+    for args in commands {
+        let (_, text) = output(&url, &key, args).await;
+        assert!(!text.contains(password), "kassa {args:?}: {text}");
+    }
+    // Nor when the database cannot be reached.
+    let unreachable = format!("{scheme}://{user}:{password}@127.0.0.1:1/nowhere");
+    let (ok, text) = output(&unreachable, &key, &["migrate"]).await;
+    assert!(!ok, "{text}");
+    assert!(!text.contains(password), "{text}");
+    // Nor for a key=value string (which names no URL scheme, so it is taken
+    // for a SQLite file, with the password in its name).
+    let keyed = format!("host=127.0.0.1 user={user} password={password} dbname=x");
+    let (_, text) = output(&keyed, &key, &["migrate"]).await;
+    assert!(!text.contains(password), "{text}");
 }
