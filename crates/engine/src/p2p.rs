@@ -624,7 +624,8 @@ impl Engine {
             method: new.method,
             currency: new.currency,
             bank_name: new.bank_name.trim().to_string(),
-            // Digits only, so that it is masked wherever it is shown.
+            // A card as its digits (a phone as + and digits), so that a card
+            // is masked wherever it is shown, however it was typed.
             requisite: kassa_domain::p2p::normalize_requisite(&new.requisite),
             holder: new.holder.trim().to_string(),
             min_amount_minor: new.min_amount_minor,
