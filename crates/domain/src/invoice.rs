@@ -205,8 +205,9 @@ pub struct Invoice {
     /// The outcome a `test` service was asked for; applied after creation, as a
     /// provider's report would be, then cleared.
     pub test_outcome: Option<InvoiceStatus>,
-    /// Hash of the create request, to tell a repeat from a conflicting reuse of
-    /// `reference_id`.
+    /// Keyed hash of the create request, to tell a repeat from a conflicting
+    /// reuse of `reference_id`. Empty (and left out) in callback snapshots.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
     /// What the Merchant API keeps of its request.
     #[serde(default)]

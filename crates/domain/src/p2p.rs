@@ -46,16 +46,35 @@ impl Cabinet {
     }
 }
 
-/// `2200123456789012` as `220012******9012`; shorter text is kept as is.
+/// What people write between the digits of a card or phone number.
+fn is_separator(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '-' | '(' | ')' | '.')
+}
+
+/// A requisite as it is stored: a number written with separators as its
+/// digits (`4111 1111-1111 1111` is `4111111111111111`), a leading `+` kept
+/// (`+7 (996) 777-99-77` is `+79967779977`); any other text (an IBAN, a
+/// wallet) trimmed.
+pub fn normalize_requisite(text: &str) -> String {
+    let compact: String = text.chars().filter(|c| !is_separator(*c)).collect();
+    let digits = compact.strip_prefix('+').unwrap_or(&compact);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        compact
+    } else {
+        text.trim().to_string()
+    }
+}
+
+/// A card number, whatever separators it is written with, as its first 6 and
+/// last 4 digits: `2200 1234-5678 9012` is `220012******9012`. Anything else
+/// (fewer than 12 digits, a phone with `+`, text) is kept as is.
 pub fn mask_card(text: &str) -> String {
-    let digits: Vec<char> = text.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.len() < 12 || text.len() != digits.len() {
+    let digits = normalize_requisite(text);
+    if digits.len() < 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return text.to_string();
     }
     let n = digits.len();
-    let head: String = digits[..6].iter().collect();
-    let tail: String = digits[n - 4..].iter().collect();
-    format!("{head}{}{tail}", "*".repeat(n - 10))
+    format!("{}{}{}", &digits[..6], "*".repeat(n - 10), &digits[n - 4..])
 }
 
 /// An amount held on a cabinet: by a `book_cabinet` hold until it expires, or
@@ -284,5 +303,21 @@ mod tests {
     fn masks_cards_only() {
         assert_eq!(mask_card("2200123456789012"), "220012******9012");
         assert_eq!(mask_card("+79967779977"), "+79967779977");
+        assert_eq!(mask_card("4111 1111 1111 1111"), "411111******1111");
+        assert_eq!(mask_card("4111-1111-1111-1111"), "411111******1111");
+        assert_eq!(mask_card(" 4111\t1111\u{a0}1111.1111 "), "411111******1111");
+        assert_eq!(mask_card("+7 (996) 777-99-77"), "+7 (996) 777-99-77");
+        assert_eq!(mask_card("UA21 3223"), "UA21 3223");
+    }
+
+    #[test]
+    fn requisites_are_normalized() {
+        assert_eq!(
+            normalize_requisite(" 4111 1111-1111 1111 "),
+            "4111111111111111"
+        );
+        assert_eq!(normalize_requisite("+7 (996) 777-99-77"), "+79967779977");
+        assert_eq!(normalize_requisite(" UA21 3223 "), "UA21 3223");
+        assert_eq!(normalize_requisite("1+2"), "1+2");
     }
 }

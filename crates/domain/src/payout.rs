@@ -103,6 +103,9 @@ pub struct Payout {
     pub deadline_secs: i64,
     /// The outcome a test payout asked for, applied by the test executor.
     pub test_outcome: Option<PayoutStatus>,
+    /// Keyed hash of the request, to tell a repeat from a conflicting reuse
+    /// of `request_id`. Empty (and left out) in callback snapshots.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
     /// Merchant API fields (`notificationUrl`, ...), when it came from there.
     #[serde(default)]
@@ -167,6 +170,21 @@ pub fn fields_of(method: &str) -> &'static [(&'static str, bool)] {
             ("time", false),
         ],
         _ => &[],
+    }
+}
+
+/// The fields that hold a card, phone or account number.
+const NUMBER_FIELDS: [&str; 3] = ["card_number", "phone_number", "account_number"];
+
+/// Writes the numbers among `additional_fields` the one way they are stored
+/// (see [`crate::p2p::normalize_requisite`]): `4111 1111-1111 1111` as its
+/// digits, so that a repeat written otherwise is the same request and every
+/// copy of the number is masked alike.
+pub fn normalize_fields(fields: &mut Map<String, Value>) {
+    for name in NUMBER_FIELDS {
+        if let Some(Value::String(text)) = fields.get_mut(name) {
+            *text = crate::p2p::normalize_requisite(text);
+        }
     }
 }
 
@@ -280,6 +298,16 @@ mod tests {
         assert_eq!(
             masked(tabbed.as_object().unwrap())["card_number"],
             "424242******4242"
+        );
+    }
+
+    #[test]
+    fn numbers_are_normalized() {
+        let mut fields = json!({"card_number": " 4242-4242 4242 4242", "phone_number": "+7 (996) 777-99-77", "card_holder": " A B "});
+        normalize_fields(fields.as_object_mut().unwrap());
+        assert_eq!(
+            fields,
+            json!({"card_number": "4242424242424242", "phone_number": "+79967779977", "card_holder": " A B "})
         );
     }
 

@@ -50,6 +50,11 @@ pub(crate) fn owe(tx: &mut dyn Tx, invoice: &Invoice, now_secs: i64) -> EngineRe
     let Some(url) = &invoice.callback_url else {
         return Ok(());
     };
+    // The fingerprint stays with the invoice: a callback has no use for it.
+    let shown = Invoice {
+        fingerprint: String::new(),
+        ..invoice.clone()
+    };
     // Each face renders its own resource: the Checkout API's invoice, or the
     // Merchant API's InvoiceDTO, which shows the deal too.
     let (face, snapshot) = match invoice.source {
@@ -64,12 +69,12 @@ pub(crate) fn owe(tx: &mut dyn Tx, invoice: &Invoice, now_secs: i64) -> EngineRe
                 .map(|m| serde_json::json!({ "id": m.site_id, "name": m.name }));
             (
                 CallbackFace::MerchantApi,
-                serde_json::json!({ "invoice": invoice, "deal": deal, "store": store }),
+                serde_json::json!({ "invoice": shown, "deal": deal, "store": store }),
             )
         }
         _ => (
             CallbackFace::Checkout,
-            serde_json::to_value(invoice).expect("an invoice serializes"),
+            serde_json::to_value(&shown).expect("an invoice serializes"),
         ),
     };
     let callback = Callback {

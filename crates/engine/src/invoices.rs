@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use hmac::Mac;
 use kassa_domain::ids::{new_id, prefix};
 use kassa_domain::money::{parse_minor, AmountError};
 use kassa_domain::{
@@ -11,8 +12,8 @@ use kassa_domain::{
 use kassa_store::{Cursor, Page, StoreError, Tx};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
+use crate::secrets::{FingerprintKey, HmacSha256};
 use crate::{Engine, EngineError, EngineResult};
 
 /// The earliest and latest `expires` a merchant may ask for, from creation.
@@ -97,8 +98,8 @@ fn normalized_decimal(text: &str) -> String {
     }
 }
 
-/// Feeds what is written into a SHA-256.
-struct HashWriter(Sha256);
+/// Feeds what is written into a keyed hash.
+struct HashWriter(HmacSha256);
 
 impl std::io::Write for HashWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -110,12 +111,18 @@ impl std::io::Write for HashWriter {
     }
 }
 
-/// The SHA-256, in hex, of a value written with sorted keys: the one
-/// fingerprint of a request, whatever order its keys came in.
-pub(crate) fn fingerprint_of(value: &Value) -> String {
-    let mut hasher = HashWriter(Sha256::new());
-    serde_json::to_writer(&mut hasher, &Canonical(value)).expect("hashing cannot fail");
-    hex::encode(hasher.0.finalize())
+/// The fingerprint of what `value` writes: HMAC-SHA256 under the
+/// fingerprint key, in hex. Every fingerprint of a request is made here.
+fn keyed_fingerprint(key: &FingerprintKey, value: &impl Serialize) -> String {
+    let mut hasher = HashWriter(key.mac());
+    serde_json::to_writer(&mut hasher, value).expect("hashing cannot fail");
+    hex::encode(hasher.0.finalize().into_bytes())
+}
+
+/// The fingerprint of a value written with sorted keys: the one fingerprint
+/// of a request, whatever order its keys came in.
+pub(crate) fn fingerprint_of(key: &FingerprintKey, value: &Value) -> String {
+    keyed_fingerprint(key, &Canonical(value))
 }
 
 /// Counts what is written.
@@ -133,7 +140,7 @@ impl std::io::Write for CountWriter {
 
 /// The hash of a create request: every field but `reference_id`, amounts by
 /// value, objects with sorted keys. Written straight into the hasher.
-fn fingerprint(new: &NewInvoice) -> String {
+fn fingerprint(key: &FingerprintKey, new: &NewInvoice) -> String {
     #[derive(Serialize)]
     struct View<'a> {
         service: &'a str,
@@ -172,9 +179,7 @@ fn fingerprint(new: &NewInvoice) -> String {
         test_mode: new.test_mode,
         description: &new.description,
     };
-    let mut hasher = HashWriter(Sha256::new());
-    serde_json::to_writer(&mut hasher, &view).expect("hashing cannot fail");
-    hex::encode(hasher.0.finalize())
+    keyed_fingerprint(key, &view)
 }
 
 fn json_size(value: &Value) -> usize {
@@ -392,7 +397,7 @@ impl Engine {
             ));
         }
         let now = self.now_secs();
-        let fingerprint = fingerprint(&new);
+        let fingerprint = fingerprint(&self.fingerprint_key, &new);
         let service = self.catalog().await?.service(&new.service).cloned();
         let (amount_minor, payment_flow, expires_at_secs) =
             match self.validate(&merchant, &new, service.as_ref(), now) {
@@ -708,7 +713,8 @@ mod tests {
             amount: "100.01".into(),
             ..a.clone()
         };
-        assert_eq!(fingerprint(&a), fingerprint(&b));
-        assert_ne!(fingerprint(&a), fingerprint(&c));
+        let key = FingerprintKey::new(&[7u8; 32]);
+        assert_eq!(fingerprint(&key, &a), fingerprint(&key, &b));
+        assert_ne!(fingerprint(&key, &a), fingerprint(&key, &c));
     }
 }

@@ -95,6 +95,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     sealer: Sealer,
+    fingerprint_key: secrets::FingerprintKey,
     renderer: Arc<dyn CallbackRenderer>,
     http: reqwest::Client,
     /// The callback client's resolver, which drops blocked addresses.
@@ -143,6 +144,7 @@ impl Engine {
                 config.callback_max_in_flight,
                 config.callback_per_host,
             )),
+            fingerprint_key: secrets::FingerprintKey::new(&config.master_key),
             store,
             clock,
             config,

@@ -681,7 +681,9 @@ impl Engine {
             method: new.method,
             currency: new.currency,
             bank_name: new.bank_name.trim().to_string(),
-            requisite: new.requisite.trim().to_string(),
+            // A card as its digits (a phone as + and digits), so that a card
+            // is masked wherever it is shown, however it was typed.
+            requisite: kassa_domain::p2p::normalize_requisite(&new.requisite),
             holder: new.holder.trim().to_string(),
             min_amount_minor: new.min_amount_minor,
             max_amount_minor: new.max_amount_minor,
@@ -830,7 +832,10 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         let currency = currency.expect("checked");
-        let fingerprint = sha256_hex(&serde_json::to_string(&request).expect("serializes"));
+        let fingerprint = crate::invoices::fingerprint_of(
+            &self.fingerprint_key,
+            &serde_json::to_value(&request).expect("serializes"),
+        );
         let now = self.now_secs();
         let expires_at = now + self.config.hold_ttl_secs;
         let merchant_id = merchant.id.clone();

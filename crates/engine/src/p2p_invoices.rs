@@ -129,7 +129,7 @@ impl Engine {
         let fingerprint = {
             let mut view = serde_json::to_value(&new).expect("serializes");
             view["amount"] = serde_json::Value::from(amount_minor);
-            crate::invoices::fingerprint_of(&view)
+            crate::invoices::fingerprint_of(&self.fingerprint_key, &view)
         };
         let fee_minor = service.fee.fee_minor(amount_minor);
         let mut invoice = Invoice {

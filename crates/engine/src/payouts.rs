@@ -57,6 +57,11 @@ pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> Eng
     let store = tx.merchant(&payout.merchant_id)?.map(
         |m| serde_json::json!({ "id": m.site_id, "name": m.name, "site_login": m.site_login }),
     );
+    // The fingerprint stays with the payout: a callback has no use for it.
+    let shown = Payout {
+        fingerprint: String::new(),
+        ..payout.clone()
+    };
     let callback = Callback {
         id: new_id(kassa_domain::ids::prefix::CALLBACK),
         invoice_id: payout.id.clone(),
@@ -65,7 +70,7 @@ pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> Eng
         face,
         url: url.clone(),
         transaction_status: payout.status.as_str().to_string(),
-        snapshot: serde_json::json!({ "payout": payout, "store": store }),
+        snapshot: serde_json::json!({ "payout": shown, "store": store }),
         state: CallbackState::Pending,
         attempts: 0,
         created_at_secs: now_secs,
@@ -159,8 +164,9 @@ impl Engine {
         &self,
         merchant: &Merchant,
         test_mode: bool,
-        new: NewPayout,
+        mut new: NewPayout,
     ) -> EngineResult<CreatedPayout> {
+        payout::normalize_fields(&mut new.additional_fields);
         let mut errors = std::collections::BTreeMap::new();
         if new.request_id.is_empty()
             || new.request_id.len() > 255
@@ -224,7 +230,7 @@ impl Engine {
                 "amount": new.amount_minor, "currency": currency.code(), "method": new.method,
                 "fields": Value::Object(new.additional_fields.clone()), "source": new.source,
             });
-            crate::invoices::fingerprint_of(&view)
+            crate::invoices::fingerprint_of(&self.fingerprint_key, &view)
         };
         let fields_sealed = self
             .sealer

@@ -4,6 +4,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -43,6 +44,33 @@ impl Sealer {
         let (nonce, body) = bytes.split_at(24);
         let plain = self.cipher.decrypt(XNonce::from_slice(nonce), body).ok()?;
         String::from_utf8(plain).ok()
+    }
+}
+
+pub type HmacSha256 = Hmac<Sha256>;
+
+/// Keys the fingerprints of requests kept for idempotency. A request may
+/// carry a card number, and card numbers are few enough to try them all: an
+/// unkeyed hash stored in the database would give the number back to whoever
+/// holds a copy of it. The key is derived from the master key, so a copy of
+/// the database without the key tells nothing.
+#[derive(Clone)]
+pub struct FingerprintKey {
+    key: [u8; 32],
+}
+
+impl FingerprintKey {
+    pub fn new(master_key: &[u8; 32]) -> Self {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(master_key).expect("any key length");
+        mac.update(b"kassa request fingerprint v1");
+        FingerprintKey {
+            key: mac.finalize().into_bytes().into(),
+        }
+    }
+
+    /// An HMAC-SHA256 under this key, to feed the request into.
+    pub fn mac(&self) -> HmacSha256 {
+        <HmacSha256 as Mac>::new_from_slice(&self.key).expect("any key length")
     }
 }
 
@@ -98,5 +126,13 @@ mod tests {
         assert!(!constant_time_eq("abc", "abd"));
         assert!(!constant_time_eq("abc", "ab"));
         assert_eq!(webhook_key(&new_webhook_secret()).len(), 32);
+    }
+
+    #[test]
+    fn fingerprint_keys_differ_by_master_key() {
+        let tag = |k: &FingerprintKey| k.mac().finalize().into_bytes();
+        let a = FingerprintKey::new(&[7u8; 32]);
+        assert_eq!(tag(&a), tag(&FingerprintKey::new(&[7u8; 32])));
+        assert_ne!(tag(&a), tag(&FingerprintKey::new(&[8u8; 32])));
     }
 }

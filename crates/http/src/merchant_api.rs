@@ -1031,17 +1031,11 @@ fn parse_out(body: &Map<String, Value>) -> Result<NewPayout> {
     let option = option.expect("checked");
     let mut fields = Map::new();
     let requisite = requisite.expect("checked");
-    let requisite = match option.requisite_field {
-        // Card numbers are kept as digits, so that they are always masked.
-        "card_number" => requisite.chars().filter(|c| !c.is_whitespace()).collect(),
-        // Phone numbers as `+` and digits: `+7 (996) 777-99-77` is `+79967779977`.
-        "phone_number" => requisite
-            .chars()
-            .filter(|c| !(c.is_whitespace() || matches!(c, '(' | ')' | '-')))
-            .collect(),
-        _ => requisite.trim().to_string(),
-    };
-    fields.insert(option.requisite_field.into(), Value::String(requisite));
+    // The engine stores card and phone numbers as digits (`+` kept).
+    fields.insert(
+        option.requisite_field.into(),
+        Value::String(requisite.trim().to_string()),
+    );
     if let (Some(field), Some(holder)) = (option.holder_field, holder.filter(|h| !h.is_empty())) {
         fields.insert(field.into(), Value::String(holder));
     }

@@ -337,7 +337,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let engine = operator_engine(&config).await?;
-            println!("database ready: {}", config.database_url);
+            println!(
+                "database ready: {}",
+                crate::config::redacted_url(&config.database_url)
+            );
             drop(engine);
             Ok(())
         }

@@ -369,6 +369,53 @@ impl Config {
     }
 }
 
+/// A database URL as it may be shown (printed, logged, put in an error): the
+/// password of `postgres://user:password@host/db` and the value of any
+/// `password=` (a key=value string's, a URL query's) replaced by `***`.
+pub fn redacted_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let rest = &out[start..];
+        let authority = &rest[..rest.find('?').unwrap_or(rest.len())];
+        if let Some(at) = authority.rfind('@') {
+            if let Some(colon) = authority[..at].find(':') {
+                out.replace_range(start + colon + 1..start + at, "***");
+            }
+        }
+    }
+    redacted_password_values(&out)
+}
+
+/// `text` with the value of every `password=` (spaces allowed around `=`,
+/// the value quoted or up to the next space or `&`) replaced by `***`.
+fn redacted_password_values(text: &str) -> String {
+    const KEY: &str = "password";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.to_ascii_lowercase().find(KEY) {
+        let after_key = &rest[i + KEY.len()..];
+        let trimmed = after_key.trim_start();
+        let Some(value) = trimmed.strip_prefix('=') else {
+            out.push_str(&rest[..i + KEY.len()]);
+            rest = after_key;
+            continue;
+        };
+        let value = value.trim_start();
+        let value_at = rest.len() - value.len();
+        let len = match value.strip_prefix('\'') {
+            Some(quoted) => quoted.find('\'').map_or(value.len(), |q| q + 2),
+            None => value
+                .find(|c: char| c == '&' || c.is_whitespace())
+                .unwrap_or(value.len()),
+        };
+        out.push_str(&rest[..value_at]);
+        out.push_str("***");
+        rest = &value[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
@@ -384,4 +431,36 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     file.write_all(text.as_bytes())?;
     file.sync_all()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_url;
+
+    #[test]
+    fn passwords_are_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://kassa:s3cret@db:5432/kassa?sslmode=disable",
+                "postgres://kassa:***@db:5432/kassa?sslmode=disable",
+            ),
+            ("postgresql://u:p@ss@h/d", "postgresql://u:***@h/d"),
+            ("postgres://kassa@db/kassa", "postgres://kassa@db/kassa"),
+            (
+                "postgres://db/kassa?user=u&password=s3cret&x=1",
+                "postgres://db/kassa?user=u&password=***&x=1",
+            ),
+            (
+                "host=db password = 's3 cret' dbname=kassa",
+                "host=db password = *** dbname=kassa",
+            ),
+            ("host=db PASSWORD=s3cret", "host=db PASSWORD=***"),
+            (
+                "sqlite:///var/lib/kassa/passwords.sqlite",
+                "sqlite:///var/lib/kassa/passwords.sqlite",
+            ),
+        ] {
+            assert_eq!(redacted_url(url), shown, "{url}");
+        }
+    }
 }

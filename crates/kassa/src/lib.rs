@@ -32,9 +32,12 @@ pub async fn open_engine(
 ) -> anyhow::Result<Arc<Engine>> {
     let (store, clock): (Arc<dyn Store>, Arc<dyn Clock>) = match config.database()? {
         config::Database::Sqlite(path) => (
-            Arc::new(
-                SqliteStore::open(&path).with_context(|| format!("opening {}", path.display()))?,
-            ),
+            Arc::new(SqliteStore::open(&path).with_context(|| {
+                format!(
+                    "opening {}",
+                    config::redacted_url(&path.display().to_string())
+                )
+            })?),
             clock.unwrap_or_else(|| Arc::new(SystemClock)),
         ),
         config::Database::Postgres(url) => {

@@ -30,7 +30,7 @@ pub const ANSWER_KEYS: [&str; 9] = [
 ];
 
 /// Compact JSON with the keys of every object sorted.
-fn compact(value: &Value) -> String {
+pub fn compact(value: &Value) -> String {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
