@@ -88,6 +88,8 @@ pub struct DealTarget {
     pub method: String,
     pub currency: Currency,
     pub bank_name: Option<String>,
+    /// Test-mode deals go to test cabinets only.
+    pub test_mode: bool,
 }
 
 fn day_start(now_secs: i64) -> i64 {
@@ -273,10 +275,11 @@ pub(crate) fn take_amount(
     }
     let mut turnover: HashMap<String, i64> = HashMap::new();
     let filter = format!(
-        "{}|{}|{}",
+        "{}|{}|{}|{}",
         target.method,
         target.currency,
-        bank.as_deref().unwrap_or("")
+        bank.as_deref().unwrap_or(""),
+        target.test_mode
     );
     for &amount in &amounts {
         if hints.full(&filter, amount, now_secs) {
@@ -357,6 +360,8 @@ pub(crate) fn open_deal(
 ) -> EngineResult<Deal> {
     let cabinet = tx
         .cabinet(&hold.cabinet_id)?
+        // Test and live never meet: a deal only on a cabinet of its mode.
+        .filter(|c| c.test_mode == invoice.test_mode)
         .ok_or(EngineError::NoCabinet)?;
     let deal = Deal {
         id: new_id("deal"),
@@ -377,6 +382,7 @@ pub(crate) fn open_deal(
         customer_says_paid_at_secs: None,
         dispute_reason: None,
         settled_by: None,
+        test_mode: invoice.test_mode,
     };
     hold.expires_at_secs = None;
     hold.deal_id = Some(deal.id.clone());
@@ -491,19 +497,22 @@ pub(crate) fn attach_deal_with(
 }
 
 impl Engine {
-    /// Active cabinets of active traders for a method and currency, read at
-    /// most once per [`CABINETS_TTL`]: a cabinet switched from another
-    /// process is seen within that time, from this one at once.
+    /// Active cabinets of active traders for a method, currency and mode,
+    /// read at most once per [`CABINETS_TTL`]: a cabinet switched from
+    /// another process is seen within that time, from this one at once. A
+    /// test-mode request sees test cabinets only, a live one live cabinets
+    /// only, so neither can hold, book or count against the other's.
     pub(crate) async fn candidate_cabinets(
         &self,
         method: String,
         currency: Currency,
+        test_mode: bool,
     ) -> EngineResult<Cabinets> {
-        let key = (method, currency);
+        let key = (method, currency, test_mode);
         if let Some(found) = self.cabinet_cache.get(&key) {
             return Ok(found);
         }
-        let (method, _) = key.clone();
+        let (method, _, _) = key.clone();
         let cabinets = self
             .read(move |tx| {
                 let active: HashSet<String> = tx
@@ -515,7 +524,7 @@ impl Engine {
                 Ok(tx
                     .active_cabinets(&method, currency.code())?
                     .into_iter()
-                    .filter(|c| active.contains(&c.trader_id))
+                    .filter(|c| c.test_mode == test_mode && active.contains(&c.trader_id))
                     .collect::<Vec<_>>())
             })
             .await?;
@@ -524,7 +533,18 @@ impl Engine {
         Ok(cabinets)
     }
 
+    /// A live trader and its API token (shown once).
     pub async fn create_trader(&self, name: String) -> EngineResult<(Trader, String)> {
+        self.create_trader_in(name, false).await
+    }
+
+    /// A trader of a mode: a test trader's cabinets are the sandbox, taking
+    /// test-mode deals only.
+    pub async fn create_trader_in(
+        &self,
+        name: String,
+        test_mode: bool,
+    ) -> EngineResult<(Trader, String)> {
         let name = name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(EngineError::invalid(
@@ -539,6 +559,7 @@ impl Engine {
             token_sha256: sha256_hex(&token),
             active: true,
             created_at_secs: self.now_secs(),
+            test_mode,
         };
         let saved = trader.clone();
         self.write(move |tx| Ok(tx.insert_trader(&saved)?)).await?;
@@ -632,10 +653,14 @@ impl Engine {
             max_open_deals: new.max_open_deals,
             active: new.active,
             created_at_secs: self.now_secs(),
+            test_mode: false,
         };
         self.write(move |tx| {
-            tx.trader(&cabinet.trader_id)?
-                .ok_or_else(|| EngineError::invalid("trader", "No such trader."))?;
+            let mut cabinet = cabinet;
+            cabinet.test_mode = tx
+                .trader(&cabinet.trader_id)?
+                .ok_or_else(|| EngineError::invalid("trader", "No such trader."))?
+                .test_mode;
             tx.insert_cabinet(&cabinet)?;
             Ok(cabinet)
         })
@@ -736,11 +761,22 @@ impl Engine {
         self.read(move |tx| amount_rule(tx, currency)).await
     }
 
-    /// `book_cabinet`: holds a unique amount on a matching cabinet for the
-    /// hold's lifetime. A repeated `request_id` gets the same answer.
+    /// `book_cabinet` in live mode.
     pub async fn book_cabinet(
         &self,
         merchant: &Merchant,
+        request: BookRequest,
+    ) -> EngineResult<BookAnswer> {
+        self.book_cabinet_in(merchant, false, request).await
+    }
+
+    /// `book_cabinet`: holds a unique amount on a matching cabinet of the
+    /// mode for the hold's lifetime. A repeated `request_id` gets the same
+    /// answer (in the other mode, a conflict).
+    pub async fn book_cabinet_in(
+        &self,
+        merchant: &Merchant,
+        test_mode: bool,
         request: BookRequest,
     ) -> EngineResult<BookAnswer> {
         let mut errors = std::collections::BTreeMap::new();
@@ -773,12 +809,20 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         let currency = currency.expect("checked");
-        let fingerprint = sha256_hex(&serde_json::to_string(&request).expect("serializes"));
+        // A test request's fingerprint differs from the live one's, so a
+        // request_id answered in one mode is never answered in the other.
+        let mode = if test_mode { "test:" } else { "" };
+        let fingerprint = sha256_hex(&format!(
+            "{mode}{}",
+            serde_json::to_string(&request).expect("serializes")
+        ));
         let now = self.now_secs();
         let expires_at = now + self.config.hold_ttl_secs;
         let merchant_id = merchant.id.clone();
         let method = request.method.to_lowercase();
-        let cabinets = self.candidate_cabinets(method.clone(), currency).await?;
+        let cabinets = self
+            .candidate_cabinets(method.clone(), currency, test_mode)
+            .await?;
         let hints = self.held_hints.clone();
         self.write(move |tx| {
             if let Some(answer) = tx.hold_request(&merchant_id, &request.request_id)? {
@@ -796,6 +840,7 @@ impl Engine {
                 method,
                 currency,
                 bank_name: request.bank_name.clone(),
+                test_mode,
             };
             let spec = HoldSpec {
                 merchant_id: &merchant_id,
@@ -991,7 +1036,12 @@ impl Engine {
                     created_at_secs: now,
                     deal_id: None,
                 };
-                if let Some(mut deal) = tx.open_deal_at(&cabinet.id, amount_minor)? {
+                // A deal of the other mode is never settled by this cabinet's
+                // money (test and live never meet); the notification waits for review.
+                let open = tx
+                    .open_deal_at(&cabinet.id, amount_minor)?
+                    .filter(|d| d.test_mode == cabinet.test_mode);
+                if let Some(mut deal) = open {
                     change_deal(
                         tx,
                         &mut deal,

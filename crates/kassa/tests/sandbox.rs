@@ -1,0 +1,176 @@
+//! Test and live never meet: a real server on port 0 over a real database
+//! (SQLite, or PostgreSQL with `KASSA_TEST_BACKEND=postgres`). Test-mode
+//! deals and holds go to test traders' cabinets only, a bank notification
+//! settles only deals of its cabinet's mode.
+
+mod common;
+mod merchant_api_support;
+
+use common::TestApp;
+use kassa_domain::{Cabinet, DealStatus, InvoiceStatus};
+use kassa_engine::p2p::NewCabinet;
+use merchant_api_support::{deal_body, rub, Api};
+use serde_json::{json, Value};
+
+const LIVE_CARD: &str = "2200123456789012";
+const TEST_CARD: &str = "4111111111111111";
+
+/// A trader of a mode with one active RUB card cabinet at "sberbank"; the
+/// cabinet and the trader's API token.
+async fn card_of(app: &TestApp, test_mode: bool, requisite: &str) -> (Cabinet, String) {
+    let (trader, token) = app
+        .engine()
+        .create_trader_in(format!("Trader {requisite}"), test_mode)
+        .await
+        .expect("trader");
+    let cabinet = app
+        .engine()
+        .add_cabinet(NewCabinet {
+            trader_id: trader.id,
+            method: "card".into(),
+            currency: rub(),
+            bank_name: "sberbank".into(),
+            requisite: requisite.into(),
+            holder: "Ivan I.".into(),
+            min_amount_minor: 100,
+            max_amount_minor: 0,
+            daily_limit_minor: 0,
+            max_open_deals: 0,
+            active: true,
+        })
+        .await
+        .expect("cabinet");
+    assert_eq!(cabinet.test_mode, test_mode);
+    (cabinet, token)
+}
+
+/// The deal of a Merchant API InvoiceDTO, as the engine keeps it.
+async fn deal_of(app: &TestApp, dto: &Value) -> kassa_domain::Deal {
+    let id = dto["deals"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no deal in {dto}"));
+    app.engine().deal(id.to_string()).await.expect("deal")
+}
+
+async fn notify(app: &TestApp, token: &str, id: &str, cabinet: &Cabinet, amount: &str) -> Value {
+    let response = app
+        .http
+        .post(app.url("/trader-api/notifications"))
+        .bearer_auth(token)
+        .json(&json!({"id": id, "cabinet": cabinet.id, "amount": amount}))
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status(), 200);
+    response.json().await.expect("JSON")
+}
+
+#[tokio::test]
+async fn a_test_key_invoice_never_lands_on_a_live_cabinet() {
+    let app = TestApp::spawn().await;
+    let test = Api::test(&app);
+    let (live_card, _) = card_of(&app, false, LIVE_CARD).await;
+
+    // Only live requisites exist: the test key is told there is none, and
+    // nothing is created or held.
+    test.post(&deal_body("t-1", "1000.00"))
+        .await
+        .expect_error(422, "no_cabinet", None);
+    assert!(app
+        .engine()
+        .trader_deals(live_card.trader_id.clone(), false)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // With a test cabinet beside it, the test deal goes there, every time.
+    let (test_card, _) = card_of(&app, true, TEST_CARD).await;
+    for i in 0..4 {
+        let dto = test
+            .post(&deal_body(&format!("t-{}", i + 2), "1000.00"))
+            .await
+            .expect(201)
+            .clone();
+        assert_eq!(
+            dto["deals"][0]["requisites"]["requisites"], TEST_CARD,
+            "{dto}"
+        );
+        let deal = deal_of(&app, &dto).await;
+        assert_eq!(deal.cabinet_id, test_card.id);
+        assert!(deal.test_mode);
+    }
+    // The live key gets the live card, for the same amount: the test deals
+    // hold no slot of it and count for none of its limits.
+    let live = Api::with(&app, &app.merchant.live);
+    let dto = live
+        .post(&deal_body("l-1", "1000.00"))
+        .await
+        .expect(201)
+        .clone();
+    let deal = deal_of(&app, &dto).await;
+    assert_eq!(deal.cabinet_id, live_card.id);
+    assert_eq!(deal.amount_minor, 100_000, "the exact amount is free");
+    assert!(!deal.test_mode);
+}
+
+#[tokio::test]
+async fn a_live_notification_never_settles_a_test_deal() {
+    let app = TestApp::spawn().await;
+    let (live_card, live_token) = card_of(&app, false, LIVE_CARD).await;
+    let (test_card, test_token) = card_of(&app, true, TEST_CARD).await;
+    let test = Api::test(&app);
+    // Two test deals (deals spread over cabinets, so before the rule one
+    // of them would sit on the live card).
+    let mut deals = Vec::new();
+    for (id, amount) in [("t-1", "1000.00"), ("t-2", "2000.00")] {
+        let dto = test.post(&deal_body(id, amount)).await.expect(201).clone();
+        deals.push((deal_of(&app, &dto).await, amount));
+    }
+
+    // The live trader's bank reports both amounts on the live card.
+    for (i, (deal, amount)) in deals.iter().enumerate() {
+        let n = notify(&app, &live_token, &format!("sms-{i}"), &live_card, amount).await;
+        assert_eq!(n["matched"], false, "{n}");
+        let now = app.engine().deal(deal.id.clone()).await.unwrap();
+        assert_eq!(now.status, DealStatus::TransferWaiting, "{now:?}");
+        let (invoice, _) = app
+            .engine()
+            .invoice_with_deal(deal.invoice_id.clone())
+            .await
+            .unwrap();
+        assert_ne!(invoice.status, InvoiceStatus::Processed);
+    }
+    // Kept for the live trader's review.
+    let unmatched = app
+        .engine()
+        .notifications(Some(live_card.trader_id.clone()), true)
+        .await
+        .unwrap();
+    assert_eq!(unmatched.len(), 2);
+
+    // The test trader's own notification settles its test deal.
+    let (deal, amount) = &deals[0];
+    assert_eq!(deal.cabinet_id, test_card.id);
+    let n = notify(&app, &test_token, "sms-test", &test_card, amount).await;
+    assert_eq!(n["matched"], true, "{n}");
+    assert_eq!(
+        app.engine().deal(deal.id.clone()).await.unwrap().status,
+        DealStatus::Completed
+    );
+
+    // And the other way: a live deal is not settled by the test card's money.
+    let live = Api::with(&app, &app.merchant.live);
+    let dto = live
+        .post(&deal_body("l-1", "3000.00"))
+        .await
+        .expect(201)
+        .clone();
+    let live_deal = deal_of(&app, &dto).await;
+    assert_eq!(live_deal.cabinet_id, live_card.id);
+    let n = notify(&app, &test_token, "sms-test-2", &test_card, "3000.00").await;
+    assert_eq!(n["matched"], false, "{n}");
+    assert_eq!(
+        app.engine().deal(live_deal.id).await.unwrap().status,
+        DealStatus::TransferWaiting
+    );
+}
