@@ -39,6 +39,10 @@ pub struct Merchant {
     /// The H2H signing secret (book_cabinet, payouts), sealed.
     #[serde(default)]
     pub h2h_secret_sealed: String,
+    /// The H2H test secret, sealed: a request signed with it runs in test
+    /// mode. Empty for merchants made before it existed.
+    #[serde(default)]
+    pub h2h_test_secret_sealed: String,
 }
 
 impl Merchant {

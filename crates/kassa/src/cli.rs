@@ -425,6 +425,7 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                     );
                 }
                 println!("  H2H secret {}", issued.h2h_secret);
+                println!("  H2H test secret {}", issued.h2h_test_secret);
                 println!("Secrets are shown once; store them now.");
                 Ok(())
             }

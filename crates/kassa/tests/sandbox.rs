@@ -1,19 +1,28 @@
 //! Test and live never meet: a real server on port 0 over a real database
 //! (SQLite, or PostgreSQL with `KASSA_TEST_BACKEND=postgres`). Test-mode
 //! deals and holds go to test traders' cabinets only, a bank notification
-//! settles only deals of its cabinet's mode.
+//! settles only deals of its cabinet's mode, and the H2H test secret runs
+//! `book_cabinet`, payouts and balances in test mode.
 
 mod common;
+mod h2h_support;
 mod merchant_api_support;
+mod payouts_support;
+
+use std::time::Duration;
 
 use common::TestApp;
+use kassa_domain::payout::PayoutStatus;
 use kassa_domain::{Cabinet, DealStatus, InvoiceStatus};
 use kassa_engine::p2p::NewCabinet;
 use merchant_api_support::{deal_body, rub, Api};
+use payouts_support::{live_balance, Payouts};
 use serde_json::{json, Value};
 
 const LIVE_CARD: &str = "2200123456789012";
 const TEST_CARD: &str = "4111111111111111";
+/// A payout payee's card (passes the Luhn check).
+const PAYEE_CARD: &str = "4242424242424242";
 
 /// A trader of a mode with one active RUB card cabinet at "sberbank"; the
 /// cabinet and the trader's API token.
@@ -173,4 +182,143 @@ async fn a_live_notification_never_settles_a_test_deal() {
         app.engine().deal(live_deal.id).await.unwrap().status,
         DealStatus::TransferWaiting
     );
+}
+
+/// The merchant's H2H client signing with its test secret.
+fn test_payouts(app: &TestApp) -> Payouts {
+    let mut payouts = Payouts::of(app);
+    payouts.client.secret = app.merchant.h2h_test_secret.clone();
+    payouts
+}
+
+/// Test money: a processed test-service pay-in of `amount` RUB (Checkout
+/// private API, test key), the way a merchant fills its test books.
+async fn fund_test_books(app: &TestApp, amount: &str) {
+    let (status, body) = app
+        .create_private(json!({
+            "amount": amount,
+            "currency": "RUB",
+            "service": "test_rub_test",
+            "service_fields": {"status": "processed"},
+        }))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["data"]["id"].as_str().expect("id").to_string();
+    app.wait_for_invoice(&id, "processed", |a| a["status"] == "processed")
+        .await;
+}
+
+async fn test_rub_available(app: &TestApp) -> i64 {
+    app.engine()
+        .balances(app.merchant.merchant_id.clone(), true)
+        .await
+        .expect("balances")
+        .iter()
+        .find(|b| b.currency == rub())
+        .map_or(0, |b| b.available_minor)
+}
+
+#[tokio::test]
+async fn an_h2h_payout_signed_with_the_test_secret_is_settled_by_the_test_executor() {
+    let app = TestApp::spawn().await;
+    // A live trader who would be offered a live payout of this kind.
+    let (_, live_token) = card_of(&app, false, LIVE_CARD).await;
+    fund_test_books(&app, "500.00").await;
+    let before = test_rub_available(&app).await;
+    assert!(before >= 10_000, "{before}");
+    assert_eq!(live_balance(&app, "RUB").await, (0, 0, 0));
+
+    let payouts = test_payouts(&app);
+    let body = payouts.body("card", "RUB", 10_000, json!({"card_number": PAYEE_CARD}));
+    let answer = payouts.create(body.clone()).await;
+    // Answered under the test secret, like every answer to it.
+    payouts_support::check_answer(payouts.secret(), &answer);
+
+    // No live trader is offered it; the test executor settles it.
+    let offered = app
+        .http
+        .get(app.url("/trader-api/payouts/offered"))
+        .bearer_auth(&live_token)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(offered["data"], json!([]), "{offered}");
+    let request_id = body["request_id"].as_str().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let payout = app
+            .engine()
+            .payout_by_request(app.merchant.merchant_id.clone(), true, request_id.clone())
+            .await
+            .expect("a test payout");
+        assert!(payout.test_mode);
+        if payout.status == PayoutStatus::Success {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{payout:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Paid from the test books; the live books never moved.
+    assert_eq!(test_rub_available(&app).await, before - 10_000);
+    assert_eq!(live_balance(&app, "RUB").await, (0, 0, 0));
+    assert!(!payouts_support::exists(&app, &body["request_id"]).await);
+
+    // The test secret's balance is the test books, signed with it.
+    let reply = payouts.balance(Some("RUB")).await;
+    reply.expect(200);
+    assert_eq!(
+        reply.json["balances"][0]["available"],
+        json!(before - 10_000)
+    );
+    // The live secret still sees the live books, and no live money means
+    // no live payout.
+    let live = Payouts::of(&app);
+    let reply = live.balance(Some("RUB")).await;
+    assert_eq!(reply.json["balances"][0]["available"], json!(0));
+    live.send(live.body("card", "RUB", 10_000, json!({"card_number": PAYEE_CARD})))
+        .await
+        .expect(422);
+}
+
+#[tokio::test]
+async fn book_cabinet_with_the_test_secret_never_returns_a_live_cabinet() {
+    let app = TestApp::spawn().await;
+    let (live_card, _) = card_of(&app, false, LIVE_CARD).await;
+    let live = h2h_support::Client::of(&app);
+    let mut test = live.clone();
+    test.secret = app.merchant.h2h_test_secret.clone();
+
+    // Only a live card: the test secret books nothing.
+    test.book(900_000).await.expect_error(404, "Card not found");
+    let merchant = app.engine().merchant(app.merchant.merchant_id.clone());
+    let merchant = merchant.await.unwrap();
+    assert!(app
+        .engine()
+        .book_answers(merchant.id.clone())
+        .await
+        .unwrap()
+        .is_empty());
+
+    // With a test card, test holds land there, and the live hold of an
+    // amount does not take it from them: neither mode holds the other's slots.
+    let (test_card, _) = card_of(&app, true, TEST_CARD).await;
+    assert_eq!(live.book(900_000).await.amount(), 900_000);
+    assert_eq!(test.book(900_000).await.amount(), 900_000);
+    assert_eq!(test.book(900_000).await.amount(), 900_100);
+    assert_eq!(live.book(900_000).await.amount(), 900_100);
+    let answers = app
+        .engine()
+        .book_answers(merchant.id.clone())
+        .await
+        .unwrap();
+    let on = |c: &Cabinet| answers.iter().filter(|a| a.cabinet_id == c.id).count();
+    assert_eq!((on(&live_card), on(&test_card)), (2, 2), "{answers:?}");
+
+    // A request_id answered in live mode is not answered in test mode.
+    let body = live.body(500_000);
+    live.book_body(body.clone()).await.expect(200);
+    test.book_body(body).await.expect(409);
 }
