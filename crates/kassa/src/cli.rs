@@ -684,6 +684,7 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         t.public_key
     );
     demo_p2p(&server, &issued).await?;
+    crate::sandbox_demo::seed(&server, &issued).await?;
     println!(
         "\nAll credentials as JSON:\n{}",
         serde_json::to_string_pretty(&issued)?

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+mod sandbox_demo;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
