@@ -1037,10 +1037,16 @@ impl Engine {
                     deal_id: None,
                 };
                 // A deal of the other mode is never settled by this cabinet's
-                // money (test and live never meet); the notification waits for review.
-                let open = tx
-                    .open_deal_at(&cabinet.id, amount_minor)?
-                    .filter(|d| d.test_mode == cabinet.test_mode);
+                // money (test and live never meet); the notification waits for
+                // review. The invoice's mode is asked, not the deal's: a deal
+                // made before deals had a mode has none of its own.
+                let mut open = tx.open_deal_at(&cabinet.id, amount_minor)?;
+                if let Some(deal) = &open {
+                    let invoice = tx.invoice(&deal.invoice_id)?;
+                    if invoice.is_none_or(|i| i.test_mode != cabinet.test_mode) {
+                        open = None;
+                    }
+                }
                 if let Some(mut deal) = open {
                     change_deal(
                         tx,
