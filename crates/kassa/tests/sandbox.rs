@@ -8,6 +8,7 @@ mod common;
 mod h2h_support;
 mod merchant_api_support;
 mod payouts_support;
+mod receiver;
 
 use std::time::Duration;
 
@@ -16,7 +17,8 @@ use kassa_domain::payout::PayoutStatus;
 use kassa_domain::{Cabinet, DealStatus, InvoiceStatus};
 use kassa_engine::p2p::NewCabinet;
 use merchant_api_support::{deal_body, rub, Api};
-use payouts_support::{live_balance, Payouts};
+use payouts_support::{live_balance, set_callback_url, Payouts};
+use receiver::Receiver;
 use serde_json::{json, Value};
 
 const LIVE_CARD: &str = "2200123456789012";
@@ -227,6 +229,9 @@ async fn an_h2h_payout_signed_with_the_test_secret_is_settled_by_the_test_execut
     let before = test_rub_available(&app).await;
     assert!(before >= 10_000, "{before}");
     assert_eq!(live_balance(&app, "RUB").await, (0, 0, 0));
+    // (Set after the pay-in, whose Checkout callback would go there too.)
+    let site = Receiver::start(&[], 200);
+    set_callback_url(&app, &site.url()).await;
 
     let payouts = test_payouts(&app);
     let body = payouts.body("card", "RUB", 10_000, json!({"card_number": PAYEE_CARD}));
@@ -260,6 +265,18 @@ async fn an_h2h_payout_signed_with_the_test_secret_is_settled_by_the_test_execut
         }
         assert!(tokio::time::Instant::now() < deadline, "{payout:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Its callbacks (created, then paid) are signed with the test secret.
+    let got = site.wait_for(2).await;
+    let statuses: Vec<Value> = got.iter().map(|r| r.json()["status"].clone()).collect();
+    assert_eq!(statuses, [json!(0), json!(2)]);
+    for r in &got {
+        payouts_support::check_answer(payouts.secret(), &r.json());
+        assert_ne!(
+            r.json()["signature"],
+            json!(h2h_support::sign(&app.merchant.h2h_secret, &r.json())),
+            "not the live secret's"
+        );
     }
     // Paid from the test books; the live books never moved.
     assert_eq!(test_rub_available(&app).await, before - 10_000);
