@@ -339,3 +339,66 @@ async fn book_cabinet_with_the_test_secret_never_returns_a_live_cabinet() {
     live.book_body(body.clone()).await.expect(200);
     test.book_body(body).await.expect(409);
 }
+
+#[tokio::test]
+async fn a_test_trader_made_by_the_operator_is_never_offered_a_live_payout() {
+    const ADMIN: &str = "admin-token-for-tests-0123456789";
+    let app = TestApp::spawn_with(|c| c.admin_token = Some(ADMIN.into())).await;
+    let admin = |path: &str, body: Value| {
+        app.http
+            .post(app.url(path))
+            .bearer_auth(ADMIN)
+            .json(&body)
+            .send()
+    };
+    let trader: Value = admin(
+        "/admin-api/traders",
+        json!({"name": "Sandbox", "test_mode": true}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(trader["test_mode"], true, "{trader}");
+    let token = trader["token"].as_str().unwrap().to_string();
+    let cabinet: Value = admin(
+        &format!(
+            "/admin-api/traders/{}/cabinets",
+            trader["id"].as_str().unwrap()
+        ),
+        json!({"method": "card", "currency": "RUB", "bank": "Sandbox Bank",
+            "requisite": TEST_CARD, "holder": "Test Holder"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(cabinet["test_mode"], true, "{cabinet}");
+
+    // A live payout its card could pay: not offered, and not to be taken.
+    payouts_support::fund(&app, "RUB", "500.00").await;
+    let payouts = Payouts::of(&app);
+    let answer = payouts
+        .create(payouts.body("card", "RUB", 10_000, json!({"card_number": PAYEE_CARD})))
+        .await;
+    let get = |path: String| app.http.get(app.url(&path)).bearer_auth(&token).send();
+    let offered: Value = get("/trader-api/payouts/offered".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(offered["data"], json!([]), "{offered}");
+    let id = answer["invoice_id"].as_str().unwrap();
+    let take = app
+        .http
+        .post(app.url(&format!("/trader-api/payouts/{id}/take")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(take.status(), 404);
+    assert_eq!(live_balance(&app, "RUB").await, (40_000, 10_000, 0));
+}
