@@ -52,6 +52,10 @@ pub struct Merchant {
     /// `frame-ancestors`); empty: none may. See [`parse_frame_ancestors`].
     #[serde(default)]
     pub frame_ancestors: Vec<String>,
+    /// The H2H test secret, sealed: a request signed with it runs in test
+    /// mode. Empty for merchants made before it existed.
+    #[serde(default)]
+    pub h2h_test_secret_sealed: String,
 }
 
 impl Merchant {

@@ -14,6 +14,10 @@ pub struct Trader {
     pub token_sha256: String,
     pub active: bool,
     pub created_at_secs: i64,
+    /// A sandbox trader: its cabinets take test-mode deals only, and never
+    /// live ones or live payouts. Fixed when the trader is made.
+    #[serde(default)]
+    pub test_mode: bool,
 }
 
 /// A requisite of a trader that receives transfers: a card, an SBP phone, an
@@ -37,6 +41,9 @@ pub struct Cabinet {
     pub max_open_deals: u32,
     pub active: bool,
     pub created_at_secs: i64,
+    /// Its trader's mode, copied when the cabinet is added (it never changes).
+    #[serde(default)]
+    pub test_mode: bool,
 }
 
 impl Cabinet {
@@ -166,6 +173,9 @@ pub struct Deal {
     pub dispute_reason: Option<String>,
     /// What settled it: `trader`, `bank_notification:<id>`, `operator`.
     pub settled_by: Option<String>,
+    /// Its invoice's mode; only a cabinet of the same mode carries it.
+    #[serde(default)]
+    pub test_mode: bool,
 }
 
 impl Deal {

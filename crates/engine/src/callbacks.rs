@@ -30,7 +30,7 @@ pub struct Rendered {
 pub struct CallbackSecrets {
     /// The per-mode callback secret (`whsec_...`).
     pub callback: String,
-    /// The H2H secret, for H2H payout callbacks.
+    /// The H2H secret of the callback's mode, for H2H payout callbacks.
     pub h2h: Option<String>,
 }
 
@@ -185,7 +185,7 @@ impl Engine {
             Some(secret) => {
                 let secrets = CallbackSecrets {
                     callback: secret.clone(),
-                    h2h: self.h2h_secret(&merchant),
+                    h2h: self.h2h_secret(&merchant, callback.test_mode),
                 };
                 let rendered = self.renderer.render(&callback, &attempts, &secrets);
                 self.post(&callback, at_secs, rendered, &secret).await

@@ -107,8 +107,8 @@ pub struct Engine {
     pipeline: Arc<delivery::Pipeline>,
     catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
     held_hints: Arc<p2p::HeldHints>,
-    /// Candidate cabinets by (method, currency).
-    cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency), p2p::Cabinets>,
+    /// Candidate cabinets by (method, currency, test mode).
+    cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency, bool), p2p::Cabinets>,
     /// Merchants by id, for the H2H signature check.
     merchant_cache: cache::TtlCache<String, kassa_domain::Merchant>,
     /// Credential lookups: (kind, key) to the merchant and its mode.

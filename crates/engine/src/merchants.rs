@@ -35,6 +35,9 @@ pub struct IssuedMerchant {
     pub live: IssuedCredentials,
     /// H2H API (`book_cabinet`, payouts): the key of the body's `signature`.
     pub h2h_secret: String,
+    /// A body signed with this one instead runs in test mode (test cabinets,
+    /// test books, the test executor).
+    pub h2h_test_secret: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -101,6 +104,7 @@ impl Engine {
             merchant_api_secret: format!("ms_{mode}_{}", random_base62(43)),
         };
         let h2h_secret = format!("h2h_{}", random_base62(43));
+        let h2h_test_secret = format!("h2h_test_{}", random_base62(43));
         let (test, live) = (issue("test"), issue("live"));
         let keep = |i: &IssuedCredentials| Credentials {
             public_key: i.public_key.clone(),
@@ -127,6 +131,7 @@ impl Engine {
             live: keep(&live),
             h2h_secret_sealed: self.sealer.seal(&h2h_secret),
             frame_ancestors: Vec::new(),
+            h2h_test_secret_sealed: self.sealer.seal(&h2h_test_secret),
         };
         let merchant = self
             .write(move |tx| {
@@ -148,6 +153,7 @@ impl Engine {
             test,
             live,
             h2h_secret,
+            h2h_test_secret,
         })
     }
 
@@ -311,9 +317,15 @@ impl Engine {
             .open(&merchant.credentials(test_mode).merchant_api_secret_sealed)
     }
 
-    /// The H2H signing secret, unsealed.
-    pub fn h2h_secret(&self, merchant: &Merchant) -> Option<String> {
-        self.sealer.open(&merchant.h2h_secret_sealed)
+    /// The H2H signing secret of a mode, unsealed; `None` also for a
+    /// merchant made before it had one.
+    pub fn h2h_secret(&self, merchant: &Merchant, test_mode: bool) -> Option<String> {
+        let sealed = if test_mode {
+            &merchant.h2h_test_secret_sealed
+        } else {
+            &merchant.h2h_secret_sealed
+        };
+        self.sealer.open(sealed)
     }
 
     /// The callback signing secret of a merchant's mode, unsealed.

@@ -89,6 +89,8 @@ pub struct DealTarget {
     pub method: String,
     pub currency: Currency,
     pub bank_name: Option<String>,
+    /// Test-mode deals go to test cabinets only.
+    pub test_mode: bool,
 }
 
 fn day_start(now_secs: i64) -> i64 {
@@ -274,10 +276,11 @@ pub(crate) fn take_amount(
     }
     let mut limits = Limits::default();
     let filter = format!(
-        "{}|{}|{}",
+        "{}|{}|{}|{}",
         target.method,
         target.currency,
-        bank.as_deref().unwrap_or("")
+        bank.as_deref().unwrap_or(""),
+        target.test_mode
     );
     for &amount in &amounts {
         if hints.full(&filter, amount, now_secs) {
@@ -414,6 +417,8 @@ pub(crate) fn open_deal(
 ) -> EngineResult<Deal> {
     let cabinet = tx
         .cabinet(&hold.cabinet_id)?
+        // Test and live never meet: a deal only on a cabinet of its mode.
+        .filter(|c| c.test_mode == invoice.test_mode)
         .ok_or(EngineError::NoCabinet)?;
     let deal = Deal {
         id: new_id("deal"),
@@ -434,6 +439,7 @@ pub(crate) fn open_deal(
         customer_says_paid_at_secs: None,
         dispute_reason: None,
         settled_by: None,
+        test_mode: invoice.test_mode,
     };
     hold.expires_at_secs = None;
     hold.deal_id = Some(deal.id.clone());
@@ -548,19 +554,22 @@ pub(crate) fn attach_deal_with(
 }
 
 impl Engine {
-    /// Active cabinets of active traders for a method and currency, read at
-    /// most once per [`CABINETS_TTL`]: a cabinet switched from another
-    /// process is seen within that time, from this one at once.
+    /// Active cabinets of active traders for a method, currency and mode,
+    /// read at most once per [`CABINETS_TTL`]: a cabinet switched from
+    /// another process is seen within that time, from this one at once. A
+    /// test-mode request sees test cabinets only, a live one live cabinets
+    /// only, so neither can hold, book or count against the other's.
     pub(crate) async fn candidate_cabinets(
         &self,
         method: String,
         currency: Currency,
+        test_mode: bool,
     ) -> EngineResult<Cabinets> {
-        let key = (method, currency);
+        let key = (method, currency, test_mode);
         if let Some(found) = self.cabinet_cache.get(&key) {
             return Ok(found);
         }
-        let (method, _) = key.clone();
+        let (method, _, _) = key.clone();
         let cabinets = self
             .read(move |tx| {
                 let active: HashSet<String> = tx
@@ -572,7 +581,7 @@ impl Engine {
                 Ok(tx
                     .active_cabinets(&method, currency.code())?
                     .into_iter()
-                    .filter(|c| active.contains(&c.trader_id))
+                    .filter(|c| c.test_mode == test_mode && active.contains(&c.trader_id))
                     .collect::<Vec<_>>())
             })
             .await?;
@@ -581,7 +590,18 @@ impl Engine {
         Ok(cabinets)
     }
 
+    /// A live trader and its API token (shown once).
     pub async fn create_trader(&self, name: String) -> EngineResult<(Trader, String)> {
+        self.create_trader_in(name, false).await
+    }
+
+    /// A trader of a mode: a test trader's cabinets are the sandbox, taking
+    /// test-mode deals only.
+    pub async fn create_trader_in(
+        &self,
+        name: String,
+        test_mode: bool,
+    ) -> EngineResult<(Trader, String)> {
         let name = name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(EngineError::invalid(
@@ -596,6 +616,7 @@ impl Engine {
             token_sha256: sha256_hex(&token),
             active: true,
             created_at_secs: self.now_secs(),
+            test_mode,
         };
         let saved = trader.clone();
         self.write(move |tx| Ok(tx.insert_trader(&saved)?)).await?;
@@ -691,10 +712,14 @@ impl Engine {
             max_open_deals: new.max_open_deals,
             active: new.active,
             created_at_secs: self.now_secs(),
+            test_mode: false,
         };
         self.write(move |tx| {
-            tx.trader(&cabinet.trader_id)?
-                .ok_or_else(|| EngineError::invalid("trader", "No such trader."))?;
+            let mut cabinet = cabinet;
+            cabinet.test_mode = tx
+                .trader(&cabinet.trader_id)?
+                .ok_or_else(|| EngineError::invalid("trader", "No such trader."))?
+                .test_mode;
             tx.insert_cabinet(&cabinet)?;
             Ok(cabinet)
         })
@@ -795,11 +820,22 @@ impl Engine {
         self.read(move |tx| amount_rule(tx, currency)).await
     }
 
-    /// `book_cabinet`: holds a unique amount on a matching cabinet for the
-    /// hold's lifetime. A repeated `request_id` gets the same answer.
+    /// `book_cabinet` in live mode.
     pub async fn book_cabinet(
         &self,
         merchant: &Merchant,
+        request: BookRequest,
+    ) -> EngineResult<BookAnswer> {
+        self.book_cabinet_in(merchant, false, request).await
+    }
+
+    /// `book_cabinet`: holds a unique amount on a matching cabinet of the
+    /// mode for the hold's lifetime. A repeated `request_id` gets the same
+    /// answer (in the other mode, a conflict).
+    pub async fn book_cabinet_in(
+        &self,
+        merchant: &Merchant,
+        test_mode: bool,
         request: BookRequest,
     ) -> EngineResult<BookAnswer> {
         let mut errors = std::collections::BTreeMap::new();
@@ -832,15 +868,19 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         let currency = currency.expect("checked");
+        // A test request's fingerprint differs from the live one's, so a
+        // request_id answered in one mode is never answered in the other.
         let fingerprint = crate::invoices::fingerprint_of(
             &self.fingerprint_key,
-            &serde_json::to_value(&request).expect("serializes"),
+            &serde_json::json!({ "request": request, "test_mode": test_mode }),
         );
         let now = self.now_secs();
         let expires_at = now + self.config.hold_ttl_secs;
         let merchant_id = merchant.id.clone();
         let method = request.method.to_lowercase();
-        let cabinets = self.candidate_cabinets(method.clone(), currency).await?;
+        let cabinets = self
+            .candidate_cabinets(method.clone(), currency, test_mode)
+            .await?;
         let hints = self.held_hints.clone();
         self.write(move |tx| {
             if let Some(answer) = tx.hold_request(&merchant_id, &request.request_id)? {
@@ -858,6 +898,7 @@ impl Engine {
                 method,
                 currency,
                 bank_name: request.bank_name.clone(),
+                test_mode,
             };
             let spec = HoldSpec {
                 merchant_id: &merchant_id,
@@ -1060,7 +1101,18 @@ impl Engine {
                     created_at_secs: now,
                     deal_id: None,
                 };
-                if let Some(mut deal) = tx.open_deal_at(&cabinet.id, amount_minor)? {
+                // A deal of the other mode is never settled by this cabinet's
+                // money (test and live never meet); the notification waits for
+                // review. The invoice's mode is asked, not the deal's: a deal
+                // made before deals had a mode has none of its own.
+                let mut open = tx.open_deal_at(&cabinet.id, amount_minor)?;
+                if let Some(deal) = &open {
+                    let invoice = tx.invoice(&deal.invoice_id)?;
+                    if invoice.is_none_or(|i| i.test_mode != cabinet.test_mode) {
+                        open = None;
+                    }
+                }
+                if let Some(mut deal) = open {
                     change_deal(
                         tx,
                         &mut deal,

@@ -180,12 +180,13 @@ impl Engine {
             method,
             currency,
             bank_name: new.payment_method.clone(),
+            test_mode,
         };
         let start_deal = new.start_deal;
         let fee_rule = service.fee;
         let config = self.config.clone();
         let cabinets = if start_deal {
-            self.candidate_cabinets(target.method.clone(), currency)
+            self.candidate_cabinets(target.method.clone(), currency, test_mode)
                 .await?
         } else {
             Default::default()

@@ -351,14 +351,15 @@ impl Engine {
     }
 
     /// Payouts a trader may take: pending, live, of a method and currency one
-    /// of its active cabinets serves, not declined by it.
+    /// of its active live cabinets serves, not declined by it. A test trader
+    /// is offered none: a live payee's card is never shown in the sandbox.
     pub async fn offered_payouts(&self, trader: &Trader) -> EngineResult<Vec<Payout>> {
         let trader_id = trader.id.clone();
         self.read(move |tx| {
             let mut kinds: Vec<(String, String)> = tx
                 .cabinets_of_trader(&trader_id)?
                 .into_iter()
-                .filter(|c| c.active)
+                .filter(|c| c.active && !c.test_mode)
                 .map(|c| (c.method, c.currency.code().to_string()))
                 .collect();
             kinds.sort();
@@ -391,7 +392,10 @@ impl Engine {
             .write(move |tx| {
                 let mut p = tx.payout(&payout_id)?.ok_or(EngineError::NotFound)?;
                 let serves = tx.cabinets_of_trader(&trader_id)?.iter().any(|c| {
-                    c.active && c.method.eq_ignore_ascii_case(&p.method) && c.currency == p.currency
+                    c.active
+                        && !c.test_mode
+                        && c.method.eq_ignore_ascii_case(&p.method)
+                        && c.currency == p.currency
                 });
                 if !serves || p.test_mode || p.declined_by.contains(&trader_id) {
                     return Err(EngineError::NotFound);
@@ -478,6 +482,7 @@ impl Engine {
                             && !p.test_mode
                             && tx.cabinets_of_trader(&trader_id)?.iter().any(|c| {
                                 c.active
+                                    && !c.test_mode
                                     && c.method.eq_ignore_ascii_case(&p.method)
                                     && c.currency == p.currency
                             }) =>

@@ -127,10 +127,11 @@ async fn create_trader(
     authenticate(&state.engine, &headers)?;
     let mut input = Input::read(body, false).await?;
     let name = input.string("name", true);
+    let test_mode = input.boolean("test_mode", false).unwrap_or(false);
     input.finish()?;
     let (trader, token) = state
         .engine
-        .create_trader(name.expect("checked by finish"))
+        .create_trader_in(name.expect("checked by finish"), test_mode)
         .await?;
     let mut answer = trader_json(&trader);
     answer["token"] = Value::String(token);

@@ -415,11 +415,12 @@ impl<'a> Fields<'a> {
 // ---------------------------------------------------------------------------
 // Authentication
 
-/// A request whose signature checked out: the merchant and its H2H secret
-/// (to sign the answer).
+/// A request whose signature checked out: the merchant, the H2H secret that
+/// signed it (to sign the answer) and the mode that secret selects.
 pub struct Signed {
     pub merchant: Merchant,
     pub secret: String,
+    pub test_mode: bool,
 }
 
 /// Refuses a body whose canonical string could be read as another body's.
@@ -460,9 +461,10 @@ fn unambiguous(map: &Map<String, Value>) -> Result<()> {
 }
 
 /// Authenticates an H2H body: `merchant_id` names a merchant, the
-/// `signature` is the one its H2H secret makes, and `site_id`/`site_login`
-/// are that merchant's. Ill-typed credential fields are a 400; everything
-/// else that fails is a 401.
+/// `signature` is the one its live or its test H2H secret makes (the test
+/// one puts the request in test mode), and `site_id`/`site_login` are that
+/// merchant's. Ill-typed credential fields are a 400; everything else that
+/// fails is a 401.
 pub async fn authenticate(engine: &Engine, map: &Map<String, Value>) -> Result<Signed> {
     unambiguous(map)?;
     let mut fields = Fields::new(map);
@@ -483,26 +485,40 @@ pub async fn authenticate(engine: &Engine, map: &Map<String, Value>) -> Result<S
         Err(EngineError::NotFound) => return Err(H2hError::unauthorized("Unknown merchant_id")),
         Err(e) => return Err(e.into()),
     };
-    if merchant.h2h_secret_sealed.is_empty() {
-        // A merchant made before H2H secrets existed has none: nothing signs.
-        return Err(H2hError::unauthorized("Invalid signature"));
+    let mut signed_with = None;
+    for (test_mode, sealed) in [
+        (false, &merchant.h2h_secret_sealed),
+        (true, &merchant.h2h_test_secret_sealed),
+    ] {
+        if sealed.is_empty() {
+            // A merchant made before the secret existed has none: nothing signs.
+            continue;
+        }
+        let secret = engine.h2h_secret(&merchant, test_mode).ok_or_else(|| {
+            tracing::error!(
+                merchant = %merchant.id,
+                "the H2H secret does not unseal: is the master key the one it was sealed with?"
+            );
+            H2hError::internal()
+        })?;
+        if verify(&secret, map) {
+            signed_with = Some((secret, test_mode));
+            break;
+        }
     }
-    let secret = engine.h2h_secret(&merchant).ok_or_else(|| {
-        tracing::error!(
-            merchant = %merchant.id,
-            "the H2H secret does not unseal: is the master key the one it was sealed with?"
-        );
-        H2hError::internal()
-    })?;
-    if !verify(&secret, map) {
+    let Some((secret, test_mode)) = signed_with else {
         return Err(H2hError::unauthorized("Invalid signature"));
-    }
+    };
     if site_id != merchant.site_id || !constant_time_eq(&site_login, &merchant.site_login) {
         return Err(H2hError::unauthorized(
             "site_id and site_login do not belong to the merchant",
         ));
     }
-    Ok(Signed { merchant, secret })
+    Ok(Signed {
+        merchant,
+        secret,
+        test_mode,
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -519,7 +535,10 @@ async fn book(app: &AppState, body: Body) -> Result<Value> {
     let map = json_object(&read_body(body).await?)?;
     let signed = authenticate(&app.engine, &map).await?;
     let request = book_request(&map)?;
-    let answer = app.engine.book_cabinet(&signed.merchant, request).await?;
+    let answer = app
+        .engine
+        .book_cabinet_in(&signed.merchant, signed.test_mode, request)
+        .await?;
     Ok(book_answer(&signed.secret, &answer))
 }
 
@@ -569,8 +588,11 @@ async fn create_payout(app: &AppState, body: Body) -> Result<Value> {
     let map = json_object(&read_body(body).await?)?;
     let auth = authenticate(&app.engine, &map).await?;
     let new = payout_request(&map, auth.merchant.callback_url.clone())?;
-    // H2H payouts are live: the H2H API has one secret and no test mode.
-    let created = app.engine.create_payout(&auth.merchant, false, new).await?;
+    // Signed with the test secret: a test payout, settled by the test executor.
+    let created = app
+        .engine
+        .create_payout(&auth.merchant, auth.test_mode, new)
+        .await?;
     Ok(payout_answer(
         &auth.secret,
         &created.payout,
@@ -693,13 +715,16 @@ async fn balances(app: &AppState, body: Body) -> Result<Value> {
             )
         })?),
     };
-    let mut all = app.engine.balances(auth.merchant.id.clone(), false).await?;
+    let mut all = app
+        .engine
+        .balances(auth.merchant.id.clone(), auth.test_mode)
+        .await?;
     if let Some(currency) = only {
         all.retain(|b| b.currency == currency);
         if all.is_empty() {
             all.push(Balance {
                 currency,
-                test_mode: false,
+                test_mode: auth.test_mode,
                 available_minor: 0,
                 pending_payouts_minor: 0,
                 reserve_minor: 0,

@@ -437,6 +437,7 @@ pub(crate) fn trader_json(t: &Trader) -> Value {
         "id": t.id,
         "name": t.name,
         "active": t.active,
+        "test_mode": t.test_mode,
         "created_at": time(t.created_at_secs),
     })
 }
@@ -457,6 +458,7 @@ pub(crate) fn cabinet_json(c: &Cabinet, view: View) -> Value {
         "daily_limit": limit(c.daily_limit_minor),
         "max_open_deals": (c.max_open_deals > 0).then_some(c.max_open_deals),
         "active": c.active,
+        "test_mode": c.test_mode,
         "created_at": time(c.created_at_secs),
     })
 }
@@ -494,6 +496,7 @@ pub(crate) fn deal_json(d: &Deal, currencies: &Currencies, view: View) -> Value 
         "customer_says_paid_at": opt_time(d.customer_says_paid_at_secs),
         "dispute_reason": d.dispute_reason,
         "settled_by": d.settled_by,
+        "test_mode": d.test_mode,
     })
 }
 

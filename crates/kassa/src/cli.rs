@@ -190,6 +190,9 @@ pub enum TraderCommand {
     Create {
         #[arg(long)]
         name: String,
+        /// A sandbox trader: its cabinets take test-mode deals only.
+        #[arg(long)]
+        test: bool,
         #[arg(long)]
         json: bool,
     },
@@ -437,6 +440,7 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                     );
                 }
                 println!("  H2H secret {}", issued.h2h_secret);
+                println!("  H2H test secret {}", issued.h2h_test_secret);
                 println!("Secrets are shown once; store them now.");
                 Ok(())
             }
@@ -709,6 +713,7 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         t.public_key
     );
     demo_p2p(&server, &issued).await?;
+    crate::sandbox_demo::seed(&server, &issued).await?;
     println!(
         "\nAll credentials as JSON:\n{}",
         serde_json::to_string_pretty(&issued)?
@@ -875,6 +880,7 @@ mod p2p {
             "daily_limit": limit(c.daily_limit_minor),
             "max_open_deals": (c.max_open_deals > 0).then_some(c.max_open_deals),
             "active": c.active,
+            "test_mode": c.test_mode,
             "created_at": time(c.created_at_secs),
         })
     }
@@ -952,16 +958,18 @@ mod p2p {
 
     pub(super) async fn trader(engine: &Engine, cmd: TraderCommand) -> anyhow::Result<()> {
         match cmd {
-            TraderCommand::Create { name, json } => {
-                let (t, token) = engine.create_trader(name).await.map_err(fail)?;
+            TraderCommand::Create { name, test, json } => {
+                let (t, token) = engine.create_trader_in(name, test).await.map_err(fail)?;
                 if json {
                     return print_json(&json!({
                         "trader_id": t.id,
                         "name": t.name,
+                        "test_mode": t.test_mode,
                         "token": token,
                     }));
                 }
-                println!("trader {} ({})", t.id, t.name);
+                let mode = if t.test_mode { ", test mode" } else { "" };
+                println!("trader {} ({}{mode})", t.id, t.name);
                 println!("  API token {token}");
                 println!("The token is shown once; hand it to the trader now.");
                 Ok(())
@@ -976,6 +984,7 @@ mod p2p {
                                 "trader_id": t.id,
                                 "name": t.name,
                                 "active": t.active,
+                                "test_mode": t.test_mode,
                                 "created_at": time(t.created_at_secs),
                             })
                         })
@@ -984,7 +993,8 @@ mod p2p {
                 }
                 for t in traders {
                     let state = if t.active { "active" } else { "inactive" };
-                    println!("{}\t{}\t{}", t.id, state, t.name);
+                    let mode = if t.test_mode { "test" } else { "live" };
+                    println!("{}\t{}\t{mode}\t{}", t.id, state, t.name);
                 }
                 Ok(())
             }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod cli;
 pub mod config;
+mod sandbox_demo;
 pub mod serve;
 
 use std::net::SocketAddr;

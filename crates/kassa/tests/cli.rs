@@ -96,10 +96,33 @@ async fn merchant_create_shows_the_credentials_once_and_stores_no_secret_in_clea
             .map(text),
         );
     }
+    // H2H: the live secret and the test one (a body signed with it runs in
+    // test mode).
+    let h2h: Vec<String> = ["h2h_secret", "h2h_test_secret"]
+        .iter()
+        .map(|f| {
+            issued[f]
+                .as_str()
+                .unwrap_or_else(|| panic!("{f} in {issued}"))
+        })
+        .map(str::to_string)
+        .collect();
+    assert!(
+        h2h[1].starts_with("h2h_test_") && h2h[1].len() > 40,
+        "{issued}"
+    );
+    seen.extend(h2h.iter().cloned());
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "every credential differs");
+    let stored = db.contents();
+    for secret in &h2h {
+        assert!(
+            !contains(&stored, secret),
+            "an H2H secret is stored in clear"
+        );
+    }
     match db.sqlite_path() {
         Some(file) => assert!(
             file.with_file_name("master.key").exists(),

@@ -331,6 +331,27 @@ async fn run_sequence(seed: u64) {
             currencies,
         });
     }
+    // A test trader's card: where test-mode deals go (it takes no payouts).
+    let (sandbox, _token) = engine
+        .create_trader_in("Sandbox".into(), true)
+        .await
+        .expect("trader");
+    engine
+        .add_cabinet(NewCabinet {
+            trader_id: sandbox.id,
+            method: "card".into(),
+            currency: Currency::from_code("RUB").unwrap(),
+            bank_name: "Tinkoff".into(),
+            requisite: "4111111111111111".into(),
+            holder: "Sandbox".into(),
+            min_amount_minor: 100,
+            max_amount_minor: 10_000_000,
+            daily_limit_minor: 0,
+            max_open_deals: 0,
+            active: true,
+        })
+        .await
+        .expect("cabinet");
     let model = Model {
         merchant: merchant.id.clone(),
         start: app.clock.now_secs(),

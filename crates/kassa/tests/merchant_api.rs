@@ -691,7 +691,7 @@ async fn a_booked_amount_becomes_the_deal_and_stops_expiring() {
     let merchant = merchant(&app).await;
     let hold = app
         .engine()
-        .book_cabinet(&merchant, book("book-1", 100_000))
+        .book_cabinet_in(&merchant, true, book("book-1", 100_000))
         .await
         .unwrap();
     assert_eq!(hold.amount_minor, 100_000);
@@ -720,13 +720,13 @@ async fn a_booked_amount_becomes_the_deal_and_stops_expiring() {
     assert_eq!(the_deal(&dto)["status"], "transfer_waiting");
     let other = app
         .engine()
-        .book_cabinet(&merchant, book("book-2", 100_000))
+        .book_cabinet_in(&merchant, true, book("book-2", 100_000))
         .await
         .unwrap();
     assert_eq!(other.amount_minor, 100_000);
     let third = app
         .engine()
-        .book_cabinet(&merchant, book("book-3", 100_000))
+        .book_cabinet_in(&merchant, true, book("book-3", 100_000))
         .await
         .unwrap();
     assert_eq!(
@@ -747,11 +747,19 @@ async fn the_hold_taken_is_the_one_on_the_bank_asked_for() {
     let merchant = merchant(&app).await;
     let mut request = book("book-sber", 100_000);
     request.bank_name = Some("sberbank".into());
-    let sber_hold = app.engine().book_cabinet(&merchant, request).await.unwrap();
+    let sber_hold = app
+        .engine()
+        .book_cabinet_in(&merchant, true, request)
+        .await
+        .unwrap();
     app.advance_secs(1);
     let mut request = book("book-tinkoff", 100_000);
     request.bank_name = Some("tinkoff".into());
-    let tinkoff_hold = app.engine().book_cabinet(&merchant, request).await.unwrap();
+    let tinkoff_hold = app
+        .engine()
+        .book_cabinet_in(&merchant, true, request)
+        .await
+        .unwrap();
     assert_eq!(tinkoff_hold.amount_minor, 100_000);
 
     // The older hold (sberbank) does not match the bank; the tinkoff one does.
@@ -902,7 +910,7 @@ async fn a_deal_past_its_deadline_is_canceled_and_frees_its_amount() {
     let merchant = merchant(&app).await;
     let hold = app
         .engine()
-        .book_cabinet(&merchant, book("after-expiry", 100_000))
+        .book_cabinet_in(&merchant, true, book("after-expiry", 100_000))
         .await
         .unwrap();
     assert_eq!(hold.amount_minor, 100_000);

@@ -363,8 +363,10 @@ async fn deals_and_notifications_beside_a_running_server() {
     let app = TestApp::spawn().await;
     let db = TestDb::of(&app);
     let created = db
-        .json_ok(&["trader", "create", "--name", "Ivan", "--json"])
+        .json_ok(&["trader", "create", "--name", "Ivan", "--test", "--json"])
         .await;
+    // A test trader: the test-mode invoices below go to its cabinets only.
+    assert_eq!(created["test_mode"], true, "{created}");
     let trader = created["trader_id"].as_str().unwrap().to_string();
     let token = created["token"].as_str().unwrap().to_string();
     let cabinet = add_cabinet(&db, &trader, &["--min", "10.00"]).await;

@@ -634,9 +634,30 @@ async fn what_the_trader_entered_is_escaped() {
 #[tokio::test]
 async fn test_controls_and_i_have_paid_are_refused_where_they_do_not_belong() {
     let app = TestApp::spawn().await;
-    let cabinets = seed(&app).await;
-    assert!(!cabinets.trader_id.is_empty());
-    // A test-mode P2P invoice: settled by its deal, never by the test controls.
+    let live = seed(&app).await;
+    // A test-mode P2P invoice (on a test trader's card, not the live one):
+    // settled by its deal, never by the test controls.
+    let (trader, _token) = app
+        .engine()
+        .create_trader_in("Test Trader".into(), true)
+        .await
+        .expect("trader");
+    app.engine()
+        .add_cabinet(NewCabinet {
+            trader_id: trader.id.clone(),
+            method: "card".into(),
+            currency: Currency::from_code("RUB").expect("RUB"),
+            bank_name: "T-Bank".into(),
+            requisite: CARD.into(),
+            holder: "Anna Sidorova".into(),
+            min_amount_minor: 100,
+            max_amount_minor: 0,
+            daily_limit_minor: 0,
+            max_open_deals: 0,
+            active: true,
+        })
+        .await
+        .expect("cabinet");
     let invoice = p2p_invoice(&app, true, None, "1000.00").await;
     let path = format!("/hpp/{}", invoice.id);
     get_page(&app, &path, None).await.assert_lacks(&[
@@ -655,6 +676,8 @@ async fn test_controls_and_i_have_paid_are_refused_where_they_do_not_belong() {
     }
     let d = deal(&app, &invoice.deal_id).await;
     assert_eq!(d.status, DealStatus::TransferWaiting);
+    assert_eq!(d.trader_id, trader.id);
+    assert_ne!(d.trader_id, live.trader_id);
     let (inv, _) = app
         .engine()
         .invoice_with_deal(invoice.id.clone())

@@ -122,7 +122,8 @@ async fn cabinet(app: &TestApp, trader: &Trader, bank: &str, requisite: &str) ->
         .id
 }
 
-/// A Merchant API pay-in invoice of `amount` RUB paid by card at `bank`; its deal.
+/// A live Merchant API pay-in invoice of `amount` RUB paid by card at `bank`
+/// (the traders here are live); its deal.
 async fn open_deal(app: &TestApp, amount: &str, bank: &str) -> Deal {
     let engine = app.engine();
     let merchant = engine
@@ -132,7 +133,7 @@ async fn open_deal(app: &TestApp, amount: &str, bank: &str) -> Deal {
     let created = engine
         .create_p2p_invoice(
             merchant,
-            true,
+            false,
             NewP2pInvoice {
                 internal_id: Some(kassa_domain::ids::new_id("order")),
                 amount: amount.into(),

@@ -212,11 +212,12 @@ pub async fn merchant(app: &TestApp) -> Merchant {
         .unwrap()
 }
 
-/// A trader with one active RUB cabinet of `method` at `bank`.
+/// A test trader with one active RUB cabinet of `method` at `bank`: the
+/// sandbox that the test key's deals go to.
 pub async fn cabinet(app: &TestApp, method: &str, bank: &str, requisite: &str) -> Cabinet {
     let (trader, _token) = app
         .engine()
-        .create_trader(format!("Trader {requisite}"))
+        .create_trader_in(format!("Trader {requisite}"), true)
         .await
         .unwrap();
     app.engine()
