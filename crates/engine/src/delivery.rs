@@ -6,7 +6,7 @@
 //! invoice's callbacks go out one after another, in the order they were
 //! owed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use kassa_domain::Callback;
@@ -47,6 +47,9 @@ struct State {
     lines: HashMap<String, VecDeque<Callback>>,
     /// Callbacks claimed and not finished, on every host.
     queued: usize,
+    /// Their ids: a claim that finds one of them again (its lease ran out
+    /// while it waited or was in flight here) leaves it to the one under way.
+    held: HashSet<String>,
 }
 
 /// What the circuit of a host says about a delivery now.
@@ -177,11 +180,12 @@ impl Pipeline {
             .expect("a queued callback's host is known")
     }
 
-    /// One callback of a host is finished; forgets a host with none left
-    /// and a closed circuit.
-    fn finish(&self, host: &str) {
+    /// A callback is finished; forgets its host when it has none left and a
+    /// closed circuit.
+    fn finish(&self, id: &str, host: &str) {
         let mut state = self.lock();
         state.queued -= 1;
+        state.held.remove(id);
         if let Some(h) = state.hosts.get_mut(host) {
             h.queued -= 1;
             if h.queued == 0 && h.open_until_secs == 0 {
@@ -255,6 +259,9 @@ impl Engine {
         let host = host_of(&callback.url);
         let invoice_id = callback.invoice_id.clone();
         let mut state = pipeline.lock();
+        if !state.held.insert(callback.id.clone()) {
+            return None;
+        }
         state.queued += 1;
         state
             .hosts
@@ -298,8 +305,9 @@ impl Engine {
                 }
             };
             let host = host_of(&next.url);
+            let id = next.id.clone();
             self.deliver_in_pipeline(next, &host).await;
-            self.pipeline.finish(&host);
+            self.pipeline.finish(&id, &host);
         }
     }
 
