@@ -76,6 +76,9 @@ pub struct Pipeline {
     per_host: usize,
     /// Pinged when a callback finishes: room to claim more.
     finished: Notify,
+    /// The node is stopping: no attempt begins; what waits keeps its lease
+    /// for another node, or this one restarted.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The host part of a callback URL, as the limits group receivers.
@@ -98,6 +101,7 @@ impl Pipeline {
             max_in_flight,
             per_host: per_host.min(max_in_flight),
             finished: Notify::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -306,7 +310,13 @@ impl Engine {
             };
             let host = host_of(&next.url);
             let id = next.id.clone();
-            self.deliver_in_pipeline(next, &host).await;
+            if !self
+                .pipeline
+                .stopping
+                .load(std::sync::atomic::Ordering::Relaxed)
+            {
+                self.deliver_in_pipeline(next, &host).await;
+            }
             self.pipeline.finish(&id, &host);
         }
     }
@@ -362,20 +372,33 @@ impl Engine {
     }
 
     /// The delivery worker: claims whenever there is room and work, until
-    /// `stop`. Claims in hand are left to their leases.
+    /// `stop`; then lets the attempts under way end (each is bounded by
+    /// `callback_timeout_ms`) and begins no other, leaving the callbacks it
+    /// still holds to their leases.
     pub(crate) async fn run_pipeline(
         self: Arc<Self>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let poll = std::time::Duration::from_millis(self.config.worker_poll_ms);
+        let mut runners: Vec<tokio::task::JoinHandle<()>> = Vec::new();
         loop {
             if *stop.borrow() {
+                self.pipeline
+                    .stopping
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+                for runner in runners {
+                    let _ = runner.await;
+                }
                 return;
             }
+            runners.retain(|r| !r.is_finished());
             match self.claim_callbacks().await {
                 // As many as asked for: more may be due.
-                Ok((count, asked, _)) if count > 0 && count == asked => continue,
-                Ok(_) => {}
+                Ok((count, asked, started)) if count > 0 && count == asked => {
+                    runners.extend(started);
+                    continue;
+                }
+                Ok((_, _, started)) => runners.extend(started),
                 Err(e) => {
                     tracing::error!(worker = "callbacks", error = %e, "claiming callbacks failed")
                 }
