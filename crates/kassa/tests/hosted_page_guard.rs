@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{rub_trader, test_invoice, TestApp};
+use common::{rub_trader_in, test_invoice, TestApp};
 use kassa_engine::p2p_invoices::NewP2pInvoice;
 use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
@@ -117,7 +117,7 @@ async fn waiting_test_invoice(app: &TestApp) -> String {
 
 /// A test-mode P2P invoice with its deal started on a fresh SBP cabinet.
 async fn p2p_invoice(app: &TestApp) -> String {
-    rub_trader(app, "Trader One", "sbp", "+79967779977").await;
+    rub_trader_in(app, true, "Trader One", "sbp", "+79967779977").await;
     let engine = app.engine();
     let merchant = engine
         .merchant(app.merchant.merchant_id.clone())

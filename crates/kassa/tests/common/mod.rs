@@ -322,7 +322,7 @@ pub fn test_invoice(status: &str) -> Value {
     })
 }
 
-/// A trader named `name` with one active RUB cabinet of `method` at
+/// A live trader named `name` with one active RUB cabinet of `method` at
 /// "sberbank" (100 minor units and up); the trader and its API token.
 pub async fn rub_trader(
     app: &TestApp,
@@ -330,9 +330,20 @@ pub async fn rub_trader(
     method: &str,
     requisite: &str,
 ) -> (kassa_domain::Trader, String) {
+    rub_trader_in(app, false, name, method, requisite).await
+}
+
+/// [`rub_trader`] in test or live mode.
+pub async fn rub_trader_in(
+    app: &TestApp,
+    test_mode: bool,
+    name: &str,
+    method: &str,
+    requisite: &str,
+) -> (kassa_domain::Trader, String) {
     let (trader, token) = app
         .engine()
-        .create_trader(name.into())
+        .create_trader_in(name.into(), test_mode)
         .await
         .expect("trader");
     app.engine()
