@@ -44,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/{id}/confirm", route(post(confirm_deal)))
         .route("/deals/{id}/resolve", route(post(resolve_deal)))
         .route("/notifications", route(get(list_notifications)))
+        .route("/callbacks/stats", route(get(callback_stats)))
         .route("/rates/{currency}", route(get(get_rate).put(put_rate)))
         .route(
             "/amount-rules/{currency}",
@@ -337,6 +338,12 @@ async fn resolve_deal(
 }
 
 // --- notifications ---------------------------------------------------------
+
+/// The callback backlog over every node, and this node's pipeline.
+async fn callback_stats(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    authenticate(&state.engine, &headers)?;
+    Ok(Json(state.engine.callback_backlog().await?).into_response())
+}
 
 async fn list_notifications(
     State(state): State<AppState>,

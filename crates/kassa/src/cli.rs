@@ -182,6 +182,12 @@ pub enum CallbackCommand {
     Resend { invoice_id: String },
     /// Show an invoice's callbacks and their attempts.
     List { invoice_id: String },
+    /// The backlog: owed, due, leased and failed callbacks over every node,
+    /// and the hosts whose callbacks wait for a retry.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -658,6 +664,25 @@ async fn callback(engine: &Engine, cmd: CallbackCommand) -> anyhow::Result<()> {
                         a.error.as_deref().unwrap_or("")
                     );
                 }
+            }
+            Ok(())
+        }
+        CallbackCommand::Stats { json } => {
+            let backlog = engine.callback_backlog().await.map_err(fail)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&backlog)?);
+                return Ok(());
+            }
+            let c = backlog.counts;
+            println!(
+                "owed {}\tdue {}\tleased {}\tfailed {}",
+                c.owed, c.due, c.leased, c.failed
+            );
+            for h in &backlog.waiting_hosts {
+                println!(
+                    "waiting\t{}\t{}\tnext attempt at {}",
+                    h.host, h.waiting, h.next_attempt_at_secs
+                );
             }
             Ok(())
         }

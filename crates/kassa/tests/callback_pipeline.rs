@@ -109,3 +109,73 @@ async fn an_invoices_callbacks_arrive_in_order_under_the_pool() {
         assert_eq!(seen[id], ["process_pending", "processed"], "{id}");
     }
 }
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-tests";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_shows_what_is_owed_and_which_hosts_fail() {
+    let app = TestApp::spawn_with(|c| c.admin_token = Some(ADMIN_TOKEN.into())).await;
+    let down = Receiver::reserve();
+    let healthy = Receiver::start(&[], 200);
+    for _ in 0..3 {
+        create(&app, &app.merchant, "process_pending", &down.url()).await;
+    }
+    create(&app, &app.merchant, "process_pending", &healthy.url()).await;
+    healthy.wait_for(1).await;
+
+    // Each callback to the host that is down fails once and waits for its
+    // retry; the one delivered is owed no more once its attempt is recorded.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let stats = loop {
+        let response = app
+            .http
+            .get(app.url("/admin-api/callbacks/stats"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let stats: Value = response.json().await.unwrap();
+        if stats["waiting_hosts"][0]["waiting"] == 3 && stats["counts"]["owed"] == 3 {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "{stats}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        stats["counts"],
+        json!({"owed": 3, "due": 0, "leased": 0, "failed": 0}),
+        "{stats}"
+    );
+    let host = format!("{}", down.addr);
+    assert_eq!(stats["waiting_hosts"][0]["host"], host.as_str(), "{stats}");
+    assert_eq!(
+        stats["waiting_hosts"].as_array().unwrap().len(),
+        1,
+        "{stats}"
+    );
+    assert_eq!(stats["node"]["queued"], 0, "{stats}");
+
+    // The operator's command reads the same from the database.
+    let output = common::kassa_command(&app.config.database_url, app.config.master_key.as_deref())
+        .args(["callback", "stats", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(cli["counts"], stats["counts"]);
+    assert_eq!(cli["waiting_hosts"], stats["waiting_hosts"]);
+
+    // Without the admin token: 401, nothing shown.
+    let response = app
+        .http
+        .get(app.url("/admin-api/callbacks/stats"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+}

@@ -51,6 +51,19 @@ pub enum Cursor {
     Before(String),
 }
 
+/// The callback backlog in the database, every node's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct CallbackCounts {
+    /// Pending: not yet delivered, not given up.
+    pub owed: u64,
+    /// Pending and claimable now.
+    pub due: u64,
+    /// Pending and claimed by a node whose lease has not run out.
+    pub leased: u64,
+    /// Given up after the last attempt.
+    pub failed: u64,
+}
+
 /// One page of a listing, newest first, and whether more lie on either side.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
@@ -114,6 +127,11 @@ pub trait Tx {
     fn callbacks_for_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Callback>>;
     /// Pending callbacks due at `now_secs` whose lease has run out.
     fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
+    /// How many callbacks are owed, due, leased and failed at `now_secs`.
+    fn callback_counts(&mut self, now_secs: i64) -> StoreResult<CallbackCounts>;
+    /// Pending callbacks waiting for a later attempt (a retry, or a host's
+    /// circuit), soonest first.
+    fn waiting_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
     fn insert_callback_attempt(&mut self, attempt: &CallbackAttempt) -> StoreResult<()>;
     fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>>;
 

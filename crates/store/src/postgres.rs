@@ -24,7 +24,7 @@ use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, NoTls, Row, Statement};
 use serde_json::Value;
 
-use crate::{Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+use crate::{CallbackCounts, Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
 
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
 
@@ -948,6 +948,34 @@ impl Tx for PgTx<'_> {
             ),
         );
         self.docs(sql, &[&now_secs, &(limit as i64)])
+    }
+
+    fn callback_counts(&mut self, now_secs: i64) -> StoreResult<CallbackCounts> {
+        let row = self
+            .query_opt(
+                "SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0)::BIGINT,
+                    COALESCE(SUM(CASE WHEN state = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1 THEN 1 ELSE 0 END), 0)::BIGINT,
+                    COALESCE(SUM(CASE WHEN state = 'pending' AND lease_until > $1 THEN 1 ELSE 0 END), 0)::BIGINT,
+                    COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0)::BIGINT
+             FROM callbacks",
+                &[&now_secs],
+            )?
+            .ok_or_else(|| StoreError::Backend("callback counts: no row".into()))?;
+        let n = |i: usize| col::<i64>(&row, i).map(|v| v.max(0) as u64);
+        Ok(CallbackCounts {
+            owed: n(0)?,
+            due: n(1)?,
+            leased: n(2)?,
+            failed: n(3)?,
+        })
+    }
+
+    fn waiting_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>> {
+        self.docs(
+            "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at > $1
+             ORDER BY next_attempt_at LIMIT $2",
+            &[&now_secs, &(limit as i64)],
+        )
     }
 
     fn insert_callback_attempt(&mut self, a: &CallbackAttempt) -> StoreResult<()> {

@@ -18,7 +18,7 @@ use kassa_domain::{
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use serde_json::Value;
 
-use crate::{Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+use crate::{CallbackCounts, Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.
 const BATCH_MAX: usize = 1024;
@@ -613,6 +613,37 @@ impl Tx for SqliteTx<'_> {
         self.docs(
             "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
              ORDER BY next_attempt_at, created_seq LIMIT ?2",
+            params![now_secs, limit as i64],
+        )
+    }
+
+    fn callback_counts(&mut self, now_secs: i64) -> StoreResult<CallbackCounts> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1 THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'pending' AND lease_until > ?1 THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0)
+             FROM callbacks",
+            )
+            .map_err(backend)?;
+        stmt.query_row(params![now_secs], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v.max(0) as u64);
+            Ok(CallbackCounts {
+                owed: n(0)?,
+                due: n(1)?,
+                leased: n(2)?,
+                failed: n(3)?,
+            })
+        })
+        .map_err(backend)
+    }
+
+    fn waiting_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>> {
+        self.docs(
+            "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at > ?1
+             ORDER BY next_attempt_at LIMIT ?2",
             params![now_secs, limit as i64],
         )
     }
