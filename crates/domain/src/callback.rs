@@ -25,6 +25,32 @@ impl CallbackState {
     }
 }
 
+/// Which of a merchant's callbacks are sent: every status change, or only
+/// the final ones (an invoice processed, failed, expired...; a payout paid
+/// or failed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackStatuses {
+    #[default]
+    All,
+    Final,
+}
+
+impl CallbackStatuses {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackStatuses::All => "all",
+            CallbackStatuses::Final => "final",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<CallbackStatuses> {
+        [CallbackStatuses::All, CallbackStatuses::Final]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
 /// The face that renders the callback's body and signs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -70,4 +96,24 @@ pub struct CallbackAttempt {
     pub response_code: Option<u16>,
     pub transaction_status: String,
     pub error: Option<String>,
+}
+
+impl Callback {
+    /// Whether it announces a final status of its invoice or payout.
+    pub fn announces_final(&self) -> bool {
+        match self.face {
+            CallbackFace::Checkout | CallbackFace::MerchantApi => {
+                crate::InvoiceStatus::parse(&self.transaction_status).is_some_and(|s| s.is_final())
+            }
+            CallbackFace::H2hPayout | CallbackFace::MerchantApiPayout => {
+                crate::payout::PayoutStatus::parse(&self.transaction_status)
+                    .is_some_and(|s| s.is_final())
+            }
+        }
+    }
+
+    /// Whether a merchant who asked for `statuses` is sent it.
+    pub fn is_sent_for(&self, statuses: CallbackStatuses) -> bool {
+        statuses == CallbackStatuses::All || self.announces_final()
+    }
 }

@@ -16,7 +16,7 @@ pub use money::{AmountError, Currency};
 pub mod callback;
 pub mod merchant;
 
-pub use callback::{Callback, CallbackAttempt, CallbackFace, CallbackState};
+pub use callback::{Callback, CallbackAttempt, CallbackFace, CallbackState, CallbackStatuses};
 pub use merchant::{CredentialKind, Credentials, Merchant};
 pub mod p2p;
 

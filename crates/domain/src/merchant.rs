@@ -56,6 +56,9 @@ pub struct Merchant {
     /// mode. Empty for merchants made before it existed.
     #[serde(default)]
     pub h2h_test_secret_sealed: String,
+    /// Which callbacks are sent: all, or final statuses only.
+    #[serde(default)]
+    pub callback_statuses: crate::CallbackStatuses,
 }
 
 impl Merchant {

@@ -45,6 +45,13 @@ impl PayoutStatus {
         }
     }
 
+    pub fn parse(text: &str) -> Option<PayoutStatus> {
+        use PayoutStatus::*;
+        [Pending, InProgress, Success, Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+
     /// The H2H face's numeric code.
     pub fn code(self) -> i64 {
         match self {

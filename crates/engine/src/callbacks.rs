@@ -167,8 +167,10 @@ impl Engine {
         Ok(callback)
     }
 
-    /// Makes one attempt and records it; true when delivered.
-    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<bool> {
+    /// Makes one attempt and records it: whether it was delivered, or None
+    /// when the merchant is not sent such callbacks (it is then done, with
+    /// no attempt).
+    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<Option<bool>> {
         let merchant_id = callback.merchant_id.clone();
         let invoice_id = callback.invoice_id.clone();
         let (merchant, attempts): (Merchant, Vec<CallbackAttempt>) = self
@@ -179,6 +181,15 @@ impl Engine {
                 ))
             })
             .await?;
+        // Decided when it goes out, so a change of the setting applies to
+        // what is still owed.
+        if !callback.is_sent_for(merchant.callback_statuses) {
+            callback.state = CallbackState::Done;
+            callback.lease_until_secs = 0;
+            self.write(move |tx| Ok(tx.update_callback(&callback)?))
+                .await?;
+            return Ok(None);
+        }
         let at_secs = self.now_secs();
         let outcome = match self.callback_secret(&merchant, callback.test_mode) {
             None => Err("the callback secret cannot be unsealed with this master key".to_string()),
@@ -224,7 +235,7 @@ impl Engine {
             Ok(())
         })
         .await?;
-        Ok(status == "done")
+        Ok(Some(status == "done"))
     }
 
     async fn post(

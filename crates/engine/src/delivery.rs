@@ -374,7 +374,8 @@ impl Engine {
             .await
             .expect("never closed");
         match self.deliver(callback).await {
-            Ok(delivered) => pipeline.outcome(host, delivered, self.now_secs()),
+            Ok(Some(delivered)) => pipeline.outcome(host, delivered, self.now_secs()),
+            Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "callback bookkeeping failed"),
         }
     }

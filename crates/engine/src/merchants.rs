@@ -60,6 +60,7 @@ pub struct MerchantChange {
     pub url_hosts: Option<Vec<String>>,
     /// Origins that may frame the hosted page, comma-separated ("" for none).
     pub frame_ancestors: Option<String>,
+    pub callback_statuses: Option<kassa_domain::CallbackStatuses>,
 }
 
 fn login_from(name: &str) -> String {
@@ -132,6 +133,7 @@ impl Engine {
             h2h_secret_sealed: self.sealer.seal(&h2h_secret),
             frame_ancestors: Vec::new(),
             h2h_test_secret_sealed: self.sealer.seal(&h2h_test_secret),
+            callback_statuses: Default::default(),
         };
         let merchant = self
             .write(move |tx| {
@@ -205,6 +207,9 @@ impl Engine {
         self.update_merchant(id, move |m| {
             if let Some(origins) = frame_ancestors {
                 m.frame_ancestors = origins;
+            }
+            if let Some(statuses) = change.callback_statuses {
+                m.callback_statuses = statuses;
             }
             if let Some(f) = change.forbid_public_api {
                 m.forbid_public_api = f;

@@ -127,6 +127,10 @@ pub enum MerchantCommand {
         /// (`https://shop.example,https://*.shop.example`), or "" for none.
         #[arg(long)]
         frame_ancestors: Option<String>,
+        /// Which callbacks are sent: `all` (every status change) or `final`
+        /// (final statuses only).
+        #[arg(long, value_parser = parse_callback_statuses)]
+        callback_statuses: Option<kassa_domain::CallbackStatuses>,
         /// Where customers return after paying when the invoice names no
         /// return URL; a URL, or "" to clear.
         #[arg(long)]
@@ -463,6 +467,7 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                         "merchant_id": m.id, "name": m.name, "site_id": m.site_id, "site_login": m.site_login,
                         "forbid_public_api": m.forbid_public_api, "callback_url": m.callback_url,
                         "return_url": m.return_url, "url_hosts": m.url_hosts,
+                        "callback_statuses": m.callback_statuses,
                         "test_public_key": m.test.public_key, "live_public_key": m.live.public_key,
                     }))
                     .collect();
@@ -479,6 +484,7 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
             forbid_public_api,
             callback_url,
             frame_ancestors,
+            callback_statuses,
             return_url,
             url_hosts,
         } => {
@@ -499,22 +505,29 @@ async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
                                 .collect()
                         }),
                         frame_ancestors,
+                        callback_statuses,
                     },
                 )
                 .await
                 .map_err(p2p::fail)?;
             println!(
-                "merchant {}: forbid_public_api={} callback_url={:?} return_url={:?} url_hosts={} frame_ancestors={:?}",
+                "merchant {}: forbid_public_api={} callback_url={:?} return_url={:?} url_hosts={} frame_ancestors={:?} callback_statuses={}",
                 m.id,
                 m.forbid_public_api,
                 m.callback_url,
                 m.return_url,
                 m.url_hosts.join(","),
-                m.frame_ancestors
+                m.frame_ancestors,
+                m.callback_statuses.as_str()
             );
             Ok(())
         }
     }
+}
+
+fn parse_callback_statuses(text: &str) -> Result<kassa_domain::CallbackStatuses, String> {
+    kassa_domain::CallbackStatuses::parse(text)
+        .ok_or_else(|| format!("{text:?} is not all or final"))
 }
 
 fn minor(text: &str, currency: Currency, what: &str) -> anyhow::Result<i64> {

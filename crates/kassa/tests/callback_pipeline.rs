@@ -179,3 +179,51 @@ async fn the_backlog_shows_what_is_owed_and_which_hosts_fail() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 401);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_sent_final_statuses_only_gets_only_those() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(&[], 200);
+    let kassa = |args: &[&str]| {
+        common::kassa_command(&app.config.database_url, app.config.master_key.as_deref())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let id = &app.merchant.merchant_id;
+    let refused = kassa(&["merchant", "set", id, "--callback-statuses", "some"]);
+    assert!(!refused.status.success());
+    let set = kassa(&["merchant", "set", id, "--callback-statuses", "final"]);
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    assert!(String::from_utf8_lossy(&set.stdout).contains("callback_statuses=final"));
+
+    // The merchant is read on delivery: the change applies at once, from
+    // this server as from any other.
+    let invoice = create(&app, &app.merchant, "processed", &receiver.url()).await;
+    let received = receiver.wait_for(1).await;
+    assert_eq!(received[0].status(), "processed");
+    receiver.stays_at(1).await;
+    let attributes = app.invoice(&invoice).await;
+    let logs = attributes["callback_logs"].as_object().unwrap();
+    assert_eq!(logs.len(), 1, "{attributes}");
+    let callbacks = app.engine().callbacks(invoice.clone()).await.unwrap();
+    assert!(
+        callbacks
+            .iter()
+            .all(|c| c.state == kassa_domain::CallbackState::Done),
+        "{callbacks:?}"
+    );
+
+    // Back to every status.
+    let set = kassa(&["merchant", "set", id, "--callback-statuses", "all"]);
+    assert!(set.status.success());
+    create(&app, &app.merchant, "processed", &receiver.url()).await;
+    let received = receiver.wait_for(3).await;
+    let mut statuses: Vec<String> = received[1..].iter().map(|r| r.status()).collect();
+    statuses.sort();
+    assert_eq!(statuses, ["process_pending", "processed"]);
+}
