@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{rub_trader, TestApp};
+use common::{rub_cabinet, rub_trader, TestApp};
 use kassa_domain::ledger::{Transaction, TxnKind};
 use kassa_domain::payout::{PayoutSource, PayoutStatus};
 use kassa_domain::{Currency, DealStatus, InvoiceStatus, Merchant};
@@ -486,22 +486,6 @@ async fn two_notifications_of_one_amount_complete_one_deal() {
     assert_eq!(unmatched.len(), ROUNDS);
 }
 
-fn limited_cabinet(trader_id: &str, method: &str, requisite: &str) -> NewCabinet {
-    NewCabinet {
-        trader_id: trader_id.into(),
-        method: method.into(),
-        currency: rub(),
-        bank_name: "sberbank".into(),
-        requisite: requisite.into(),
-        holder: "Ivan I.".into(),
-        min_amount_minor: 100,
-        max_amount_minor: 0,
-        daily_limit_minor: 0,
-        max_open_deals: 0,
-        active: true,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cabinets_limits_hold_when_bookings_race() {
     let nodes = Nodes::start(|_| {}).await;
@@ -510,14 +494,14 @@ async fn a_cabinets_limits_hold_when_bookings_race() {
     engine
         .add_cabinet(NewCabinet {
             max_open_deals: 2,
-            ..limited_cabinet(&trader.id, "card", CARD)
+            ..rub_cabinet(&trader.id, "card", CARD)
         })
         .await
         .unwrap();
     engine
         .add_cabinet(NewCabinet {
             daily_limit_minor: 100_000,
-            ..limited_cabinet(&trader.id, "sbp", "+79001234567")
+            ..rub_cabinet(&trader.id, "sbp", "+79001234567")
         })
         .await
         .unwrap();

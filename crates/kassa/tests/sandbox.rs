@@ -12,10 +12,9 @@ mod receiver;
 
 use std::time::Duration;
 
-use common::TestApp;
+use common::{rub_trader_in, TestApp};
 use kassa_domain::payout::PayoutStatus;
 use kassa_domain::{Cabinet, DealStatus, InvoiceStatus};
-use kassa_engine::p2p::NewCabinet;
 use merchant_api_support::{deal_body, rub, Api};
 use payouts_support::{live_balance, set_callback_url, Payouts};
 use receiver::Receiver;
@@ -29,28 +28,14 @@ const PAYEE_CARD: &str = "4242424242424242";
 /// A trader of a mode with one active RUB card cabinet at "sberbank"; the
 /// cabinet and the trader's API token.
 async fn card_of(app: &TestApp, test_mode: bool, requisite: &str) -> (Cabinet, String) {
-    let (trader, token) = app
+    let name = format!("Trader {requisite}");
+    let (trader, token) = rub_trader_in(app, test_mode, &name, "card", requisite).await;
+    let mut cabinets = app
         .engine()
-        .create_trader_in(format!("Trader {requisite}"), test_mode)
+        .trader_cabinets(trader.id)
         .await
-        .expect("trader");
-    let cabinet = app
-        .engine()
-        .add_cabinet(NewCabinet {
-            trader_id: trader.id,
-            method: "card".into(),
-            currency: rub(),
-            bank_name: "sberbank".into(),
-            requisite: requisite.into(),
-            holder: "Ivan I.".into(),
-            min_amount_minor: 100,
-            max_amount_minor: 0,
-            daily_limit_minor: 0,
-            max_open_deals: 0,
-            active: true,
-        })
-        .await
-        .expect("cabinet");
+        .expect("cabinets");
+    let cabinet = cabinets.remove(0);
     assert_eq!(cabinet.test_mode, test_mode);
     (cabinet, token)
 }

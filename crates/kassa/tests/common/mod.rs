@@ -347,20 +347,30 @@ pub async fn rub_trader_in(
         .await
         .expect("trader");
     app.engine()
-        .add_cabinet(kassa_engine::p2p::NewCabinet {
-            trader_id: trader.id.clone(),
-            method: method.into(),
-            currency: kassa_domain::Currency::from_code("RUB").expect("RUB"),
-            bank_name: "sberbank".into(),
-            requisite: requisite.into(),
-            holder: "Ivan I.".into(),
-            min_amount_minor: 100,
-            max_amount_minor: 0,
-            daily_limit_minor: 0,
-            max_open_deals: 0,
-            active: true,
-        })
+        .add_cabinet(rub_cabinet(&trader.id, method, requisite))
         .await
         .expect("cabinet");
     (trader, token)
+}
+
+/// An active RUB cabinet of `method` at "sberbank", 100 minor units and up,
+/// with no other limit.
+pub fn rub_cabinet(
+    trader_id: &str,
+    method: &str,
+    requisite: &str,
+) -> kassa_engine::p2p::NewCabinet {
+    kassa_engine::p2p::NewCabinet {
+        trader_id: trader_id.into(),
+        method: method.into(),
+        currency: kassa_domain::Currency::from_code("RUB").expect("RUB"),
+        bank_name: "sberbank".into(),
+        requisite: requisite.into(),
+        holder: "Ivan I.".into(),
+        min_amount_minor: 100,
+        max_amount_minor: 0,
+        daily_limit_minor: 0,
+        max_open_deals: 0,
+        active: true,
+    }
 }
