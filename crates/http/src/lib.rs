@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod checkout;
+pub mod field;
 pub mod h2h;
 pub mod hpp;
 pub mod merchant_api;

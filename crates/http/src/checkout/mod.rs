@@ -1,29 +1,32 @@
 //! The Checkout API (spec 003): pre-request, services, invoices over the
 //! public and private API, the HTML form, reconciliation and listing.
 
+mod auth;
 mod error;
 pub mod parse;
 pub mod render;
+pub mod request;
 
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use kassa_domain::{CallbackAttempt, Currency, Invoice, Merchant, Source};
+use kassa_domain::{CallbackAttempt, Currency, Invoice, Source};
 use kassa_engine::Engine;
 use kassa_store::Cursor;
 use serde_json::{json, Map, Value};
 
+use auth::{public_key, CheckoutPrivate};
 pub use error::CheckoutError;
-use parse::{form_object, json_object, jsonapi_attributes, new_invoice, Origin};
+use parse::{form_flags, form_object, json_body};
 use render::{private_invoice_resource, public_invoice, service_resource, Data};
+use request::{new_invoice, CreateInvoiceRequest, PrerequestBody, PublicInvoiceRequest};
 
+use crate::field::Field;
 use crate::AppState;
 
 /// The largest request body the Checkout API reads.
@@ -68,44 +71,6 @@ pub async fn read_body(body: Body) -> Result<Bytes> {
         })
 }
 
-/// A merchant authenticated with its private key id and secret (HTTP Basic).
-struct Private {
-    merchant: Merchant,
-    test_mode: bool,
-}
-
-async fn private(engine: &Engine, headers: &HeaderMap) -> Result<Private> {
-    let value = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(CheckoutError::Unauthorized)?;
-    // The scheme's name is case-insensitive (RFC 7235).
-    let (scheme, encoded) = value.split_once(' ').ok_or(CheckoutError::Unauthorized)?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(CheckoutError::Unauthorized);
-    }
-    let decoded = STANDARD
-        .decode(encoded.trim())
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or(CheckoutError::Unauthorized)?;
-    let (id, secret) = decoded.split_once(':').ok_or(CheckoutError::Unauthorized)?;
-    let (merchant, test_mode) = engine
-        .authenticate_private(id.to_string(), secret.to_string())
-        .await?;
-    Ok(Private {
-        merchant,
-        test_mode,
-    })
-}
-
-async fn public(engine: &Engine, key: Option<&Value>) -> Result<(Merchant, bool)> {
-    match key {
-        Some(Value::String(k)) => Ok(engine.authenticate_public(k.clone()).await?),
-        _ => Err(CheckoutError::Unauthorized),
-    }
-}
-
 fn query_pairs(raw: Option<String>) -> Result<Vec<(String, String)>> {
     serde_urlencoded::from_str(raw.as_deref().unwrap_or(""))
         .map_err(|_| CheckoutError::BadRequest("Malformed query string.".into()))
@@ -128,22 +93,22 @@ fn created_status(created: bool) -> StatusCode {
 }
 
 async fn prerequest(State(app): State<AppState>, body: Body) -> Result<Json<Value>> {
-    let body = json_object(&read_body(body).await?)?;
-    let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
-    let currency = match body.get("currency") {
-        Some(Value::String(c)) => Currency::from_code(c).ok_or_else(|| {
+    let body: PrerequestBody = json_body(&read_body(body).await?)?;
+    let (merchant, test_mode) = public_key(&app.engine, body.public_key).await?;
+    let currency = match body.currency {
+        Field::Given(c) => Currency::from_code(&c).ok_or_else(|| {
             CheckoutError::invalid("currency", "This value is not a valid currency.")
         })?,
-        None | Some(Value::Null) => {
+        Field::Absent => {
             return Err(CheckoutError::invalid(
                 "currency",
                 "This value should not be blank.",
             ))
         }
-        Some(_) => {
+        Field::Wrong(kind) => {
             return Err(CheckoutError::invalid(
                 "currency",
-                "This value should be of type string.",
+                request::wrong_kind(kind),
             ))
         }
     };
@@ -154,9 +119,9 @@ async fn prerequest(State(app): State<AppState>, body: Body) -> Result<Json<Valu
 }
 
 async fn create_public(State(app): State<AppState>, body: Body) -> Result<Response> {
-    let body = json_object(&read_body(body).await?)?;
-    let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
-    let mut new = new_invoice(&body, Origin::Json, test_mode)?;
+    let body = PublicInvoiceRequest::read(&read_body(body).await?)?;
+    let (merchant, test_mode) = public_key(&app.engine, body.public_key).await?;
+    let mut new = new_invoice(body.attributes, test_mode)?;
     new.source = Some(Source::PublicApi);
     let created = app
         .engine
@@ -173,9 +138,12 @@ async fn create_public(State(app): State<AppState>, body: Body) -> Result<Respon
 /// redirects to the hosted page; errors are shown as a page.
 async fn create_from_form(State(app): State<AppState>, body: Body) -> Response {
     let result = async {
-        let body = form_object(&read_body(body).await?)?;
-        let (merchant, test_mode) = public(&app.engine, body.get("public_key")).await?;
-        let mut new = new_invoice(&body, Origin::Form, test_mode)?;
+        let mut form = form_object(&read_body(body).await?)?;
+        form_flags(&mut form);
+        let form = serde_json::to_vec(&form).expect("a form writes as JSON");
+        let body = PublicInvoiceRequest::read(&form)?;
+        let (merchant, test_mode) = public_key(&app.engine, body.public_key).await?;
+        let mut new = new_invoice(body.attributes, test_mode)?;
         new.source = Some(Source::HtmlForm);
         let created = app
             .engine
@@ -196,20 +164,20 @@ async fn get_public(
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>> {
     let pairs = query_pairs(q)?;
-    let key = query_value(&pairs, "public_key").map(|k| Value::String(k.to_string()));
-    let (merchant, test_mode) = public(&app.engine, key.as_ref()).await?;
+    let key =
+        query_value(&pairs, "public_key").map_or(Field::Absent, |k| Field::Given(k.to_string()));
+    let (merchant, test_mode) = public_key(&app.engine, key).await?;
     let invoice = app.engine.invoice(merchant.id, test_mode, id).await?;
     Ok(Json(public_invoice(&app.base_url, &invoice)))
 }
 
 async fn create_private(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     body: Body,
 ) -> Result<Response> {
-    let auth = private(&app.engine, &headers).await?;
-    let attributes = jsonapi_attributes(json_object(&read_body(body).await?)?)?;
-    let mut new = new_invoice(&attributes, Origin::Json, auth.test_mode)?;
+    let request: CreateInvoiceRequest = json_body(&read_body(body).await?)?;
+    let mut new = new_invoice(request.attributes()?, auth.test_mode)?;
     new.source = Some(Source::PrivateApi);
     let created = app
         .engine
@@ -246,10 +214,9 @@ fn private_invoice_response(
 
 async fn get_private(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let auth = private(&app.engine, &headers).await?;
     let invoice = app
         .engine
         .invoice(auth.merchant.id, auth.test_mode, id)
@@ -280,10 +247,9 @@ fn page_size(pairs: &[(String, String)]) -> Result<usize> {
 /// newest first with `page[after]`/`page[before]` cursors.
 async fn list_invoices(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     RawQuery(q): RawQuery,
 ) -> Result<Response> {
-    let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     if let Some(reference_id) = query_value(&pairs, "filter[reference_id]") {
         let invoice = app
@@ -341,10 +307,9 @@ async fn list_invoices(
 
 async fn list_services(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>> {
-    let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     let size = page_size(&pairs)?;
     let number = match query_value(&pairs, "page[number]") {
@@ -386,10 +351,9 @@ async fn list_services(
 
 async fn get_service(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    let auth = private(&app.engine, &headers).await?;
     let catalog = app.engine.catalog().await?;
     let service = catalog
         .services
@@ -404,10 +368,9 @@ async fn get_service(
 /// Owes a fresh callback with the invoice's current status (manual resend).
 async fn resend_callback(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let auth = private(&app.engine, &headers).await?;
     let invoice = app
         .engine
         .invoice(auth.merchant.id.clone(), auth.test_mode, id)
@@ -437,10 +400,9 @@ async fn resend_callback(
 /// integers of minor units.
 async fn balance(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Value>> {
-    let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     let mut only = None;
     for (key, value) in &pairs {
@@ -506,10 +468,9 @@ pub type SharedEngine = Arc<Engine>;
 /// UTC day in the key's mode, as CSV (columns in `docs/ledger.md`).
 async fn daily_report(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    auth: CheckoutPrivate,
     RawQuery(q): RawQuery,
 ) -> Result<Response> {
-    let auth = private(&app.engine, &headers).await?;
     let pairs = query_pairs(q)?;
     let date = match query_value(&pairs, "date") {
         None | Some("") => {

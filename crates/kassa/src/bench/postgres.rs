@@ -278,15 +278,13 @@ pub(super) async fn book(
 /// row Kassa writes.
 async fn sample_invoice(engine: &Engine, merchant: &IssuedMerchant) -> anyhow::Result<()> {
     let body: Value = serde_json::from_slice(&invoice_body()(0))?;
-    let Some(Value::Object(attributes)) = body.pointer("/data/attributes") else {
+    let Some(attributes) = body.pointer("/data/attributes") else {
         bail!("the invoice body has no attributes");
     };
-    let mut new = kassa_http::checkout::parse::new_invoice(
-        attributes,
-        kassa_http::checkout::parse::Origin::Json,
-        true,
-    )
-    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let attributes = kassa_http::checkout::parse::json_body(&serde_json::to_vec(attributes)?)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut new = kassa_http::checkout::request::new_invoice(attributes, true)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     new.source = Some(kassa_domain::invoice::Source::PrivateApi);
     let owner = engine
         .merchant(merchant.merchant_id.clone())
