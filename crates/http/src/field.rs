@@ -118,7 +118,7 @@ impl FromJson for Map<String, Value> {
 
 /// A decimal amount, sent as a JSON number or a string, kept as its exact
 /// text (the engine reads it in the currency's minor units).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Decimal(pub String);
 
 impl FromJson for Decimal {

@@ -232,12 +232,6 @@ impl Problems {
     }
 }
 
-impl Default for Decimal {
-    fn default() -> Self {
-        Decimal(String::new())
-    }
-}
-
 /// The invoice attributes every creation path shares. `key_test_mode` is the
 /// mode of the credential used, and the mode of the invoice: a test key only
 /// ever makes test invoices, a live key live ones.
