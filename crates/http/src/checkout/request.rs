@@ -14,7 +14,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 use super::error::CheckoutError;
 use super::parse::json_body;
-use crate::field::{Amount, Decimal, Field, Flag, Kind, Object, Text};
+use crate::field::{Amount, Field, Flag, Kind, Object, Text};
 
 /// The invoice's attributes, shared by the public API, the payment link's
 /// form and the private API's `data.attributes`.
