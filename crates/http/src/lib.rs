@@ -8,6 +8,7 @@ pub mod field;
 pub mod h2h;
 pub mod hpp;
 pub mod merchant_api;
+pub mod openapi;
 pub mod trader;
 
 use std::sync::Arc;
@@ -95,7 +96,8 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(hpp::routes())
         .merge(h2h::routes())
         .merge(merchant_api::routes())
-        .merge(trader::routes());
+        .merge(trader::routes())
+        .merge(openapi::routes());
     let faces = if with_admin {
         faces.merge(admin::routes())
     } else {

@@ -6,7 +6,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_engine::EngineError;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug)]
 pub enum CheckoutError {
@@ -44,39 +45,76 @@ impl CheckoutError {
         }
     }
 
-    pub fn body(&self) -> Value {
+    pub fn body(&self) -> ErrorBody {
         let status = self.status();
         let entry = |detail: Option<&str>| {
-            let mut e = json!({
-                "status": status.canonical_reason().unwrap_or_default(),
-                "code": status.as_u16().to_string(),
-            });
-            if let Some(d) = detail {
-                e["detail"] = Value::String(d.to_string());
-            }
-            json!({ "errors": [e] })
+            ErrorBody::List(ErrorList {
+                errors: vec![ErrorEntry {
+                    status: status.canonical_reason().unwrap_or_default().into(),
+                    code: status.as_u16().to_string(),
+                    title: None,
+                    detail: detail.map(str::to_string),
+                }],
+            })
+        };
+        let with_title = |title: &str, detail: &str| {
+            ErrorBody::List(ErrorList {
+                errors: vec![ErrorEntry {
+                    status: title.into(),
+                    code: status.as_u16().to_string(),
+                    title: Some(title.into()),
+                    detail: Some(detail.into()),
+                }],
+            })
         };
         match self {
-            CheckoutError::Invalid(fields) => json!({ "errors": fields }),
-            CheckoutError::Internal => json!({"errors": [{
-                "status": "internal_error",
-                "code": "500",
-                "title": "internal_error",
-                "detail": "Internal server error.",
-            }]}),
-            CheckoutError::Unavailable => json!({"errors": [{
-                "status": "service_unavailable",
-                "code": "503",
-                "title": "service_unavailable",
-                "detail": "The service is briefly unavailable. Retry the request; \
-                           a repeat with the same reference_id is safe.",
-            }]}),
+            CheckoutError::Invalid(fields) => ErrorBody::Fields(FieldErrors {
+                errors: fields.clone(),
+            }),
+            CheckoutError::Internal => with_title("internal_error", "Internal server error."),
+            CheckoutError::Unavailable => with_title(
+                "service_unavailable",
+                "The service is briefly unavailable. Retry the request; \
+                 a repeat with the same reference_id is safe.",
+            ),
             CheckoutError::BadRequest(d)
             | CheckoutError::Forbidden(d)
             | CheckoutError::Conflict(d) => entry(Some(d)),
             _ => entry(None),
         }
     }
+}
+
+/// An error's body: a list of entries, or for a 422 each bad field's
+/// message.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum ErrorBody {
+    List(ErrorList),
+    Fields(FieldErrors),
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorList {
+    pub errors: Vec<ErrorEntry>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEntry {
+    /// The status's reason phrase (`Not Found`), or a name for 500 and 503.
+    pub status: String,
+    /// The status code, as text.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// 422: each bad field (a dotted path for nested ones) and its message.
+#[derive(Serialize, ToSchema)]
+pub struct FieldErrors {
+    pub errors: BTreeMap<String, String>,
 }
 
 impl IntoResponse for CheckoutError {

@@ -11,8 +11,9 @@ use kassa_domain::{
     Callback, CallbackAttempt, Catalog, Currency, Invoice, Merchant, Service, Source,
 };
 use kassa_engine::Rendered;
-use serde::Serialize;
 use serde_json::{json, Map, Number, Value};
+
+use super::response::*;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 
@@ -22,28 +23,17 @@ pub fn amount(minor: i64, currency: Currency) -> Value {
     Value::Number(Number::from_str(&text).expect("formatted amounts are numbers"))
 }
 
-fn opt_amount(minor: Option<i64>, currency: Currency) -> Value {
-    minor.map_or(Value::Null, |m| amount(m, currency))
+fn amount_of(minor: Option<i64>, currency: Currency) -> Option<Amount> {
+    minor.map(|m| Amount(m, currency))
 }
 
 /// A rate in millionths as a percentage number.
-fn rate(ppm: i64) -> Value {
-    Value::Number(
-        Number::from_str(&kassa_domain::fee::format_rate_percent(ppm)).expect("rates are numbers"),
-    )
+fn rate(ppm: i64) -> Number {
+    Number::from_str(&kassa_domain::fee::format_rate_percent(ppm)).expect("rates are numbers")
 }
 
 pub fn hpp_url(base: &str, invoice: &Invoice) -> String {
     format!("{base}/hpp/{}", invoice.id)
-}
-
-fn flow_data(base: &str, invoice: &Invoice) -> Value {
-    json!({
-        "action": hpp_url(base, invoice),
-        "method": "GET",
-        "params": [],
-        "metadata": { "sid": invoice.id },
-    })
 }
 
 fn source(s: Source) -> &'static str {
@@ -56,35 +46,47 @@ fn source(s: Source) -> &'static str {
 }
 
 /// The invoice as the public API shows it (`GET /public-api/payment-invoices/{id}`).
-pub fn public_invoice(base: &str, i: &Invoice) -> Value {
+pub fn public_invoice<'a>(hpp_url: &'a str, i: &'a Invoice) -> Data<PublicInvoice<'a>> {
     let resolution = i.resolution.as_str().to_uppercase();
-    json!({ "data": {
-        "id": i.id,
-        "serial_number": serial(&i.id),
-        "created": i.created_at_secs,
-        "test_mode": i.test_mode,
-        "reference_id": i.reference_id,
-        "currency": i.currency.code(),
-        "amount": amount(i.amount_minor, i.currency),
-        "payment_amount": amount(i.amount_minor, i.currency),
-        "processed_amount": opt_amount(i.processed_amount_minor, i.currency),
-        "refunded_amount": opt_amount(i.refunded_amount_minor, i.currency),
-        "description": i.description,
-        "has_return_url": i.return_url.is_some() || i.return_urls.is_some(),
-        "status": i.status.as_str(),
-        "resolution": resolution,
-        "service": i.service,
-        "service_method": i.service_method,
-        "service_flow": i.service_flow,
-        "service_currency": i.currency.code(),
-        "metadata": i.metadata,
-        "hpp_url": hpp_url(base, i),
-        "active_payment": {
-            "payload": flow_data(base, i),
-            "status": if i.status.is_open() { "invoked" } else { i.status.as_str() },
-            "resolution": resolution,
+    let c = i.currency;
+    Data {
+        data: PublicInvoice {
+            id: &i.id,
+            serial_number: serial(&i.id),
+            created: i.created_at_secs,
+            test_mode: i.test_mode,
+            reference_id: &i.reference_id,
+            currency: c.code(),
+            amount: Amount(i.amount_minor, c),
+            payment_amount: Amount(i.amount_minor, c),
+            processed_amount: amount_of(i.processed_amount_minor, c),
+            refunded_amount: amount_of(i.refunded_amount_minor, c),
+            description: &i.description,
+            has_return_url: i.return_url.is_some() || i.return_urls.is_some(),
+            status: i.status.as_str(),
+            resolution: resolution.clone(),
+            service: &i.service,
+            service_method: &i.service_method,
+            service_flow: &i.service_flow,
+            service_currency: c.code(),
+            metadata: &i.metadata,
+            hpp_url: hpp_url.to_string(),
+            active_payment: ActivePayment {
+                payload: FlowData {
+                    action: hpp_url,
+                    method: "GET",
+                    params: Nothing::NONE,
+                    metadata: Sid { sid: &i.id },
+                },
+                status: if i.status.is_open() {
+                    "invoked"
+                } else {
+                    i.status.as_str()
+                },
+                resolution,
+            },
         },
-    }})
+    }
 }
 
 /// `callback_logs`: one entry per attempt, keyed by its unix time. Attempts in
@@ -110,130 +112,6 @@ pub fn callback_logs(attempts: &[CallbackAttempt]) -> Value {
         );
     }
     Value::Object(logs)
-}
-
-/// An amount written as an exact JSON number, without building a tree.
-struct Amount(i64, Currency);
-
-impl Serialize for Amount {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        amount(self.0, self.1).serialize(s)
-    }
-}
-
-fn amount_of(minor: Option<i64>, currency: Currency) -> Option<Amount> {
-    minor.map(|m| Amount(m, currency))
-}
-
-#[derive(Serialize)]
-struct Ref<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-}
-
-#[derive(Serialize)]
-struct Related<'a> {
-    data: Ref<'a>,
-}
-
-#[derive(Serialize)]
-struct Relationships<'a> {
-    #[serde(rename = "payment-service")]
-    payment_service: Related<'a>,
-    #[serde(rename = "payment-method")]
-    payment_method: Related<'a>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    customer: Option<Related<'a>>,
-}
-
-#[derive(Serialize)]
-struct FlowData<'a> {
-    action: &'a str,
-    method: &'static str,
-    params: [(); 0],
-    metadata: Sid<'a>,
-}
-
-#[derive(Serialize)]
-struct Sid<'a> {
-    sid: &'a str,
-}
-
-#[derive(Serialize)]
-struct OriginalData<'a> {
-    external_id: Option<()>,
-    merchant_id: Option<()>,
-    provider_id: Option<()>,
-    external_mid: &'a str,
-    provider_code: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct PrivateAttributes<'a> {
-    serial_number: &'a str,
-    status: &'static str,
-    resolution: &'static str,
-    moderation_required: bool,
-    amount: Amount,
-    payment_amount: Amount,
-    currency: &'static str,
-    service_currency: &'static str,
-    reference_id: &'a str,
-    test_mode: bool,
-    fee: Amount,
-    deposit: Amount,
-    processed: Option<i64>,
-    processed_amount: Option<Amount>,
-    refunded_amount: Option<Amount>,
-    processed_fee: Option<Amount>,
-    processed_deposit: Option<Amount>,
-    metadata: &'a Option<Value>,
-    flow_data: FlowData<'a>,
-    flow: &'a str,
-    hpp_url: &'a str,
-    payment_flow: &'static str,
-    created: i64,
-    updated: i64,
-    expires: i64,
-    payload: Option<()>,
-    description: &'a Option<String>,
-    descriptor: Option<()>,
-    callback_url: &'a Option<String>,
-    return_url: &'a Option<String>,
-    return_urls: &'a Option<kassa_domain::ReturnUrls>,
-    original_data: OriginalData<'a>,
-    rrn: Option<()>,
-    approval_code: Option<()>,
-    reserved_amount: Option<()>,
-    reserve_expires: Option<()>,
-    unreserved: Option<()>,
-    source: &'static str,
-    callback_logs: Value,
-}
-
-#[derive(Serialize)]
-struct SelfLink {
-    #[serde(rename = "self")]
-    self_link: String,
-}
-
-/// The invoice as a JSON:API resource of the private API and the callbacks:
-/// typed, so that rendering writes straight to the output.
-#[derive(Serialize)]
-pub struct PrivateInvoice<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: &'a str,
-    attributes: PrivateAttributes<'a>,
-    relationships: Relationships<'a>,
-    links: SelfLink,
-}
-
-/// `{"data": ...}`, the JSON:API envelope.
-#[derive(Serialize)]
-pub struct Data<T> {
-    pub data: T,
 }
 
 pub fn private_invoice_resource<'a>(
@@ -267,7 +145,7 @@ pub fn private_invoice_resource<'a>(
             flow_data: FlowData {
                 action: hpp_url,
                 method: "GET",
-                params: [],
+                params: Nothing::NONE,
                 metadata: Sid { sid: &i.id },
             },
             flow: &i.service_flow,
@@ -276,26 +154,30 @@ pub fn private_invoice_resource<'a>(
             created: i.created_at_secs,
             updated: i.updated_at_secs,
             expires: i.expires_at_secs,
-            payload: None,
+            payload: Null,
             description: &i.description,
-            descriptor: None,
+            descriptor: Null,
             callback_url: &i.callback_url,
             return_url: &i.return_url,
-            return_urls: &i.return_urls,
+            return_urls: i.return_urls.as_ref().map(|u| ReturnUrlsOut {
+                success: u.success.as_deref(),
+                fail: u.fail.as_deref(),
+                pending: &u.pending,
+            }),
             original_data: OriginalData {
-                external_id: None,
-                merchant_id: None,
-                provider_id: None,
+                external_id: Null,
+                merchant_id: Null,
+                provider_id: Null,
                 external_mid: &i.merchant_id,
                 provider_code: (i.service_flow == "test").then_some("test"),
             },
-            rrn: None,
-            approval_code: None,
-            reserved_amount: None,
-            reserve_expires: None,
-            unreserved: None,
+            rrn: Null,
+            approval_code: Null,
+            reserved_amount: Null,
+            reserve_expires: Null,
+            unreserved: Null,
             source: source(i.source),
-            callback_logs: callback_logs(attempts),
+            callback_logs: CallbackLogs(callback_logs(attempts)),
         },
         relationships: Relationships {
             payment_service: Related {
@@ -336,101 +218,127 @@ pub fn merchant_service_id(merchant_id: &str, code: &str) -> String {
     format!("comcps_{tail}")
 }
 
-pub fn service_resource(merchant: &Merchant, test_mode: bool, s: &Service) -> Value {
+pub fn service_resource<'a>(
+    merchant: &Merchant,
+    test_mode: bool,
+    s: &'a Service,
+) -> ServiceResource<'a> {
     let id = merchant_service_id(&merchant.id, &s.code);
-    json!({
-        "type": "payment-services",
-        "id": id,
-        "attributes": {
-            "service": s.code,
-            "service_method": s.method,
-            "service_currency": s.currency.code(),
-            "available": s.available,
-            "active": s.enabled && s.available,
-            "enabled": s.enabled,
-            "amount_min": amount(s.amount_min_minor, s.currency),
-            "amount_max": amount(s.amount_max_minor, s.currency),
-            "fee_min": amount(s.fee.min_minor, s.currency),
-            "fee_max": amount(s.fee.max_minor, s.currency),
-            "fee_rate": rate(s.fee.rate_ppm),
-            "fee_fix": amount(s.fee.fix_minor, s.currency),
-            "reserve_lifetime": s.reserve.lifetime_secs,
-            "reserve_rate": rate(s.reserve.rate_ppm),
-            "currency": merchant.account_currency.code(),
-            "test_mode": test_mode,
+    let c = s.currency;
+    ServiceResource {
+        kind: "payment-services",
+        links: SelfLink {
+            self_link: format!("/api/payment-services/{id}"),
         },
-        "relationships": {
-            "payment-method": { "data": { "type": "payment-methods", "id": s.method } },
-            "payment-service": { "data": { "type": "payment-services", "id": s.code } },
+        id,
+        attributes: ServiceAttributes {
+            service: &s.code,
+            service_method: &s.method,
+            service_currency: c.code(),
+            available: s.available,
+            active: s.enabled && s.available,
+            enabled: s.enabled,
+            amount_min: Amount(s.amount_min_minor, c),
+            amount_max: Amount(s.amount_max_minor, c),
+            fee_min: Amount(s.fee.min_minor, c),
+            fee_max: Amount(s.fee.max_minor, c),
+            fee_rate: rate(s.fee.rate_ppm),
+            fee_fix: Amount(s.fee.fix_minor, c),
+            reserve_lifetime: s.reserve.lifetime_secs,
+            reserve_rate: rate(s.reserve.rate_ppm),
+            currency: merchant.account_currency.code(),
+            test_mode,
         },
-        "links": { "self": format!("/api/payment-services/{id}") },
-    })
+        relationships: ServiceRelationships {
+            payment_method: Related {
+                data: Ref {
+                    kind: "payment-methods",
+                    id: &s.method,
+                },
+            },
+            payment_service: Related {
+                data: Ref {
+                    kind: "payment-services",
+                    id: &s.code,
+                },
+            },
+        },
+    }
 }
 
 /// The pre-request answer: the services of a currency and their methods.
-pub fn prerequest(
-    merchant: &Merchant,
+pub fn prerequest<'a>(
+    merchant: &'a Merchant,
     test_mode: bool,
     currency: Currency,
-    catalog: &Catalog,
-) -> Value {
-    let mut services = Map::new();
-    let mut methods = Map::new();
+    catalog: &'a Catalog,
+) -> Data<Prerequest<'a>> {
+    let mut services = Vec::new();
+    let mut methods: Vec<(&str, PrerequestMethod)> = Vec::new();
     for s in catalog
         .services
         .iter()
         .filter(|s| s.currency == currency && s.enabled && s.available)
     {
-        services.insert(
-            s.code.clone(),
-            json!({
-                "code": s.code,
-                "method": s.method,
-                "flow": s.flow.as_str(),
-                "currency": s.currency.code(),
-                "fields": s.fields.iter().map(|f| json!({
-                    "key": f.key,
-                    "type": f.field_type,
-                    "label": f.label,
-                    "example": f.example,
-                    "hint": f.hint,
-                    "regexp": f.regexp,
-                    "required": f.required,
-                    "position": f.position,
-                })).collect::<Vec<_>>(),
-                "amount_min": amount(s.amount_min_minor, s.currency),
-                "amount_max": amount(s.amount_max_minor, s.currency),
-            }),
-        );
+        let fields = s
+            .fields
+            .iter()
+            .map(|f| ServiceField {
+                key: &f.key,
+                field_type: &f.field_type,
+                label: (&f.label).into(),
+                example: f.example.as_deref(),
+                hint: (&f.hint).into(),
+                regexp: f.regexp.as_deref(),
+                required: f.required,
+                position: f.position,
+            })
+            .collect();
+        services.push((
+            s.code.as_str(),
+            PrerequestService {
+                code: &s.code,
+                method: &s.method,
+                flow: s.flow.as_str(),
+                currency: s.currency.code(),
+                fields,
+                amount_min: Amount(s.amount_min_minor, s.currency),
+                amount_max: Amount(s.amount_max_minor, s.currency),
+            },
+        ));
         if let Some(m) = catalog.method(&s.method) {
-            methods.insert(
-                m.code.clone(),
-                json!({
-                    "code": m.code,
-                    "category": m.category,
-                    "description": "",
-                    "name": m.name,
-                    "logo": m.logo,
-                    "icon": m.icon,
-                    "metadata": Value::Null,
-                    "position": Value::Null,
-                    "hide": Value::Null,
-                }),
-            );
+            // A later service of the same method writes it again, in place.
+            let method = PrerequestMethod {
+                code: &m.code,
+                category: &m.category,
+                description: "",
+                name: (&m.name).into(),
+                logo: m.logo.as_deref(),
+                icon: m.icon.as_deref(),
+                metadata: Null,
+                position: Null,
+                hide: Null,
+            };
+            match methods.iter_mut().find(|(code, _)| *code == m.code) {
+                Some(entry) => entry.1 = method,
+                None => methods.push((m.code.as_str(), method)),
+            }
         }
     }
-    json!({ "data": {
-        "currency": currency.code(),
-        "test_mode": test_mode,
-        "services": services,
-        "methods": methods,
-        "account": {
-            "name": merchant.name,
-            "description": merchant.name,
-            "icon": Value::Null,
-            "website": Value::Null,
+    Data {
+        data: Prerequest {
+            currency: currency.code(),
+            test_mode,
+            services: ByCode(services),
+            methods: ByCode(methods),
+            account: Account {
+                name: &merchant.name,
+                description: &merchant.name,
+                icon: Null,
+                website: Null,
+            },
         },
-    }})
+    }
 }
 
 /// The legacy callback signature: base64(sha1(secret + body + secret)).
@@ -456,8 +364,10 @@ impl CheckoutCallbacks {
     ) -> Rendered {
         let invoice: Invoice = serde_json::from_value(callback.snapshot.clone())
             .expect("callback snapshots are invoices written by this build");
-        let body =
-            json!({ "data": private_invoice_resource(&self.public_base_url, &invoice, attempts) });
+        let url = hpp_url(&self.public_base_url, &invoice);
+        let body = Data {
+            data: private_invoice_resource(&url, &invoice, attempts),
+        };
         let body = serde_json::to_vec(&body).expect("JSON serializes");
         let signature = legacy_signature(secret, &body);
         Rendered {

@@ -18,7 +18,7 @@ use kassa_engine::EngineError;
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
-use crate::checkout::CheckoutError;
+use crate::checkout::{CheckoutError, ErrorBody};
 use crate::AppState;
 
 mod guard;
@@ -438,23 +438,16 @@ async fn fail(
 /// can fix it.
 pub fn form_error_page(e: &CheckoutError) -> Response {
     let lang = Lang::En;
-    let body = e.body();
-    let lines: Vec<String> = match &body["errors"] {
-        serde_json::Value::Object(fields) => fields
+    let lines: Vec<String> = match e.body() {
+        ErrorBody::Fields(f) => f.errors.iter().map(|(k, v)| format!("{k}: {v}")).collect(),
+        ErrorBody::List(l) => l
+            .errors
             .iter()
-            .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or_default()))
-            .collect(),
-        serde_json::Value::Array(items) => items
-            .iter()
-            .map(|i| {
-                let status = i["status"].as_str().unwrap_or_default();
-                match i["detail"].as_str() {
-                    Some(d) => format!("{status}: {d}"),
-                    None => status.to_string(),
-                }
+            .map(|i| match &i.detail {
+                Some(d) => format!("{}: {d}", i.status),
+                None => i.status.clone(),
             })
             .collect(),
-        _ => Vec::new(),
     };
     let markup = layout(
         lang,
