@@ -456,7 +456,20 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted_url;
+    use super::{redacted_url, Config};
+
+    #[test]
+    fn a_merchants_retry_bounds_must_make_a_range() {
+        assert!(Config::default().check().is_ok());
+        for (min, max) in [(10, 5), (-1, 60)] {
+            let config = Config {
+                callback_retry_min_secs: min,
+                callback_retry_max_secs: max,
+                ..Config::default()
+            };
+            assert!(config.check().is_err(), "{min}..{max}");
+        }
+    }
 
     #[test]
     fn passwords_are_redacted() {
