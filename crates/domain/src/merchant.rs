@@ -59,6 +59,14 @@ pub struct Merchant {
     /// Which callbacks are sent: all, or final statuses only.
     #[serde(default)]
     pub callback_statuses: crate::CallbackStatuses,
+    /// The merchant's own delays before each callback retry, in seconds (the
+    /// last repeats), within the operator's bounds; `None`: the operator's.
+    #[serde(default)]
+    pub callback_retry_secs: Option<Vec<i64>>,
+    /// The merchant's own attempts per callback, at most the operator's;
+    /// `None`: the operator's.
+    #[serde(default)]
+    pub callback_max_attempts: Option<u32>,
 }
 
 impl Merchant {

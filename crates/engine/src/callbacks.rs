@@ -114,13 +114,35 @@ pub fn standard_webhook_signature(
 }
 
 impl Engine {
-    /// Delay before the attempt after `attempts` failed ones.
-    fn retry_delay_secs(&self, attempts: u32) -> i64 {
-        let schedule = &self.config.callback_retry_secs;
+    /// Delay before a merchant's attempt after `attempts` failed ones: on
+    /// its own schedule when it has one, else on the operator's. A schedule
+    /// stored before the operator narrowed the bounds is held within them.
+    fn retry_delay_secs(&self, merchant: &Merchant, attempts: u32) -> i64 {
+        let config = &self.config;
+        let (schedule, own) = match &merchant.callback_retry_secs {
+            Some(own) if !own.is_empty() => (own.as_slice(), true),
+            _ => (config.callback_retry_secs.as_slice(), false),
+        };
         let i = (attempts as usize)
             .saturating_sub(1)
             .min(schedule.len() - 1);
-        schedule[i]
+        if own {
+            schedule[i].clamp(
+                config.callback_retry_min_secs,
+                config.callback_retry_max_secs,
+            )
+        } else {
+            schedule[i]
+        }
+    }
+
+    /// Attempts a merchant's callbacks are allowed: its own, never more than
+    /// the operator's.
+    fn max_attempts(&self, merchant: &Merchant) -> u32 {
+        let ceiling = self.config.callback_max_attempts;
+        merchant
+            .callback_max_attempts
+            .map_or(ceiling, |n| n.clamp(1, ceiling))
     }
 
     /// Every delivery attempt of an invoice's callbacks, oldest first.
@@ -211,11 +233,13 @@ impl Engine {
         };
         if status == "done" {
             callback.state = CallbackState::Done;
-        } else if callback.attempts >= self.config.callback_max_attempts {
+        } else if callback.attempts >= self.max_attempts(&merchant) {
             callback.state = CallbackState::Failed;
         } else {
+            // The merchant was read for this attempt: a change of its
+            // schedule applies from the next retry scheduled.
             callback.next_attempt_at_secs =
-                processed_secs + self.retry_delay_secs(callback.attempts);
+                processed_secs + self.retry_delay_secs(&merchant, callback.attempts);
         }
         callback.lease_until_secs = 0;
         tracing::info!(callback = %callback.id, invoice = %callback.invoice_id, attempt = callback.attempts, status, ?response_code, ?error, "callback attempt");

@@ -40,7 +40,12 @@ pub struct EngineConfig {
     /// Delay before each retry of a callback, in seconds; the last one repeats
     /// until `callback_max_attempts` is reached.
     pub callback_retry_secs: Vec<i64>,
+    /// Attempts per callback; also the most a merchant may ask for.
     pub callback_max_attempts: u32,
+    /// The shortest and longest delay a merchant's own retry schedule may
+    /// name (the operator's own schedule is not held to them).
+    pub callback_retry_min_secs: i64,
+    pub callback_retry_max_secs: i64,
     pub callback_timeout_ms: u64,
     /// Callback requests in flight at once on a node, and to one receiving
     /// host (scheme, name and port) at most.
@@ -73,6 +78,8 @@ impl Default for EngineConfig {
             public_base_url: "http://127.0.0.1:8080".into(),
             callback_retry_secs: vec![10, 30, 60, 300, 900, 1800, 3600],
             callback_max_attempts: 12,
+            callback_retry_min_secs: 5,
+            callback_retry_max_secs: 86_400,
             callback_timeout_ms: 10_000,
             callback_max_in_flight: 256,
             callback_per_host: 32,

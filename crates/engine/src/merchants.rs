@@ -61,6 +61,55 @@ pub struct MerchantChange {
     /// Origins that may frame the hosted page, comma-separated ("" for none).
     pub frame_ancestors: Option<String>,
     pub callback_statuses: Option<kassa_domain::CallbackStatuses>,
+    /// The merchant's own retry delays (`Some(None)`: the operator's).
+    pub callback_retry_secs: Option<Option<Vec<i64>>>,
+    /// The merchant's own attempts per callback (`Some(None)`: the operator's).
+    pub callback_max_attempts: Option<Option<u32>>,
+}
+
+/// A merchant's settings and public keys, with no secret: what the operator's
+/// `merchant list --json` and the admin API show.
+#[derive(Clone, Debug, Serialize)]
+pub struct MerchantSummary {
+    pub merchant_id: String,
+    pub name: String,
+    pub site_id: i64,
+    pub site_login: String,
+    pub account_currency: Currency,
+    pub forbid_public_api: bool,
+    pub callback_url: Option<String>,
+    pub return_url: Option<String>,
+    pub url_hosts: Vec<String>,
+    pub frame_ancestors: Vec<String>,
+    pub callback_statuses: kassa_domain::CallbackStatuses,
+    /// `null`: the operator's schedule.
+    pub callback_retry_secs: Option<Vec<i64>>,
+    /// `null`: the operator's.
+    pub callback_max_attempts: Option<u32>,
+    pub test_public_key: String,
+    pub live_public_key: String,
+}
+
+impl From<&Merchant> for MerchantSummary {
+    fn from(m: &Merchant) -> Self {
+        MerchantSummary {
+            merchant_id: m.id.clone(),
+            name: m.name.clone(),
+            site_id: m.site_id,
+            site_login: m.site_login.clone(),
+            account_currency: m.account_currency,
+            forbid_public_api: m.forbid_public_api,
+            callback_url: m.callback_url.clone(),
+            return_url: m.return_url.clone(),
+            url_hosts: m.url_hosts.clone(),
+            frame_ancestors: m.frame_ancestors.clone(),
+            callback_statuses: m.callback_statuses,
+            callback_retry_secs: m.callback_retry_secs.clone(),
+            callback_max_attempts: m.callback_max_attempts,
+            test_public_key: m.test.public_key.clone(),
+            live_public_key: m.live.public_key.clone(),
+        }
+    }
 }
 
 fn login_from(name: &str) -> String {
@@ -134,6 +183,8 @@ impl Engine {
             frame_ancestors: Vec::new(),
             h2h_test_secret_sealed: self.sealer.seal(&h2h_test_secret),
             callback_statuses: Default::default(),
+            callback_retry_secs: None,
+            callback_max_attempts: None,
         };
         let merchant = self
             .write(move |tx| {
@@ -204,7 +255,21 @@ impl Engine {
             .map(kassa_domain::merchant::parse_frame_ancestors)
             .transpose()
             .map_err(|m| EngineError::invalid("frame_ancestors", m))?;
+        if let Some(Some(delays)) = &change.callback_retry_secs {
+            self.check_retry_secs(delays)
+                .map_err(|m| EngineError::invalid("callback_retry_secs", m))?;
+        }
+        if let Some(Some(n)) = change.callback_max_attempts {
+            self.check_max_attempts(n)
+                .map_err(|m| EngineError::invalid("callback_max_attempts", m))?;
+        }
         self.update_merchant(id, move |m| {
+            if let Some(delays) = change.callback_retry_secs {
+                m.callback_retry_secs = delays;
+            }
+            if let Some(n) = change.callback_max_attempts {
+                m.callback_max_attempts = n;
+            }
             if let Some(origins) = frame_ancestors {
                 m.frame_ancestors = origins;
             }
@@ -227,6 +292,37 @@ impl Engine {
             }
         })
         .await
+    }
+
+    /// A merchant's own retry delays must lie within the operator's bounds:
+    /// refused, never clamped, so the merchant learns what it will get.
+    fn check_retry_secs(&self, delays: &[i64]) -> Result<(), String> {
+        let (min, max) = (
+            self.config.callback_retry_min_secs,
+            self.config.callback_retry_max_secs,
+        );
+        // More delays than retries are never used.
+        let most = self.config.callback_max_attempts as usize;
+        if delays.is_empty() || delays.len() > most {
+            return Err(format!(
+                "Give 1 to {most} delays (or clear the setting for the operator's schedule)."
+            ));
+        }
+        match delays.iter().find(|d| !(min..=max).contains(*d)) {
+            Some(d) => Err(format!(
+                "Each delay must be from {min} to {max} seconds; {d} is not."
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn check_max_attempts(&self, n: u32) -> Result<(), String> {
+        let ceiling = self.config.callback_max_attempts;
+        if (1..=ceiling).contains(&n) {
+            Ok(())
+        } else {
+            Err(format!("This value should be from 1 to {ceiling}."))
+        }
     }
 
     /// Changes a merchant's settings with `change`, returning the result.

@@ -231,6 +231,12 @@ impl Input {
         value
     }
 
+    /// The field's value as given, `null` included: `Some(Value::Null)`
+    /// asks for a setting to be cleared.
+    pub(crate) fn nullable(&mut self, field: &str) -> Option<Value> {
+        self.map.remove(field)
+    }
+
     pub(crate) fn string(&mut self, field: &str, required: bool) -> Option<String> {
         match self.take(field, required)? {
             Value::String(s) => Some(s),

@@ -8,11 +8,15 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use kassa_domain::money::{format_fixed, parse_minor};
 use kassa_domain::{Currency, Service};
-use kassa_engine::merchants::{MerchantChange, NewMerchant};
+use kassa_engine::merchants::NewMerchant;
 use kassa_engine::Engine;
 use tokio::net::TcpListener;
 
 use crate::{open_engine, Config, Server};
+
+mod merchant;
+use merchant::merchant;
+pub use merchant::MerchantCommand;
 
 #[derive(Parser)]
 #[command(
@@ -86,60 +90,6 @@ pub struct DemoArgs {
     pub dir: PathBuf,
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: String,
-}
-
-#[derive(Subcommand)]
-pub enum MerchantCommand {
-    /// Create a merchant with its site and credentials (shown once).
-    Create {
-        #[arg(long)]
-        name: String,
-        /// The site's login; generated from the name when absent.
-        #[arg(long)]
-        site_login: Option<String>,
-        /// Default callback URL for invoices that name none.
-        #[arg(long)]
-        callback_url: Option<String>,
-        /// Refuse invoice creation through the public API.
-        #[arg(long)]
-        forbid_public_api: bool,
-        /// Settlement currency of the account (default USD).
-        #[arg(long)]
-        currency: Option<String>,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List merchants.
-    List {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Change a merchant's settings.
-    Set {
-        id: String,
-        #[arg(long)]
-        forbid_public_api: Option<bool>,
-        /// A URL, or "" to clear.
-        #[arg(long)]
-        callback_url: Option<String>,
-        /// Origins that may frame the hosted page, comma-separated
-        /// (`https://shop.example,https://*.shop.example`), or "" for none.
-        #[arg(long)]
-        frame_ancestors: Option<String>,
-        /// Which callbacks are sent: `all` (every status change) or `final`
-        /// (final statuses only).
-        #[arg(long, value_parser = parse_callback_statuses)]
-        callback_statuses: Option<kassa_domain::CallbackStatuses>,
-        /// Where customers return after paying when the invoice names no
-        /// return URL; a URL, or "" to clear.
-        #[arg(long)]
-        return_url: Option<String>,
-        /// Hosts under which the public API and the HTML form may name their
-        /// own callback and return URLs, comma-separated ("" for none).
-        #[arg(long)]
-        url_hosts: Option<String>,
-    },
 }
 
 #[derive(Subcommand)]
@@ -403,131 +353,6 @@ async fn operator_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
-}
-
-async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
-    match cmd {
-        MerchantCommand::Create {
-            name,
-            site_login,
-            callback_url,
-            forbid_public_api,
-            currency,
-            json,
-        } => {
-            let account_currency = currency
-                .map(|c| {
-                    Currency::from_code(&c).ok_or_else(|| anyhow::anyhow!("unknown currency {c}"))
-                })
-                .transpose()?;
-            let issued = engine
-                .create_merchant(NewMerchant {
-                    name,
-                    site_login,
-                    callback_url,
-                    forbid_public_api,
-                    account_currency,
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if json {
-                print_json(&issued)
-            } else {
-                println!(
-                    "merchant {} (site {} / {})",
-                    issued.merchant_id, issued.site_id, issued.site_login
-                );
-                for (mode, c) in [("test", &issued.test), ("live", &issued.live)] {
-                    println!("  {mode}: public key {}", c.public_key);
-                    println!(
-                        "  {mode}: private key {} secret {}",
-                        c.private_key_id, c.private_key_secret
-                    );
-                    println!("  {mode}: callback secret {}", c.callback_secret);
-                    println!(
-                        "  {mode}: Merchant API identity {} secret {}",
-                        c.merchant_api_key, c.merchant_api_secret
-                    );
-                }
-                println!("  H2H secret {}", issued.h2h_secret);
-                println!("  H2H test secret {}", issued.h2h_test_secret);
-                println!("Secrets are shown once; store them now.");
-                Ok(())
-            }
-        }
-        MerchantCommand::List { json } => {
-            let merchants = engine
-                .merchants()
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            if json {
-                let list: Vec<_> = merchants
-                    .iter()
-                    .map(|m| serde_json::json!({
-                        "merchant_id": m.id, "name": m.name, "site_id": m.site_id, "site_login": m.site_login,
-                        "forbid_public_api": m.forbid_public_api, "callback_url": m.callback_url,
-                        "return_url": m.return_url, "url_hosts": m.url_hosts,
-                        "callback_statuses": m.callback_statuses,
-                        "test_public_key": m.test.public_key, "live_public_key": m.live.public_key,
-                    }))
-                    .collect();
-                print_json(&list)
-            } else {
-                for m in merchants {
-                    println!("{}\t{}\t{}\t{}", m.id, m.site_id, m.site_login, m.name);
-                }
-                Ok(())
-            }
-        }
-        MerchantCommand::Set {
-            id,
-            forbid_public_api,
-            callback_url,
-            frame_ancestors,
-            callback_statuses,
-            return_url,
-            url_hosts,
-        } => {
-            let url = |u: String| Some(u).filter(|u| !u.is_empty());
-            let m = engine
-                .change_merchant(
-                    id,
-                    MerchantChange {
-                        forbid_public_api,
-                        callback_url: callback_url.map(url),
-                        return_url: return_url.map(url),
-                        url_hosts: url_hosts.map(|hosts| {
-                            hosts
-                                .split(',')
-                                .map(str::trim)
-                                .filter(|h| !h.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        }),
-                        frame_ancestors,
-                        callback_statuses,
-                    },
-                )
-                .await
-                .map_err(p2p::fail)?;
-            println!(
-                "merchant {}: forbid_public_api={} callback_url={:?} return_url={:?} url_hosts={} frame_ancestors={:?} callback_statuses={}",
-                m.id,
-                m.forbid_public_api,
-                m.callback_url,
-                m.return_url,
-                m.url_hosts.join(","),
-                m.frame_ancestors,
-                m.callback_statuses.as_str()
-            );
-            Ok(())
-        }
-    }
-}
-
-fn parse_callback_statuses(text: &str) -> Result<kassa_domain::CallbackStatuses, String> {
-    kassa_domain::CallbackStatuses::parse(text)
-        .ok_or_else(|| format!("{text:?} is not all or final"))
 }
 
 fn minor(text: &str, currency: Currency, what: &str) -> anyhow::Result<i64> {

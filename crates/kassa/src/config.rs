@@ -32,7 +32,11 @@ pub struct Config {
     /// created as) `master.key` beside the SQLite file.
     pub master_key: Option<String>,
     pub callback_retry_secs: Vec<i64>,
+    /// Attempts per callback; also the most a merchant's own setting may be.
     pub callback_max_attempts: u32,
+    /// The bounds of a merchant's own retry delays.
+    pub callback_retry_min_secs: i64,
+    pub callback_retry_max_secs: i64,
     pub callback_timeout_ms: u64,
     /// Callback requests in flight at once on a node, and to one host.
     pub callback_max_in_flight: usize,
@@ -85,6 +89,8 @@ impl Default for Config {
             master_key: None,
             callback_retry_secs: engine.callback_retry_secs,
             callback_max_attempts: engine.callback_max_attempts,
+            callback_retry_min_secs: engine.callback_retry_min_secs,
+            callback_retry_max_secs: engine.callback_retry_max_secs,
             callback_timeout_ms: engine.callback_timeout_ms,
             callback_max_in_flight: engine.callback_max_in_flight,
             callback_per_host: engine.callback_per_host,
@@ -176,6 +182,12 @@ impl Config {
         if let Some(v) = parse_env("KASSA_CALLBACK_MAX_ATTEMPTS")? {
             self.callback_max_attempts = v;
         }
+        if let Some(v) = parse_env("KASSA_CALLBACK_RETRY_MIN_SECS")? {
+            self.callback_retry_min_secs = v;
+        }
+        if let Some(v) = parse_env("KASSA_CALLBACK_RETRY_MAX_SECS")? {
+            self.callback_retry_max_secs = v;
+        }
         if let Some(v) = parse_env("KASSA_CALLBACK_TIMEOUT_MS")? {
             self.callback_timeout_ms = v;
         }
@@ -230,6 +242,13 @@ impl Config {
         }
         if self.callback_max_attempts == 0 || self.callback_max_attempts > 100 {
             bail!("callback_max_attempts must be between 1 and 100");
+        }
+        if self.callback_retry_min_secs < 0
+            || self.callback_retry_max_secs < self.callback_retry_min_secs
+        {
+            bail!(
+                "callback_retry_min_secs must not be negative, nor above callback_retry_max_secs"
+            );
         }
         if !(14 * 60..=2 * 24 * 3600).contains(&self.invoice_ttl_secs) {
             bail!("invoice_ttl_secs must be between 840 (14 min) and 172800 (2 days)");
@@ -349,6 +368,8 @@ impl Config {
             public_base_url,
             callback_retry_secs: self.callback_retry_secs.clone(),
             callback_max_attempts: self.callback_max_attempts,
+            callback_retry_min_secs: self.callback_retry_min_secs,
+            callback_retry_max_secs: self.callback_retry_max_secs,
             callback_timeout_ms: self.callback_timeout_ms,
             callback_max_in_flight: self.callback_max_in_flight,
             callback_per_host: self.callback_per_host,
@@ -435,7 +456,20 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::redacted_url;
+    use super::{redacted_url, Config};
+
+    #[test]
+    fn a_merchants_retry_bounds_must_make_a_range() {
+        assert!(Config::default().check().is_ok());
+        for (min, max) in [(10, 5), (-1, 60)] {
+            let config = Config {
+                callback_retry_min_secs: min,
+                callback_retry_max_secs: max,
+                ..Config::default()
+            };
+            assert!(config.check().is_err(), "{min}..{max}");
+        }
+    }
 
     #[test]
     fn passwords_are_redacted() {

@@ -1,5 +1,6 @@
-//! The operator's admin API (`/admin-api/`): traders, cabinets, rates,
-//! amount rules, deals and disputes, bank notifications under review.
+//! The operator's admin API (`/admin-api/`): merchants' settings, traders,
+//! cabinets, rates, amount rules, deals and disputes, bank notifications
+//! under review.
 //!
 //! Every request carries `Authorization: Bearer <admin_token>` (the
 //! configuration's `admin_token`); with none configured the API answers 401
@@ -28,10 +29,17 @@ use crate::trader::{
 };
 use crate::AppState;
 
+mod merchants;
+
 const REALM: &str = "kassa-admin";
 
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
+        .route("/merchants", route(get(merchants::list_merchants)))
+        .route(
+            "/merchants/{id}",
+            route(get(merchants::get_merchant).patch(merchants::patch_merchant)),
+        )
         .route("/traders", route(get(list_traders).post(create_trader)))
         .route("/traders/{id}", route(get(get_trader)))
         .route(
