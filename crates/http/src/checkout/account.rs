@@ -105,7 +105,7 @@ pub async fn get_service(
 /// The merchant's balances in the key's mode, one resource per currency it
 /// has had money in (with `currency`, that one, zero when it has none).
 #[utoipa::path(get, path = "/api/balance", tag = "account",
-    params(("currency" = Option<String>, Query)),
+    params(("currency" = Option<String>, Query, pattern = "^[A-Z]{3,4}$")),
     security(("private_key" = [])),
     responses(
         (status = 200, body = Data<Vec<BalanceResource>>),
@@ -179,7 +179,7 @@ pub async fn balance(
 /// The merchant's statement of one UTC day in the key's mode, as CSV
 /// (columns in `docs/ledger.md`).
 #[utoipa::path(get, path = "/api/reports/daily", tag = "account",
-    params(("date" = String, Query, description = "YYYY-MM-DD")),
+    params(("date" = String, Query, format = Date, description = "A UTC day: YYYY-MM-DD.")),
     security(("private_key" = [])),
     responses(
         (status = 200, content_type = "text/csv", body = String),

@@ -11,7 +11,7 @@ use super::auth::public_key;
 use super::error::{ErrorList, FieldErrors};
 use super::parse::{form_flags, form_object, json_body};
 use super::render::{self, public_invoice};
-use super::request::{self, new_invoice, PrerequestBody, PublicInvoiceRequest};
+use super::request::{self, new_invoice, PaymentLinkForm, PrerequestBody, PublicInvoiceRequest};
 use super::response::{Data, Prerequest, PublicInvoice};
 use super::{created_status, query_pairs, query_value, read_body, CheckoutError, Result};
 use crate::field::Field;
@@ -81,7 +81,7 @@ pub async fn create_public(State(app): State<AppState>, body: Body) -> Result<Re
 /// `customer[email]`). Success redirects to the hosted page; errors are
 /// shown as a page.
 #[utoipa::path(post, path = "/public-api/payment-invoices/process", tag = "public",
-    request_body(content = PublicInvoiceRequest, content_type = "application/x-www-form-urlencoded"),
+    request_body(content = PaymentLinkForm, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 303, description = "To the hosted page."),
         (status = 400, description = "The error, as a page.", content_type = "text/html"),

@@ -28,6 +28,7 @@ pub struct InvoiceAttributes {
     pub service: Text,
     /// ISO 4217 code of the invoice's currency.
     #[serde(default)]
+    #[schema(value_type = String, pattern = "^[A-Z]{3,4}$")]
     pub currency: Text,
     #[serde(default)]
     pub amount: Amount,
@@ -107,6 +108,34 @@ impl ToSchema for PublicInvoiceRequest {
         <InvoiceAttributes as ToSchema>::schemas(schemas);
     }
 }
+
+/// The payment link's form: the public creation's fields as text, nested
+/// ones by bracketed names (`customer[email]`, `return_urls[success]`).
+pub struct PaymentLinkForm;
+
+impl PartialSchema for PaymentLinkForm {
+    fn schema() -> RefOr<Schema> {
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let mut form = ObjectBuilder::new().schema_type(Type::Object);
+        for name in ["public_key", "service", "currency", "amount"] {
+            form = form.property(name, text()).required(name);
+        }
+        for name in [
+            "reference_id",
+            "flow",
+            "description",
+            "return_url",
+            "callback_url",
+            "expires",
+            "test_mode",
+        ] {
+            form = form.property(name, text());
+        }
+        form.additional_properties(Some(text())).into()
+    }
+}
+
+impl ToSchema for PaymentLinkForm {}
 
 /// `POST /api/payment-invoices`: a JSON:API document.
 #[derive(Default, Deserialize, ToSchema)]
