@@ -6,7 +6,7 @@
 //! invoice's callbacks go out one after another, in the order they were
 //! owed, across retries and nodes: the claim takes a callback only when no
 //! earlier one of its invoice is pending (waiting for a retry or held by a
-//! node), so only one failed for good lets the next go past it.
+//! node). One failed for good no longer holds the later ones back.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
