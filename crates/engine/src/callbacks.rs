@@ -113,6 +113,25 @@ pub fn standard_webhook_signature(
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// What became of a callback handed to [`Engine::deliver`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// The merchant is not sent such callbacks: done, with no attempt.
+    NotSent,
+    Delivered,
+    /// The attempt failed; `for_good` when it was the last allowed.
+    Failed {
+        for_good: bool,
+    },
+}
+
+impl Delivery {
+    /// Whether the callback left `pending`: the next of its invoice may go.
+    pub(crate) fn ended(self) -> bool {
+        !matches!(self, Delivery::Failed { for_good: false })
+    }
+}
+
 impl Engine {
     /// Delay before a merchant's attempt after `attempts` failed ones: on
     /// its own schedule when it has one, else on the operator's. A schedule
@@ -189,10 +208,8 @@ impl Engine {
         Ok(callback)
     }
 
-    /// Makes one attempt and records it: whether it was delivered, or None
-    /// when the merchant is not sent such callbacks (it is then done, with
-    /// no attempt).
-    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<Option<bool>> {
+    /// Makes one attempt and records it.
+    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<Delivery> {
         let merchant_id = callback.merchant_id.clone();
         let invoice_id = callback.invoice_id.clone();
         let (merchant, attempts): (Merchant, Vec<CallbackAttempt>) = self
@@ -210,7 +227,7 @@ impl Engine {
             callback.lease_until_secs = 0;
             self.write(move |tx| Ok(tx.update_callback(&callback)?))
                 .await?;
-            return Ok(None);
+            return Ok(Delivery::NotSent);
         }
         let at_secs = self.now_secs();
         let outcome = match self.callback_secret(&merchant, callback.test_mode) {
@@ -253,13 +270,19 @@ impl Engine {
             transaction_status: callback.transaction_status.clone(),
             error,
         };
+        let delivery = match callback.state {
+            CallbackState::Done => Delivery::Delivered,
+            state => Delivery::Failed {
+                for_good: state == CallbackState::Failed,
+            },
+        };
         self.write(move |tx| {
             tx.insert_callback_attempt(&attempt)?;
             tx.update_callback(&callback)?;
             Ok(())
         })
         .await?;
-        Ok(Some(status == "done"))
+        Ok(delivery)
     }
 
     async fn post(

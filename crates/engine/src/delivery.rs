@@ -4,7 +4,9 @@
 //! own and a circuit that opens when it keeps failing, so a slow or dead
 //! endpoint costs its own merchant's callbacks, never the others'. An
 //! invoice's callbacks go out one after another, in the order they were
-//! owed.
+//! owed, across retries and nodes: the claim takes a callback only when no
+//! earlier one of its invoice is pending (waiting for a retry or held by a
+//! node). One failed for good no longer holds the later ones back.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use kassa_domain::Callback;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::callbacks::Delivery;
 use crate::{Engine, EngineResult};
 
 /// How long a claimed callback belongs to the node that claimed it beyond
@@ -43,7 +46,10 @@ struct Host {
 #[derive(Default)]
 struct State {
     hosts: HashMap<String, Host>,
-    /// Invoices with a runner, and the callbacks waiting behind it.
+    /// Invoices with a runner, and the callbacks waiting behind it. The
+    /// claim hands out one callback of an invoice at a time, so a line holds
+    /// more only in the rare case of one claimed again here; it still goes
+    /// out after the one under way.
     lines: HashMap<String, VecDeque<Callback>>,
     /// Callbacks claimed and not finished, on every host.
     queued: usize,
@@ -332,18 +338,21 @@ impl Engine {
             };
             let host = host_of(&next.url);
             let id = next.id.clone();
-            if !self
+            let ended = !self
                 .pipeline
                 .stopping
                 .load(std::sync::atomic::Ordering::Relaxed)
-            {
-                self.deliver_in_pipeline(next, &host).await;
-            }
+                && self.deliver_in_pipeline(next, &host).await;
             self.pipeline.finish(&id, &host);
+            if ended {
+                // The next callback of its invoice may be claimable now.
+                self.wake_callbacks.notify_one();
+            }
         }
     }
 
-    async fn deliver_in_pipeline(&self, callback: Callback, host: &str) {
+    /// Returns whether the callback left `pending`.
+    async fn deliver_in_pipeline(&self, callback: Callback, host: &str) -> bool {
         let pipeline = &self.pipeline;
         let now = self.now_secs();
         if let Gate::Wait(until) = pipeline.gate(host, now) {
@@ -363,7 +372,7 @@ impl Engine {
             if let Err(e) = result {
                 tracing::error!(error = %e, "putting off a callback failed");
             }
-            return;
+            return false;
         }
         let host_slots = pipeline.host_slots(host);
         let _host: OwnedSemaphorePermit = host_slots.acquire_owned().await.expect("never closed");
@@ -374,9 +383,17 @@ impl Engine {
             .await
             .expect("never closed");
         match self.deliver(callback).await {
-            Ok(Some(delivered)) => pipeline.outcome(host, delivered, self.now_secs()),
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "callback bookkeeping failed"),
+            Ok(delivery) => {
+                if delivery != Delivery::NotSent {
+                    let delivered = delivery == Delivery::Delivered;
+                    pipeline.outcome(host, delivered, self.now_secs());
+                }
+                delivery.ended()
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "callback bookkeeping failed");
+                false
+            }
         }
     }
 

@@ -1,5 +1,6 @@
 //! The callback pipeline under load: a receiver that hangs holds only its own
-//! host's slots, and an invoice's callbacks still arrive in order.
+//! host's slots, and an invoice's callbacks still arrive in order, also when
+//! one waits for its retry.
 
 mod common;
 mod receiver;
@@ -108,6 +109,53 @@ async fn an_invoices_callbacks_arrive_in_order_under_the_pool() {
     for id in &ids {
         assert_eq!(seen[id], ["process_pending", "processed"], "{id}");
     }
+}
+
+/// The webhook ids of the requests, in the order they came.
+fn webhook_ids(received: &[receiver::Received]) -> Vec<String> {
+    received
+        .iter()
+        .map(|r| r.header("webhook-id").to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_waiting_for_its_retry_is_not_overtaken() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start(&[500], 200);
+    let invoice = create(&app, &app.merchant, "processed", &receiver.url()).await;
+    receiver.wait_for(1).await;
+    // The first callback waits for its retry; the second, due all along,
+    // waits behind it.
+    receiver.stays_at(1).await;
+    let callbacks = app.engine().callbacks(invoice.clone()).await.unwrap();
+    assert_eq!(callbacks.len(), 2, "{callbacks:?}");
+    assert_eq!(
+        (callbacks[0].attempts, callbacks[1].attempts),
+        (1, 0),
+        "{callbacks:?}"
+    );
+    assert!(callbacks[1].next_attempt_at_secs < callbacks[0].next_attempt_at_secs);
+
+    app.advance_secs(10);
+    let received = receiver.wait_for(3).await;
+    let (first, second) = (callbacks[0].id.clone(), callbacks[1].id.clone());
+    assert_eq!(webhook_ids(&received), [first.clone(), first, second]);
+    assert_eq!(received[2].status(), "processed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_failed_for_good_holds_back_no_other() {
+    let app = TestApp::spawn_with(|c| c.callback_max_attempts = 1).await;
+    let receiver = Receiver::start(&[500], 200);
+    let invoice = create(&app, &app.merchant, "processed", &receiver.url()).await;
+    let received = receiver.wait_for(2).await;
+    let callbacks = app.engine().callbacks(invoice).await.unwrap();
+    assert_eq!(
+        webhook_ids(&received),
+        [callbacks[0].id.clone(), callbacks[1].id.clone()]
+    );
+    assert_eq!(callbacks[0].state, kassa_domain::CallbackState::Failed);
 }
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-tests";

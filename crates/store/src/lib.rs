@@ -56,7 +56,8 @@ pub enum Cursor {
 pub struct CallbackCounts {
     /// Pending: not yet delivered, not given up.
     pub owed: u64,
-    /// Pending and claimable now.
+    /// Pending and claimable now (due, not leased, and first of its
+    /// invoice's pending callbacks).
     pub due: u64,
     /// Pending and claimed by a node whose lease has not run out.
     pub leased: u64,
@@ -125,7 +126,10 @@ pub trait Tx {
     fn update_callback(&mut self, callback: &Callback) -> StoreResult<()>;
     fn callback(&mut self, id: &str) -> StoreResult<Option<Callback>>;
     fn callbacks_for_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Callback>>;
-    /// Pending callbacks due at `now_secs` whose lease has run out.
+    /// Pending callbacks due at `now_secs` whose lease has run out and with
+    /// no earlier pending callback of their invoice: an invoice's callbacks
+    /// are claimed one at a time, in the order they were owed, across retries
+    /// and nodes. One failed for good holds back none behind it.
     fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
     /// How many callbacks are owed, due, leased and failed at `now_secs`.
     fn callback_counts(&mut self, now_secs: i64) -> StoreResult<CallbackCounts>;

@@ -26,7 +26,13 @@ use serde_json::Value;
 
 use crate::{CallbackCounts, Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_callback_lines.sql"),
+    ),
+];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6b_61_73_73_61;
@@ -939,12 +945,21 @@ impl Tx for PgTx<'_> {
     }
 
     fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>> {
+        // The head of each invoice's line only: one behind an earlier pending
+        // callback of its invoice waits for that one (callbacks_line). The
+        // earlier ones are read unlocked, and a row another node holds is
+        // still seen as pending: a callback leaves `pending` only for good,
+        // so a claim that finds none before it cannot be overtaken.
         let sql = self.claim(
-            "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
-             ORDER BY next_attempt_at, created_seq LIMIT $2",
+            "SELECT doc FROM callbacks c WHERE c.state = 'pending' AND c.next_attempt_at <= $1 AND c.lease_until <= $1
+               AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.invoice_id = c.invoice_id
+                               AND e.state = 'pending' AND e.created_seq < c.created_seq)
+             ORDER BY c.next_attempt_at, c.created_seq LIMIT $2",
             claiming!(
-                "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
-             ORDER BY next_attempt_at, created_seq LIMIT $2"
+                "SELECT doc FROM callbacks c WHERE c.state = 'pending' AND c.next_attempt_at <= $1 AND c.lease_until <= $1
+               AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.invoice_id = c.invoice_id
+                               AND e.state = 'pending' AND e.created_seq < c.created_seq)
+             ORDER BY c.next_attempt_at, c.created_seq LIMIT $2"
             ),
         );
         self.docs(sql, &[&now_secs, &(limit as i64)])
@@ -954,10 +969,13 @@ impl Tx for PgTx<'_> {
         let row = self
             .query_opt(
                 "SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0)::BIGINT,
-                    COALESCE(SUM(CASE WHEN state = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1 THEN 1 ELSE 0 END), 0)::BIGINT,
+                    COALESCE(SUM(CASE WHEN state = 'pending' AND next_attempt_at <= $1 AND lease_until <= $1
+                        AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.invoice_id = c.invoice_id
+                                        AND e.state = 'pending' AND e.created_seq < c.created_seq)
+                        THEN 1 ELSE 0 END), 0)::BIGINT,
                     COALESCE(SUM(CASE WHEN state = 'pending' AND lease_until > $1 THEN 1 ELSE 0 END), 0)::BIGINT,
                     COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0)::BIGINT
-             FROM callbacks",
+             FROM callbacks c",
                 &[&now_secs],
             )?
             .ok_or_else(|| StoreError::Backend("callback counts: no row".into()))?;

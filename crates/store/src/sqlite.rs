@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_ledger_payouts.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_callback_lines.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
@@ -610,9 +614,13 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn due_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>> {
+        // The head of each invoice's line only: one behind an earlier pending
+        // callback of its invoice waits for that one (callbacks_line).
         self.docs(
-            "SELECT doc FROM callbacks WHERE state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
-             ORDER BY next_attempt_at, created_seq LIMIT ?2",
+            "SELECT doc FROM callbacks c WHERE c.state = 'pending' AND c.next_attempt_at <= ?1 AND c.lease_until <= ?1
+               AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.invoice_id = c.invoice_id
+                               AND e.state = 'pending' AND e.created_seq < c.created_seq)
+             ORDER BY c.next_attempt_at, c.created_seq LIMIT ?2",
             params![now_secs, limit as i64],
         )
     }
@@ -622,10 +630,13 @@ impl Tx for SqliteTx<'_> {
             .conn
             .prepare_cached(
                 "SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END), 0),
-                    COALESCE(SUM(CASE WHEN state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1 THEN 1 ELSE 0 END), 0),
+                    COALESCE(SUM(CASE WHEN state = 'pending' AND next_attempt_at <= ?1 AND lease_until <= ?1
+                        AND NOT EXISTS (SELECT 1 FROM callbacks e WHERE e.invoice_id = c.invoice_id
+                                        AND e.state = 'pending' AND e.created_seq < c.created_seq)
+                        THEN 1 ELSE 0 END), 0),
                     COALESCE(SUM(CASE WHEN state = 'pending' AND lease_until > ?1 THEN 1 ELSE 0 END), 0),
                     COALESCE(SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END), 0)
-             FROM callbacks",
+             FROM callbacks c",
             )
             .map_err(backend)?;
         stmt.query_row(params![now_secs], |r| {

@@ -1,7 +1,8 @@
 //! The PostgreSQL store against a real server: the SQLite store's scenarios
-//! (commits and rollbacks, uniqueness, cursors, durability), plus what several
-//! nodes on one database rely on: one winner among racing holds, one winner
-//! among racing inserts of a reference id, concurrent migrations.
+//! (commits and rollbacks, uniqueness, cursors, durability, callback order),
+//! plus what several nodes on one database rely on: one winner among racing
+//! holds, one winner among racing inserts of a reference id, concurrent
+//! migrations.
 //!
 //! Each test makes a database of its own and drops it at the end. Without a
 //! server the tests pass with a notice, unless `CI` is set: then they fail.
@@ -119,6 +120,12 @@ async fn reference_ids_are_unique_per_merchant_and_mode() {
 async fn cursors_walk_both_ways() {
     let Some(db) = TestDb::create() else { return };
     scenarios::cursors_walk_both_ways(db.open(2)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invoices_callbacks_are_claimed_in_order() {
+    let Some(db) = TestDb::create() else { return };
+    scenarios::an_invoices_callbacks_are_claimed_in_order(db.open(2)).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

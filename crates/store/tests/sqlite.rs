@@ -1,5 +1,6 @@
 //! The SQLite store through a real file: group commit, savepoint isolation,
-//! uniqueness, cursors, and durability across reopening.
+//! uniqueness, cursors, durability across reopening, and the order in which
+//! an invoice's callbacks are claimed.
 
 mod scenarios;
 
@@ -36,4 +37,10 @@ async fn cursors_walk_both_ways() {
 async fn what_was_acknowledged_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     scenarios::what_was_acknowledged_survives_reopening(|| open(&dir)).await;
+}
+
+#[tokio::test]
+async fn an_invoices_callbacks_are_claimed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    scenarios::an_invoices_callbacks_are_claimed_in_order(open(&dir)).await;
 }

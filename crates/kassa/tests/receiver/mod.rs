@@ -23,6 +23,8 @@ pub const GRACE: Duration = Duration::from_millis(300);
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// When the request came (before it was answered).
+    pub at: std::time::Instant,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -116,6 +118,7 @@ async fn record(
     body: Bytes,
 ) -> StatusCode {
     shared.received.lock().unwrap().push(Received {
+        at: std::time::Instant::now(),
         path: uri.path().to_string(),
         headers,
         body,

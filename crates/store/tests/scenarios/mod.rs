@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use kassa_domain::catalog::default_catalog;
-use kassa_domain::{Currency, Invoice, InvoiceStatus, PaymentFlow, Resolution, Source};
+use kassa_domain::{
+    Callback, CallbackFace, CallbackState, Currency, Invoice, InvoiceStatus, PaymentFlow,
+    Resolution, Source,
+};
 use kassa_store::{read, write, Cursor, Store, StoreError};
 
 pub fn invoice(id: &str, reference_id: &str) -> Invoice {
@@ -180,4 +183,72 @@ pub async fn what_was_acknowledged_survives_reopening(open: impl Fn() -> Arc<dyn
         .map(|s| s.code.clone())
         .collect();
     assert_eq!(codes, expected, "services come back in insertion order");
+}
+
+fn callback(id: &str, invoice_id: &str) -> Callback {
+    Callback {
+        id: id.into(),
+        invoice_id: invoice_id.into(),
+        merchant_id: "mer_1".into(),
+        test_mode: true,
+        face: CallbackFace::Checkout,
+        url: "https://shop.example/cb".into(),
+        transaction_status: "process_pending".into(),
+        snapshot: serde_json::Value::Null,
+        state: CallbackState::Pending,
+        attempts: 0,
+        created_at_secs: 1,
+        next_attempt_at_secs: 1,
+        lease_until_secs: 0,
+    }
+}
+
+/// A claim takes an invoice's callbacks one at a time, in the order they were
+/// owed: one behind an earlier pending callback (waiting for a retry, or
+/// leased) is not due; one failed for good holds nothing back.
+pub async fn an_invoices_callbacks_are_claimed_in_order(store: Arc<dyn Store>) {
+    write(&*store, |tx| -> Result<(), StoreError> {
+        for (id, invoice) in [("cb_1", "cpi_a"), ("cb_2", "cpi_a"), ("cb_3", "cpi_b")] {
+            tx.insert_callback(&callback(id, invoice))?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let due = |now: i64| {
+        let store = store.clone();
+        async move {
+            let due = write(&*store, move |tx| tx.due_callbacks(now, 10))
+                .await
+                .unwrap();
+            let mut ids: Vec<_> = due.into_iter().map(|c| c.id).collect();
+            ids.sort();
+            ids
+        }
+    };
+    let set = |id: &'static str, change: fn(&mut Callback)| {
+        let store = store.clone();
+        async move {
+            write(&*store, move |tx| {
+                let mut cb = tx.callback(id)?.expect("callback");
+                change(&mut cb);
+                tx.update_callback(&cb)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(due(5).await, ["cb_1", "cb_3"]);
+    // The first waits for its retry: the second waits behind it.
+    set("cb_1", |cb| cb.next_attempt_at_secs = 100).await;
+    assert_eq!(due(5).await, ["cb_3"]);
+    let counts = read(&*store, |tx| tx.callback_counts(5)).await.unwrap();
+    assert_eq!((counts.owed, counts.due), (3, 1), "{counts:?}");
+    assert_eq!(due(100).await, ["cb_1", "cb_3"]);
+    // Leased by a node: the same.
+    set("cb_1", |cb| cb.lease_until_secs = 200).await;
+    assert_eq!(due(150).await, ["cb_3"]);
+    // Failed for good: the next goes.
+    set("cb_1", |cb| cb.state = CallbackState::Failed).await;
+    assert_eq!(due(150).await, ["cb_2", "cb_3"]);
 }
