@@ -8,64 +8,110 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::Deserialize;
 
-#[derive(Clone, Debug, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
+/// Every setting, once: its type, its default and, for the engine's, the
+/// `EngineConfig` field it feeds. From this table come the `Config` struct
+/// read from TOML, its defaults, the `KASSA_<NAME>` variable of each, and
+/// what `engine_config` copies.
+macro_rules! settings {
+    ($defaults:ident; $($(#[doc = $doc:literal])* $name:ident: $ty:ty = $default:expr $(=> $engine:ident)?,)*) => {
+        #[derive(Clone, Debug, Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct Config {
+            $($(#[doc = $doc])* pub $name: $ty,)*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                // The engine's defaults are its own; the table names them.
+                let $defaults = kassa_engine::EngineConfig::default();
+                Config { $($name: $default,)* }
+            }
+        }
+
+        impl Config {
+            /// Every setting's name, as TOML writes it.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($name),)*];
+
+            /// `KASSA_<NAME>` overrides each setting; an empty one is unset.
+            fn apply_env(&mut self) -> anyhow::Result<()> {
+                $(
+                    let var = env_name(stringify!($name));
+                    if let Some(text) = env(&var) {
+                        self.$name = FromEnv::from_env(&text)
+                            .with_context(|| format!("{var}={text}"))?;
+                    }
+                )*
+                Ok(())
+            }
+
+            /// The engine's settings, copied into its configuration.
+            fn feed_engine(&self, engine: &mut kassa_engine::EngineConfig) {
+                $($(engine.$engine = self.$name.clone();)?)*
+            }
+        }
+    };
+}
+
+settings! {
+    engine;
     /// Address the HTTP server listens on.
-    pub listen: String,
+    listen: String = "127.0.0.1:8080".into(),
     /// Address the admin API listens on, alone; when set, `listen` does not
     /// serve it. Absent: the admin API is served on `listen`.
-    pub admin_listen: Option<String>,
+    admin_listen: Option<String> = None,
     /// The longest a client may take to send a request head, counted from
     /// when the server waits for it; a kept-alive connection left idle as
     /// long is closed.
-    pub http_header_timeout_ms: u64,
+    http_header_timeout_ms: u64 = 10_000,
     /// The longest a client may take to send a request body after its head.
-    pub http_body_timeout_ms: u64,
+    http_body_timeout_ms: u64 = 30_000,
     /// Connections each listener serves at once; more wait to be accepted.
-    pub http_max_connections: usize,
+    http_max_connections: usize = 10_000,
     /// Base of the links handed out (`hpp_url`); defaults to `http://<listen>`.
-    pub public_base_url: Option<String>,
-    /// `sqlite://PATH` (or a plain path) for the embedded store.
-    pub database_url: String,
+    public_base_url: Option<String> = None,
+    /// `sqlite://PATH` (or a plain path) for the embedded store, or a
+    /// `postgres://` URL.
+    database_url: String = "sqlite://kassa-data/kassa.sqlite".into(),
     /// 32 bytes in base64 sealing stored secrets; when absent, read from (or
     /// created as) `master.key` beside the SQLite file.
-    pub master_key: Option<String>,
-    pub callback_retry_secs: Vec<i64>,
+    master_key: Option<String> = None,
+    /// Delay before each retry of a callback; the last one repeats.
+    callback_retry_secs: Vec<i64> = engine.callback_retry_secs => callback_retry_secs,
     /// Attempts per callback; also the most a merchant's own setting may be.
-    pub callback_max_attempts: u32,
+    callback_max_attempts: u32 = engine.callback_max_attempts => callback_max_attempts,
     /// The bounds of a merchant's own retry delays.
-    pub callback_retry_min_secs: i64,
-    pub callback_retry_max_secs: i64,
-    pub callback_timeout_ms: u64,
+    callback_retry_min_secs: i64 = engine.callback_retry_min_secs => callback_retry_min_secs,
+    callback_retry_max_secs: i64 = engine.callback_retry_max_secs => callback_retry_max_secs,
+    callback_timeout_ms: u64 = engine.callback_timeout_ms => callback_timeout_ms,
     /// Callback requests in flight at once on a node, and to one host.
-    pub callback_max_in_flight: usize,
-    pub callback_per_host: usize,
-    pub allow_private_callback_urls: bool,
-    pub invoice_ttl_secs: i64,
-    pub worker_poll_ms: u64,
+    callback_max_in_flight: usize = engine.callback_max_in_flight => callback_max_in_flight,
+    callback_per_host: usize = engine.callback_per_host => callback_per_host,
+    allow_private_callback_urls: bool =
+        engine.allow_private_callback_urls => allow_private_callback_urls,
+    invoice_ttl_secs: i64 = engine.invoice_ttl_secs => invoice_ttl_secs,
+    worker_poll_ms: u64 = engine.worker_poll_ms => worker_poll_ms,
     /// Lifetime of a `book_cabinet` hold.
-    pub hold_ttl_secs: i64,
+    hold_ttl_secs: i64 = engine.hold_ttl_secs => hold_ttl_secs,
     /// Time a customer has to pay a P2P deal.
-    pub deal_ttl_secs: i64,
+    deal_ttl_secs: i64 = engine.deal_ttl_secs => deal_ttl_secs,
     /// Expiry of a Merchant API invoice.
-    pub p2p_invoice_ttl_secs: i64,
+    p2p_invoice_ttl_secs: i64 = engine.p2p_invoice_ttl_secs => p2p_invoice_ttl_secs,
     /// Time a payout has to be taken and paid before it fails.
-    pub payout_ttl_secs: i64,
+    payout_ttl_secs: i64 = engine.payout_ttl_secs => payout_ttl_secs,
     /// Bearer token of the admin API (`/admin-api/`); absent: the admin API
     /// answers 401 to everyone.
-    pub admin_token: Option<String>,
+    admin_token: Option<String> = None,
     /// Connections each node keeps to PostgreSQL at most.
-    pub db_pool_size: usize,
+    db_pool_size: usize = 16,
     /// The longest a request waits on the database (a connection, its
     /// transaction, the commit) before it is answered 503; also how long
     /// connecting to PostgreSQL may take.
-    pub db_timeout_ms: u64,
+    db_timeout_ms: u64 = engine.store_timeout_ms => store_timeout_ms,
     /// PostgreSQL cancels a statement that runs longer, and ends a session
     /// left idle inside a transaction as long.
-    pub db_statement_timeout_ms: u64,
+    db_statement_timeout_ms: u64 = 5_000,
     /// `tracing` filter, e.g. `info` or `kassa=debug`.
-    pub log: String,
+    log: String = "info".into(),
 }
 
 /// Where the store lives.
@@ -75,55 +121,48 @@ pub enum Database {
     Postgres(String),
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        let engine = kassa_engine::EngineConfig::default();
-        Config {
-            listen: "127.0.0.1:8080".into(),
-            admin_listen: None,
-            http_header_timeout_ms: 10_000,
-            http_body_timeout_ms: 30_000,
-            http_max_connections: 10_000,
-            public_base_url: None,
-            database_url: "sqlite://kassa-data/kassa.sqlite".into(),
-            master_key: None,
-            callback_retry_secs: engine.callback_retry_secs,
-            callback_max_attempts: engine.callback_max_attempts,
-            callback_retry_min_secs: engine.callback_retry_min_secs,
-            callback_retry_max_secs: engine.callback_retry_max_secs,
-            callback_timeout_ms: engine.callback_timeout_ms,
-            callback_max_in_flight: engine.callback_max_in_flight,
-            callback_per_host: engine.callback_per_host,
-            allow_private_callback_urls: engine.allow_private_callback_urls,
-            invoice_ttl_secs: engine.invoice_ttl_secs,
-            worker_poll_ms: engine.worker_poll_ms,
-            hold_ttl_secs: engine.hold_ttl_secs,
-            deal_ttl_secs: engine.deal_ttl_secs,
-            p2p_invoice_ttl_secs: engine.p2p_invoice_ttl_secs,
-            payout_ttl_secs: engine.payout_ttl_secs,
-            admin_token: None,
-            db_pool_size: 16,
-            db_timeout_ms: engine.store_timeout_ms,
-            db_statement_timeout_ms: 5_000,
-            log: "info".into(),
-        }
-    }
+fn env_name(setting: &str) -> String {
+    format!("KASSA_{}", setting.to_ascii_uppercase())
 }
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn parse_env<T: std::str::FromStr>(name: &str) -> anyhow::Result<Option<T>>
-where
-    T::Err: std::fmt::Display,
-{
-    env(name)
-        .map(|v| {
-            v.parse::<T>()
-                .map_err(|e| anyhow::anyhow!("{name}={v}: {e}"))
-        })
-        .transpose()
+/// A setting's value as a variable writes it: text, a number, `true` or
+/// `false`, a list as `10,30,60`.
+trait FromEnv: Sized {
+    fn from_env(text: &str) -> anyhow::Result<Self>;
+}
+
+macro_rules! from_env_by_parse {
+    ($($t:ty),*) => {$(
+        impl FromEnv for $t {
+            fn from_env(text: &str) -> anyhow::Result<Self> {
+                text.trim().parse().map_err(|e| anyhow::anyhow!("{e}"))
+            }
+        }
+    )*};
+}
+
+from_env_by_parse!(u32, u64, i64, usize, bool);
+
+impl FromEnv for String {
+    fn from_env(text: &str) -> anyhow::Result<Self> {
+        Ok(text.to_string())
+    }
+}
+
+impl<T: FromEnv> FromEnv for Option<T> {
+    fn from_env(text: &str) -> anyhow::Result<Self> {
+        T::from_env(text).map(Some)
+    }
+}
+
+impl FromEnv for Vec<i64> {
+    fn from_env(text: &str) -> anyhow::Result<Self> {
+        text.split(',').map(i64::from_env).collect()
+    }
 }
 
 impl Config {
@@ -145,95 +184,6 @@ impl Config {
         config.apply_env()?;
         config.check()?;
         Ok(config)
-    }
-
-    fn apply_env(&mut self) -> anyhow::Result<()> {
-        if let Some(v) = env("KASSA_LISTEN") {
-            self.listen = v;
-        }
-        if let Some(v) = env("KASSA_ADMIN_LISTEN") {
-            self.admin_listen = Some(v);
-        }
-        if let Some(v) = parse_env("KASSA_HTTP_HEADER_TIMEOUT_MS")? {
-            self.http_header_timeout_ms = v;
-        }
-        if let Some(v) = parse_env("KASSA_HTTP_BODY_TIMEOUT_MS")? {
-            self.http_body_timeout_ms = v;
-        }
-        if let Some(v) = parse_env("KASSA_HTTP_MAX_CONNECTIONS")? {
-            self.http_max_connections = v;
-        }
-        if let Some(v) = env("KASSA_PUBLIC_BASE_URL") {
-            self.public_base_url = Some(v);
-        }
-        if let Some(v) = env("KASSA_DATABASE_URL") {
-            self.database_url = v;
-        }
-        if let Some(v) = env("KASSA_MASTER_KEY") {
-            self.master_key = Some(v);
-        }
-        if let Some(v) = env("KASSA_CALLBACK_RETRY_SECS") {
-            self.callback_retry_secs = v
-                .split(',')
-                .map(|s| s.trim().parse::<i64>())
-                .collect::<Result<_, _>>()
-                .with_context(|| format!("KASSA_CALLBACK_RETRY_SECS={v}"))?;
-        }
-        if let Some(v) = parse_env("KASSA_CALLBACK_MAX_ATTEMPTS")? {
-            self.callback_max_attempts = v;
-        }
-        if let Some(v) = parse_env("KASSA_CALLBACK_RETRY_MIN_SECS")? {
-            self.callback_retry_min_secs = v;
-        }
-        if let Some(v) = parse_env("KASSA_CALLBACK_RETRY_MAX_SECS")? {
-            self.callback_retry_max_secs = v;
-        }
-        if let Some(v) = parse_env("KASSA_CALLBACK_TIMEOUT_MS")? {
-            self.callback_timeout_ms = v;
-        }
-        if let Some(v) = parse_env("KASSA_CALLBACK_MAX_IN_FLIGHT")? {
-            self.callback_max_in_flight = v;
-        }
-        if let Some(v) = parse_env("KASSA_CALLBACK_PER_HOST")? {
-            self.callback_per_host = v;
-        }
-        if let Some(v) = parse_env("KASSA_ALLOW_PRIVATE_CALLBACK_URLS")? {
-            self.allow_private_callback_urls = v;
-        }
-        if let Some(v) = parse_env("KASSA_INVOICE_TTL_SECS")? {
-            self.invoice_ttl_secs = v;
-        }
-        if let Some(v) = parse_env("KASSA_WORKER_POLL_MS")? {
-            self.worker_poll_ms = v;
-        }
-        if let Some(v) = parse_env("KASSA_HOLD_TTL_SECS")? {
-            self.hold_ttl_secs = v;
-        }
-        if let Some(v) = parse_env("KASSA_DEAL_TTL_SECS")? {
-            self.deal_ttl_secs = v;
-        }
-        if let Some(v) = parse_env("KASSA_P2P_INVOICE_TTL_SECS")? {
-            self.p2p_invoice_ttl_secs = v;
-        }
-        if let Some(v) = parse_env("KASSA_PAYOUT_TTL_SECS")? {
-            self.payout_ttl_secs = v;
-        }
-        if let Some(v) = env("KASSA_ADMIN_TOKEN") {
-            self.admin_token = Some(v);
-        }
-        if let Some(v) = parse_env("KASSA_DB_POOL_SIZE")? {
-            self.db_pool_size = v;
-        }
-        if let Some(v) = parse_env("KASSA_DB_TIMEOUT_MS")? {
-            self.db_timeout_ms = v;
-        }
-        if let Some(v) = parse_env("KASSA_DB_STATEMENT_TIMEOUT_MS")? {
-            self.db_statement_timeout_ms = v;
-        }
-        if let Some(v) = env("KASSA_LOG") {
-            self.log = v;
-        }
-        Ok(())
     }
 
     fn check(&self) -> anyhow::Result<()> {
@@ -364,29 +314,17 @@ impl Config {
         &self,
         public_base_url: String,
     ) -> anyhow::Result<kassa_engine::EngineConfig> {
-        Ok(kassa_engine::EngineConfig {
+        let mut engine = kassa_engine::EngineConfig {
             public_base_url,
-            callback_retry_secs: self.callback_retry_secs.clone(),
-            callback_max_attempts: self.callback_max_attempts,
-            callback_retry_min_secs: self.callback_retry_min_secs,
-            callback_retry_max_secs: self.callback_retry_max_secs,
-            callback_timeout_ms: self.callback_timeout_ms,
-            callback_max_in_flight: self.callback_max_in_flight,
-            callback_per_host: self.callback_per_host,
-            allow_private_callback_urls: self.allow_private_callback_urls,
-            invoice_ttl_secs: self.invoice_ttl_secs,
-            worker_poll_ms: self.worker_poll_ms,
-            hold_ttl_secs: self.hold_ttl_secs,
-            deal_ttl_secs: self.deal_ttl_secs,
-            p2p_invoice_ttl_secs: self.p2p_invoice_ttl_secs,
-            payout_ttl_secs: self.payout_ttl_secs,
-            store_timeout_ms: self.db_timeout_ms,
             master_key: self.master_key()?,
             admin_token_sha256: self
                 .admin_token
                 .as_deref()
                 .map(kassa_engine::secrets::sha256_hex),
-        })
+            ..kassa_engine::EngineConfig::default()
+        };
+        self.feed_engine(&mut engine);
+        Ok(engine)
     }
 }
 
@@ -468,6 +406,28 @@ mod tests {
                 ..Config::default()
             };
             assert!(config.check().is_err(), "{min}..{max}");
+        }
+    }
+
+    /// The table of docs/configuration.md has a row for every setting, with
+    /// its variable, and no row for a setting that is gone.
+    #[test]
+    fn every_setting_is_documented() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let rows: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split('`').next())
+            .collect();
+        for name in Config::NAMES {
+            let row = format!("| `{name}` | `{}`", super::env_name(name));
+            assert!(doc.contains(&row), "docs/configuration.md lacks {row}");
+        }
+        for row in rows {
+            assert!(
+                Config::NAMES.contains(&row),
+                "docs/configuration.md names `{row}`, which is no setting"
+            );
         }
     }
 
