@@ -33,20 +33,23 @@ pub struct CreateInvoiceRequest {
     /// A decimal string with at most the currency's decimal places:
     /// `"1000.00"`; never a JSON number.
     #[serde(default)]
-    #[schema(value_type = String, example = "1000.00", required = true)]
+    #[schema(value_type = String, example = "1000.00", pattern = r"^[0-9]{1,12}(\.[0-9]{1,8})?$", required = true)]
     pub amount: TextOrNumber,
     /// ISO 4217 code; payouts are made in the currencies the operator pays
     /// out in.
     #[serde(default)]
-    #[schema(value_type = String, example = "RUB", required = true)]
+    #[schema(value_type = String, example = "RUB", pattern = "^[A-Z]{3,4}$", required = true)]
     pub currency: Text,
-    /// Where callbacks go.
+    /// Where callbacks go: an `http` or `https` URL.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, example = "https://shop.example/kassa/notify",
+        pattern = "^https?://[a-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$",
+        max_length = 2048, required = true)]
     pub notification_url: Text,
     /// Sent back in each callback's `X-Notification-Token`: printable ASCII.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, pattern = "^[ -~]{1,255}$", min_length = 1, max_length = 255,
+        required = true)]
     pub notification_token: Text,
     /// Your id of the invoice: a repeat with the same `internalId` and body
     /// answers 200 with the invoice made first.
@@ -59,12 +62,12 @@ pub struct CreateInvoiceRequest {
     /// The bank (`sberbank`, ...): optional for a pay-in, required for a
     /// payout.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "sberbank", min_length = 1, max_length = 64)]
     pub payment_method: Text,
     /// `SBP`, `CARD`, ...: optional for a pay-in; for a payout one of `CARD`
     /// (or `C2C`), `SBP`, `LOCALBANKS`, `MTS`, `WALLETM10`, `EMANAT`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, example = "SBP", min_length = 1, max_length = 32)]
     pub payment_option: Text,
     /// A pay-in only: open a deal at once, with a trader's requisites.
     #[serde(default)]
