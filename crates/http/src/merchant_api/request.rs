@@ -326,3 +326,101 @@ impl BalanceQuery {
         Ok(BalanceQuery { currency })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(body: &str) -> BTreeMap<String, String> {
+        match CreateInvoiceRequest::read(body.as_bytes()).and_then(CreateInvoiceRequest::command) {
+            Err(e) => e.fields,
+            Ok(_) => panic!("{body} was taken"),
+        }
+    }
+
+    #[test]
+    fn every_bad_field_of_a_pay_in_is_named_at_once() {
+        let errors = fields(
+            r#"{"type": 1, "amount": 1000.00, "currency": ["RUB"], "notificationToken": "t\u00e9",
+                "internalId": 5, "startDeal": "yes", "paymentOption": "", "paymentRequisites": {}}"#,
+        );
+        assert_eq!(errors["type"], "Must be the string \"in\" or \"out\".");
+        assert_eq!(
+            errors["amount"],
+            "Must be a decimal string such as \"1000.00\", not a JSON number."
+        );
+        assert_eq!(errors["currency"], "Must be a string.");
+        assert_eq!(errors["notificationUrl"], REQUIRED);
+        assert!(errors["notificationToken"].starts_with("Use printable ASCII only"));
+        assert_eq!(errors["internalId"], "Must be a string.");
+        assert_eq!(errors["startDeal"], "Must be true or false.");
+        assert!(errors["paymentOption"].starts_with("Must be a payment option"));
+        assert!(errors["paymentRequisites"].starts_with("Only payout invoices"));
+        assert_eq!(errors.len(), 9);
+    }
+
+    #[test]
+    fn a_payout_names_its_requisites_and_amount() {
+        let errors = fields(
+            r#"{"type": "out", "amount": "1.001", "currency": "RUB", "notificationUrl": "https://x.example",
+                "notificationToken": "t", "paymentMethod": " ", "paymentOption": "cash",
+                "startDeal": true, "paymentRequisites": {"requisites": " ", "holder": 7}}"#,
+        );
+        assert!(errors["amount"].starts_with("Must have at most 2 decimal places"));
+        assert!(errors["paymentMethod"].starts_with("Must be a bank code"));
+        assert!(errors["paymentOption"].contains("POST /api/payout"));
+        assert!(errors["startDeal"].starts_with("Only pay-ins"));
+        assert_eq!(errors["paymentRequisites.requisites"], REQUIRED);
+        assert_eq!(errors["paymentRequisites.holder"], "Must be a string.");
+        let errors = fields(r#"{"type": "out", "paymentRequisites": "4111"}"#);
+        assert!(errors["paymentRequisites"].starts_with("Must be an object"));
+        assert_eq!(errors["paymentMethod"], REQUIRED);
+    }
+
+    #[test]
+    fn a_payout_becomes_its_command() {
+        let body = r#"{"type": "out", "amount": "100.50", "currency": "RUB", "notificationUrl": "https://x.example",
+            "notificationToken": "t", "internalId": "po-1", "paymentMethod": " sberbank ", "paymentOption": "C2C",
+            "paymentRequisites": {"requisites": " 4111111111111111 ", "holder": " IVAN "}}"#;
+        let Ok(NewRequest::Out(new)) =
+            CreateInvoiceRequest::read(body.as_bytes()).and_then(CreateInvoiceRequest::command)
+        else {
+            panic!()
+        };
+        assert_eq!((new.amount_minor, new.method.as_str()), (10050, "card"));
+        assert_eq!(new.request_id, "po-1");
+        assert_eq!(new.additional_fields["card_number"], "4111111111111111");
+        assert_eq!(new.additional_fields["card_holder"], "IVAN");
+        assert_eq!(new.additional_fields["bank_name"], "sberbank");
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects() {
+        for (body, message) in [
+            ("[]", "The body must be a JSON object."),
+            (
+                "",
+                "The body is not valid JSON: EOF while parsing a value at line 1 column 0.",
+            ),
+        ] {
+            let Err(e) = CreateInvoiceRequest::read(body.as_bytes()) else {
+                panic!()
+            };
+            assert_eq!((e.code, e.message.as_str()), ("bad_request", message));
+        }
+    }
+
+    #[test]
+    fn queries_name_each_bad_parameter() {
+        let Err(e) = ListQuery::read(Some("limit=0&after=&page=2&color=red")) else {
+            panic!()
+        };
+        assert_eq!(
+            e.fields.keys().collect::<Vec<_>>(),
+            ["after", "color", "limit", "page"]
+        );
+        let q = ListQuery::read(Some("limit=5&internalId=a%20b")).unwrap_or_else(|_| panic!());
+        assert_eq!((q.limit, q.internal_id.as_deref()), (5, Some("a b")));
+        assert!(BalanceQuery::read(Some("currency=XXX")).is_err());
+    }
+}
