@@ -132,6 +132,37 @@ impl FromJson for Decimal {
     }
 }
 
+/// A JSON number, kept as its exact text.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Number(pub String);
+
+impl FromJson for Number {
+    const KIND: Kind = Kind::Numeric;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str::<serde_json::Number>(text)
+            .ok()
+            .map(|n| Number(n.to_string()))
+    }
+}
+
+/// A value of one of two kinds, the first tried first; wrong when neither.
+/// For a face that words one mistake apart from the others (a number sent
+/// where text belongs).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Either<A, B> {
+    First(A),
+    Second(B),
+}
+
+impl<A: FromJson, B: FromJson> FromJson for Either<A, B> {
+    const KIND: Kind = A::KIND;
+    fn from_json(text: &str) -> Option<Self> {
+        A::from_json(text)
+            .map(Either::First)
+            .or_else(|| B::from_json(text).map(Either::Second))
+    }
+}
+
 /// A nested object of a request whose own fields are [`Field`]s, with the
 /// schema its derive gives it.
 #[macro_export]
@@ -216,6 +247,31 @@ impl KindSchema for Decimal {
     }
 }
 
+impl KindSchema for Number {
+    fn kind_name() -> Cow<'static, str> {
+        "Number".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ObjectBuilder::new().schema_type(Type::Number).into()
+    }
+}
+
+impl<A: KindSchema, B: KindSchema> KindSchema for Either<A, B> {
+    fn kind_name() -> Cow<'static, str> {
+        format!("{}Or{}", A::kind_name(), B::kind_name()).into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(A::kind_schema())
+            .item(B::kind_schema())
+            .into()
+    }
+    fn kind_schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        A::kind_schemas(schemas);
+        B::kind_schemas(schemas);
+    }
+}
+
 impl<T: KindSchema> PartialSchema for Field<T> {
     fn schema() -> RefOr<Schema> {
         T::kind_schema()
@@ -274,5 +330,25 @@ mod tests {
             read_object::<Body>(b"{"),
             Err(NotAnObject::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn either_kind_tells_its_two_kinds_apart() {
+        type TextOrNumber = Field<Either<String, Number>>;
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(default)]
+            a: TextOrNumber,
+            #[serde(default)]
+            b: TextOrNumber,
+            #[serde(default)]
+            c: TextOrNumber,
+        }
+        let Ok(body) = read_object::<Body>(br#"{"a": "1.0", "b": 1.000, "c": true}"#) else {
+            panic!()
+        };
+        assert_eq!(body.a, Field::Given(Either::First("1.0".into())));
+        assert_eq!(body.b, Field::Given(Either::Second(Number("1.000".into()))));
+        assert_eq!(body.c, Field::Wrong(Kind::String));
     }
 }
