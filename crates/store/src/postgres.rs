@@ -26,7 +26,13 @@ use serde_json::Value;
 
 use crate::{CallbackCounts, Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../migrations/postgres/0002_callbacks_due_order.sql"),
+    ),
+];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6b_61_73_73_61;

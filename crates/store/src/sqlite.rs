@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_ledger_payouts.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_callbacks_due_order.sql"),
+    ),
 ];
 
 pub struct SqliteStore {
