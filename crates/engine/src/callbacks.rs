@@ -169,8 +169,14 @@ impl Engine {
 
     /// Makes one attempt and records it: whether it was delivered, or None
     /// when the merchant is not sent such callbacks (it is then done, with
-    /// no attempt).
-    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<Option<bool>> {
+    /// no attempt). `slots`, the request's places in the pipeline, are let go
+    /// once the receiver has answered, before the attempt is recorded: they
+    /// bound requests in flight, and recording waits on the store's commit.
+    pub(crate) async fn deliver<S: Send>(
+        &self,
+        mut callback: Callback,
+        slots: S,
+    ) -> EngineResult<Option<bool>> {
         let merchant_id = callback.merchant_id.clone();
         let invoice_id = callback.invoice_id.clone();
         let (merchant, attempts): (Merchant, Vec<CallbackAttempt>) = self
@@ -202,6 +208,7 @@ impl Engine {
                 self.post(&callback, at_secs, rendered, &secret).await
             }
         };
+        drop(slots);
         let processed_secs = self.now_secs();
         callback.attempts += 1;
         let (status, response_code, error) = match outcome {
