@@ -208,8 +208,15 @@ impl Engine {
         Ok(callback)
     }
 
-    /// Makes one attempt and records it.
-    pub(crate) async fn deliver(&self, mut callback: Callback) -> EngineResult<Delivery> {
+    /// Makes one attempt and records it. `slots`, the request's places in
+    /// the pipeline, are let go once the receiver has answered, before the
+    /// attempt is recorded: they bound requests in flight, and recording
+    /// waits on the store's commit.
+    pub(crate) async fn deliver<S: Send>(
+        &self,
+        mut callback: Callback,
+        slots: S,
+    ) -> EngineResult<Delivery> {
         let merchant_id = callback.merchant_id.clone();
         let invoice_id = callback.invoice_id.clone();
         let (merchant, attempts): (Merchant, Vec<CallbackAttempt>) = self
@@ -241,6 +248,7 @@ impl Engine {
                 self.post(&callback, at_secs, rendered, &secret).await
             }
         };
+        drop(slots);
         let processed_secs = self.now_secs();
         callback.attempts += 1;
         let (status, response_code, error) = match outcome {

@@ -2,20 +2,27 @@
 //! delivered by a bounded pool of requests in flight, with no pass that
 //! waits for its slowest receiver. Each receiving host has a limit of its
 //! own and a circuit that opens when it keeps failing, so a slow or dead
-//! endpoint costs its own merchant's callbacks, never the others'. An
-//! invoice's callbacks go out one after another, in the order they were
-//! owed, across retries and nodes: the claim takes a callback only when no
-//! earlier one of its invoice is pending (waiting for a retry or held by a
-//! node). One failed for good no longer holds the later ones back.
+//! endpoint costs its own merchant's callbacks, never the others'. A host
+//! that is backed up (this node holds more than a second of its work) has
+//! its further callbacks held back instead of queued, so that it cannot take
+//! the claim room from the others. An invoice's callbacks go out one after
+//! another, in the order they were owed, across retries and nodes: the
+//! claim takes a callback only when no earlier one of its invoice is pending
+//! (waiting for a retry or held by a node). One failed for good no longer
+//! holds the later ones back.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use kassa_domain::Callback;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::callbacks::Delivery;
 use crate::{Engine, EngineResult};
+
+mod host;
+use host::{Host, HostView};
 
 /// How long a claimed callback belongs to the node that claimed it beyond
 /// the time its wait and its attempt may take: then another node (when this
@@ -28,20 +35,6 @@ const CIRCUIT_FAILURES: u32 = 5;
 /// How long an open circuit stays open: doubled each time a probe fails.
 const CIRCUIT_OPEN_SECS: i64 = 10;
 const CIRCUIT_OPEN_MAX_SECS: i64 = 600;
-
-/// A receiving host: its share of the pool and the state of its circuit.
-struct Host {
-    slots: Arc<Semaphore>,
-    /// Callbacks of this host claimed and not finished.
-    queued: usize,
-    failures: u32,
-    /// While the circuit is open, until when; its callbacks are put off
-    /// until then without an attempt.
-    open_until_secs: i64,
-    open_secs: i64,
-    /// Half-open: one probe is under way; the others are put off.
-    probing: bool,
-}
 
 #[derive(Default)]
 struct State {
@@ -56,6 +49,8 @@ struct State {
     /// Their ids: a claim that finds one of them again (its lease ran out
     /// while it waited or was in flight here) leaves it to the one under way.
     held: HashSet<String>,
+    /// Hosts with callbacks held back, and until when.
+    held_back: HashMap<String, i64>,
 }
 
 /// What the circuit of a host says about a delivery now.
@@ -212,6 +207,29 @@ impl Pipeline {
             .expect("a queued callback's host is known")
     }
 
+    /// An attempt to `host` begins.
+    fn attempt_started(&self, host: &str) -> Instant {
+        let started = Instant::now();
+        if let Some(h) = self.lock().hosts.get_mut(host) {
+            h.starts.push(started);
+        }
+        started
+    }
+
+    fn attempt_ended(&self, host: &str, started: Instant) {
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(h) = self.lock().hosts.get_mut(host) {
+            if let Some(i) = h.starts.iter().position(|s| *s == started) {
+                h.starts.swap_remove(i);
+            }
+            h.attempt_ms = if h.attempt_ms == 0.0 {
+                ms
+            } else {
+                0.8 * h.attempt_ms + 0.2 * ms
+            };
+        }
+    }
+
     /// A callback is finished; forgets its host when it has none left and a
     /// closed circuit.
     fn finish(&self, id: &str, host: &str) {
@@ -229,11 +247,27 @@ impl Pipeline {
     }
 }
 
+/// A request's places in the pool and at its host, held until the receiver
+/// has answered; letting them go records how long that took.
+struct InFlight {
+    pipeline: Arc<Pipeline>,
+    host: String,
+    started: Instant,
+    _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.pipeline.attempt_ended(&self.host, self.started);
+    }
+}
+
 impl Engine {
     /// Claims due callbacks, as many as the pipeline has room for, and sets
-    /// them on their way. Returns how many were claimed, how many were asked
-    /// for, and the runners started for them (each ends when its invoice's
-    /// line is empty).
+    /// them on their way; those of backed-up hosts are held back instead.
+    /// Returns how many were taken (claimed or held back), how many were
+    /// asked for, and the runners started (each ends when its invoice's line
+    /// is empty).
     async fn claim_callbacks(
         self: &Arc<Self>,
     ) -> EngineResult<(usize, usize, Vec<tokio::task::JoinHandle<()>>)> {
@@ -247,12 +281,23 @@ impl Engine {
         // Each lease covers the callback's wait: its place in its host's
         // queue, in its invoice's line and in the pool, one attempt each.
         let (mut hosts, mut lines, queued) = {
-            let state = pipeline.lock();
-            let hosts: HashMap<String, usize> = state
+            let mut state = pipeline.lock();
+            state.held_back.retain(|_, until| *until > now);
+            let mut hosts: HashMap<String, HostView> = state
                 .hosts
                 .iter()
-                .map(|(k, h)| (k.clone(), h.queued))
+                .map(|(k, h)| {
+                    let view = HostView {
+                        queued: h.queued,
+                        pace_ms: h.pace_ms(),
+                        held_until_secs: 0,
+                    };
+                    (k.clone(), view)
+                })
                 .collect();
+            for (k, until) in &state.held_back {
+                hosts.entry(k.clone()).or_default().held_until_secs = *until;
+            }
             let lines: HashMap<String, usize> = state
                 .lines
                 .iter()
@@ -261,27 +306,49 @@ impl Engine {
             (hosts, lines, state.queued)
         };
         let (per_host, max_in_flight) = (pipeline.per_host, pipeline.max_in_flight);
-        let claimed = self
+        let (taken, claimed, held_back) = self
             .write(move |tx| {
-                let mut due = tx.due_callbacks(now, room)?;
-                for (i, cb) in due.iter_mut().enumerate() {
-                    let host = hosts.entry(host_of(&cb.url)).or_insert(0);
+                let due = tx.due_callbacks(now, room)?;
+                let taken = due.len();
+                let mut claimed = Vec::with_capacity(taken);
+                let mut held_back = HashMap::new();
+                for mut cb in due {
+                    let name = host_of(&cb.url);
+                    let host = hosts.entry(name.clone()).or_default();
+                    if let Some(until) = host.hold_back(now, per_host) {
+                        // Leased to no runner: any node takes it when the
+                        // lease runs out.
+                        cb.lease_until_secs = until;
+                        tx.update_callback(&cb)?;
+                        held_back.insert(name, until);
+                        continue;
+                    }
                     let line = lines.entry(cb.invoice_id.clone()).or_insert(0);
-                    let waits = *host / per_host + *line + (queued + i) / max_in_flight + 1;
-                    *host += 1;
+                    let waits = host.queued / per_host
+                        + *line
+                        + (queued + claimed.len()) / max_in_flight
+                        + 1;
+                    host.queued += 1;
                     *line += 1;
                     cb.lease_until_secs = now + waits as i64 * attempt_secs + LEASE_MARGIN_SECS;
-                    tx.update_callback(cb)?;
+                    tx.update_callback(&cb)?;
+                    claimed.push(cb);
                 }
-                Ok(due)
+                Ok((taken, claimed, held_back))
             })
             .await?;
-        let count = claimed.len();
+        if !held_back.is_empty() {
+            let mut state = pipeline.lock();
+            for (host, until) in held_back {
+                let held = state.held_back.entry(host).or_insert(until);
+                *held = (*held).max(until);
+            }
+        }
         let runners = claimed
             .into_iter()
             .filter_map(|callback| self.enqueue(callback))
             .collect();
-        Ok((count, room, runners))
+        Ok((taken, room, runners))
     }
 
     /// Puts a claimed callback in its invoice's line, starting a runner for
@@ -298,14 +365,7 @@ impl Engine {
         state
             .hosts
             .entry(host)
-            .or_insert_with(|| Host {
-                slots: Arc::new(Semaphore::new(pipeline.per_host)),
-                queued: 0,
-                failures: 0,
-                open_until_secs: 0,
-                open_secs: 0,
-                probing: false,
-            })
+            .or_insert_with(|| Host::new(pipeline.per_host))
             .queued += 1;
         if let Some(line) = state.lines.get_mut(&invoice_id) {
             line.push_back(callback);
@@ -375,14 +435,20 @@ impl Engine {
             return false;
         }
         let host_slots = pipeline.host_slots(host);
-        let _host: OwnedSemaphorePermit = host_slots.acquire_owned().await.expect("never closed");
-        let _slot = pipeline
+        let at_host = host_slots.acquire_owned().await.expect("never closed");
+        let in_pool = pipeline
             .slots
             .clone()
             .acquire_owned()
             .await
             .expect("never closed");
-        match self.deliver(callback).await {
+        let in_flight = InFlight {
+            pipeline: pipeline.clone(),
+            host: host.to_string(),
+            started: pipeline.attempt_started(host),
+            _slots: (at_host, in_pool),
+        };
+        match self.deliver(callback, in_flight).await {
             Ok(delivery) => {
                 if delivery != Delivery::NotSent {
                     let delivered = delivery == Delivery::Delivered;
@@ -507,12 +573,8 @@ mod tests {
         p.lock().hosts.insert(
             "h:80".into(),
             Host {
-                slots: Arc::new(Semaphore::new(2)),
                 queued: 1,
-                failures: 0,
-                open_until_secs: 0,
-                open_secs: 0,
-                probing: false,
+                ..Host::new(2)
             },
         );
         for _ in 0..CIRCUIT_FAILURES {

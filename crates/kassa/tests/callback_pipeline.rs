@@ -77,11 +77,71 @@ async fn a_hanging_receiver_holds_only_its_own_hosts_slots() {
     announced.sort();
     ids.sort();
     assert_eq!(announced, ids);
-    // Once the last attempt is recorded, only the hanging host's remain.
+    // Once the last attempt is recorded, only the hanging host's remain:
+    // all 20, or fewer when it was seen to be backed up before the last were
+    // owed (the rest are then held back).
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let stats = app.engine().pipeline_stats();
-        if (stats.in_flight, stats.queued) == (4, 20) {
+        let mut recorded = true;
+        for id in &ids {
+            let callbacks = app.engine().callbacks(id.clone()).await.unwrap();
+            recorded &= callbacks[0].state == kassa_domain::CallbackState::Done;
+        }
+        if recorded && stats.in_flight == 4 && (8..=20).contains(&stats.queued) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backed_up_host_leaves_the_claim_room_to_the_others() {
+    // Room for 8 claimed callbacks, 2 in flight to one host.
+    let app = TestApp::spawn_with(|c| {
+        c.callback_timeout_ms = 30_000;
+        c.callback_max_in_flight = 4;
+        c.callback_per_host = 2;
+    })
+    .await;
+    let hanging = Receiver::start(&[], 200);
+    hanging.answer_with(Reply::Slow(Duration::from_secs(60), 200));
+    let healthy = Receiver::start(&[], 200);
+    let other = app
+        .engine()
+        .create_merchant(NewMerchant {
+            name: "Other Shop".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        create(&app, &app.merchant, "process_pending", &hanging.url()).await;
+    }
+    hanging.wait_for(2).await;
+    // Its attempts have hung for over a second: what more it is owed is
+    // held back rather than queued, so it cannot fill the room.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for _ in 0..30 {
+        create(&app, &app.merchant, "process_pending", &hanging.url()).await;
+    }
+    let started = Instant::now();
+    for _ in 0..10 {
+        create(&app, &other, "process_pending", &healthy.url()).await;
+    }
+    healthy.wait_for(10).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "delivered in {:?}",
+        started.elapsed()
+    );
+    // Once the healthy attempts are recorded, the hanging host holds twice
+    // its slots and no more.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = app.engine().pipeline_stats();
+        if (stats.in_flight, stats.queued) == (2, 4) {
             break;
         }
         assert!(Instant::now() < deadline, "{stats:?}");

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/postgres/0002_callback_lines.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_callbacks_due_order.sql"),
+    ),
 ];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).

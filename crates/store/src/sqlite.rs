@@ -36,6 +36,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_callback_lines.sql"),
     ),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_callbacks_due_order.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -7,10 +7,20 @@
 //! requests concentrated on a few hot amounts, then a check that no amount
 //! was ever held twice on a cabinet at once).
 //!
-//! With `--postgres`, both run on PostgreSQL instead, on `kassa serve`
-//! processes, beside `pgbench` running the same writes (`bench/postgres.rs`).
+//! `callbacks` (`bench/callbacks.rs`) has no baseline: the callback pipeline
+//! drains a backlog owed at once to receivers answering in 0 ms, 50 ms and
+//! 1 s, without and with one that never answers; it prints deliveries per
+//! second beside each receiver's slot limit, the latency from owed to
+//! delivered, and checks that every callback was delivered exactly once.
+//!
+//! With `--postgres`, they run on PostgreSQL instead, on `kassa serve`
+//! processes (`bench/pg_nodes.rs`), `invoices` and `book` beside `pgbench`
+//! running the same writes (`bench/postgres.rs`).
 
+mod callbacks;
+mod pg_nodes;
 mod postgres;
+mod receivers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -43,7 +53,7 @@ pub struct BenchArgs {
     /// each level in turn.
     #[arg(long, value_delimiter = ',', default_values_t = [64, 256])]
     pub connections: Vec<usize>,
-    /// `invoices`, `book`, or both (comma-separated).
+    /// `invoices`, `book`, `callbacks`, or several (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [String::from("invoices"), String::from("book")])]
     pub scenarios: Vec<String>,
     /// Cabinets of the `book` scenario.
@@ -64,6 +74,15 @@ pub struct BenchArgs {
     /// With `--postgres`: connections each node keeps to the database.
     #[arg(long, default_value_t = 16)]
     pub db_pool_size: usize,
+    /// The `callbacks` scenario: callbacks owed to the receiver that answers
+    /// at once; the slower ones are owed as many seconds' worth at their
+    /// slot limit as this is at 10 000 a second.
+    #[arg(long, default_value_t = 20_000)]
+    pub callbacks: usize,
+    /// The `callbacks` scenario: the percentage of callbacks owed to the
+    /// receiver that never answers, in the run that has it.
+    #[arg(long, default_value_t = 10)]
+    pub dead_share: u32,
 }
 
 type BodyFn = Arc<dyn Fn(u64) -> Bytes + Send + Sync>;
@@ -117,8 +136,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         bail!("cabinets must be 1..=100000 and hot amounts 1..=1000");
     }
     for s in &args.scenarios {
-        if s != "invoices" && s != "book" {
-            bail!("unknown scenario {s}: use invoices, book");
+        if !["invoices", "book", "callbacks"].contains(&s.as_str()) {
+            bail!("unknown scenario {s}: use invoices, book, callbacks");
         }
     }
     let store = match &args.postgres {
@@ -145,6 +164,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut failed = false;
     for scenario in &args.scenarios {
         let result = match (scenario.as_str(), &args.postgres) {
+            ("callbacks", pg) => callbacks::run(&args, pg.as_deref()).await,
             ("invoices", None) => invoices(&args, echo_addr).await,
             ("invoices", Some(url)) => postgres::invoices(&args, url, echo_addr).await,
             (_, None) => book(&args, echo_addr).await,
@@ -238,6 +258,21 @@ fn invoice_body() -> BodyFn {
             r#"{{"data":{{"type":"payment-invoices","attributes":{{"reference_id":"bench-{n}","amount":"100.50","currency":"USD","service":"payment_card_usd_hpp","description":"Benchmark order","metadata":{{"order":"{n}"}}}}}}}}"#
         ))
     })
+}
+
+/// Invoice `n` of [`invoice_body`] as the private API parses it, for the
+/// engine to create directly.
+fn private_api_invoice(n: u64) -> anyhow::Result<kassa_engine::NewInvoice> {
+    let body: Value = serde_json::from_slice(&invoice_body()(n))?;
+    let Some(attributes) = body.pointer("/data/attributes") else {
+        bail!("the invoice body has no attributes");
+    };
+    let attributes = kassa_http::checkout::parse::json_body(&serde_json::to_vec(attributes)?)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut new = kassa_http::checkout::request::new_invoice(attributes, true)
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    new.source = Some(kassa_domain::invoice::Source::PrivateApi);
+    Ok(new)
 }
 
 /// The private API's Basic authorization of the merchant's test keys.
