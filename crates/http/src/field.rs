@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
@@ -23,6 +23,10 @@ pub enum Kind {
     Numeric,
     Bool,
     Object,
+    /// A JSON integer in the type's range.
+    Integer,
+    /// A JSON array of items of one kind.
+    List,
 }
 
 /// One field of a request.
@@ -65,6 +69,27 @@ impl<'de, T: FromJson> Deserialize<'de> for Field<T> {
     }
 }
 
+/// A field where `null` means something (clear a setting): absent, null, a
+/// value of its kind, or something else.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+    Wrong(Kind),
+}
+
+impl<'de, T: FromJson> Deserialize<'de> for Change<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        Ok(match raw.get() {
+            "null" => Change::Clear,
+            text => T::from_json(text).map_or(Change::Wrong(T::KIND), Change::Set),
+        })
+    }
+}
+
 /// Why a body is not a JSON object.
 pub enum NotAnObject {
     Malformed(serde_json::Error),
@@ -95,6 +120,69 @@ pub fn read_object<T: DeserializeOwned>(text: &[u8]) -> Result<T, NotAnObject> {
     }
 }
 
+/// Reads a JSON object as [`read_object`] does, with the top-level names `T`
+/// does not read: a face that refuses unknown fields names each one.
+pub fn read_object_strict<T: DeserializeOwned>(
+    text: &[u8],
+) -> Result<(T, Vec<String>), NotAnObject> {
+    let dto = read_object(text)?;
+    let known = field_names::<T>();
+    // The text was read as an object above, so its names read too.
+    let names: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
+        serde_json::from_slice(text).unwrap_or_default();
+    let unknown = names
+        .into_keys()
+        .filter(|n| !known.contains(&n.as_str()))
+        .collect();
+    Ok((dto, unknown))
+}
+
+/// The names a derived struct reads, as its `Deserialize` tells a
+/// deserializer asking for a struct.
+pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Names(&'static [&'static str]);
+    impl serde::de::Error for Names {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Names(&[])
+        }
+    }
+    impl std::fmt::Display for Names {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names")
+        }
+    }
+    impl std::fmt::Debug for Names {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("field names")
+        }
+    }
+    impl std::error::Error for Names {}
+    struct Ask;
+    impl<'de> Deserializer<'de> for Ask {
+        type Error = Names;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Names> {
+            Err(Names(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _name: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Names> {
+            Err(Names(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+    match T::deserialize(Ask) {
+        Err(Names(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
 impl FromJson for String {
     const KIND: Kind = Kind::String;
     fn from_json(text: &str) -> Option<Self> {
@@ -111,6 +199,34 @@ impl FromJson for bool {
 
 impl FromJson for Map<String, Value> {
     const KIND: Kind = Kind::Object;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for u64 {
+    const KIND: Kind = Kind::Integer;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for u32 {
+    const KIND: Kind = Kind::Integer;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for Vec<i64> {
+    const KIND: Kind = Kind::List;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for Vec<String> {
+    const KIND: Kind = Kind::List;
     fn from_json(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
@@ -197,6 +313,53 @@ impl KindSchema for Map<String, Value> {
     }
 }
 
+impl KindSchema for u64 {
+    fn kind_name() -> Cow<'static, str> {
+        "Count".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .into()
+    }
+}
+
+impl KindSchema for u32 {
+    fn kind_name() -> Cow<'static, str> {
+        "Count32".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(u32::MAX))
+            .into()
+    }
+}
+
+impl KindSchema for Vec<i64> {
+    fn kind_name() -> Cow<'static, str> {
+        "Integers".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::Integer))
+            .into()
+    }
+}
+
+impl KindSchema for Vec<String> {
+    fn kind_name() -> Cow<'static, str> {
+        "Texts".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .into()
+    }
+}
+
 impl KindSchema for Decimal {
     fn kind_name() -> Cow<'static, str> {
         "Decimal".into()
@@ -231,10 +394,34 @@ impl<T: KindSchema> ToSchema for Field<T> {
     }
 }
 
+/// `null` is a value of its own: the schema of the kind, or null.
+impl<T: KindSchema> PartialSchema for Change<T> {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(T::kind_schema())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+}
+
+impl<T: KindSchema> ToSchema for Change<T> {
+    fn name() -> Cow<'static, str> {
+        format!("{}OrNull", T::kind_name()).into()
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        T::kind_schemas(schemas)
+    }
+}
+
 pub type Text = Field<String>;
 pub type Flag = Field<bool>;
 pub type Object = Field<Map<String, Value>>;
 pub type Amount = Field<Decimal>;
+pub type Count = Field<u64>;
+pub type TextOrNull = Change<String>;
+pub type TextsOrNull = Change<Vec<String>>;
+pub type IntegersOrNull = Change<Vec<i64>>;
+pub type Count32OrNull = Change<u32>;
 
 #[cfg(test)]
 mod tests {
@@ -274,5 +461,37 @@ mod tests {
             read_object::<Body>(b"{"),
             Err(NotAnObject::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn names_a_struct_does_not_read_are_told() {
+        assert_eq!(field_names::<Body>(), ["name", "amount", "flag"]);
+        let Ok((body, unknown)) =
+            read_object_strict::<Body>(br#"{"name": "a", "nmae": 1, "x\u0079": {}}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(body.name, Field::Given("a".into()));
+        assert_eq!(unknown, ["nmae", "xy"]);
+    }
+
+    #[derive(Default, Deserialize)]
+    struct Patch {
+        #[serde(default)]
+        url: Change<String>,
+        #[serde(default)]
+        hosts: Change<Vec<String>>,
+        #[serde(default)]
+        count: Count,
+    }
+
+    #[test]
+    fn null_clears_and_absent_keeps() {
+        let Ok(p) = read_object::<Patch>(br#"{"url": null, "count": 1.5}"#) else {
+            panic!()
+        };
+        assert_eq!(p.url, Change::Clear);
+        assert_eq!(p.hosts, Change::Keep);
+        assert_eq!(p.count, Field::Wrong(Kind::Integer));
     }
 }
