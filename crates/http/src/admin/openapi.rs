@@ -4,7 +4,19 @@
 use utoipa::OpenApi;
 
 use super::{merchants, operations, rates, traders};
-use crate::trader::BearerToken;
+use crate::trader::{BearerToken, ClosedBodies};
+
+/// The bodies this face reads, every one refusing unknown fields.
+const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
+    "ActiveBody",
+    "AmountRuleBody",
+    "MerchantPatch",
+    "NewCabinetBody",
+    "NewTraderBody",
+    "NoFields",
+    "RateBody",
+    "ResolveBody",
+]);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,7 +49,7 @@ use crate::trader::BearerToken;
         rates::get_rule,
         rates::put_rule
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &ADMIN_BODIES),
     tags(
         (name = "merchants", description = "Merchants' settings."),
         (name = "traders", description = "Traders, their cabinets and deals."),

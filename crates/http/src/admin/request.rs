@@ -184,9 +184,9 @@ impl RateBody {
 /// How alternatives to a taken amount are offered in a currency.
 #[derive(Default, Deserialize, ToSchema)]
 pub struct AmountRuleBody {
-    /// The distance between alternatives, as decimal text.
+    /// The distance between alternatives, as decimal text greater than 0.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub step: Text,
     #[serde(default)]
     #[schema(value_type = String, required = true, pattern = "^(up|down|alternate)$")]

@@ -26,7 +26,7 @@ use axum::Router;
 
 pub use auth::{Acting, OperatorAuth, TraderAuth};
 pub use error::{not_found_as, ApiError, ErrorBody};
-pub use openapi::{BearerToken, TraderDoc};
+pub use openapi::{BearerToken, ClosedBodies, TraderDoc};
 
 use crate::AppState;
 

@@ -1,10 +1,21 @@
 //! The trader API's OpenAPI document, generated from the handlers and their
 //! types.
 
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use super::{cabinets, deals, notifications, payouts};
+
+/// The bodies this face reads, every one refusing unknown fields.
+const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
+    "ActiveBody",
+    "NoFields",
+    "NotificationBody",
+    "ReceiptBody",
+    "ResolveBody",
+]);
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,7 +43,7 @@ use super::{cabinets, deals, notifications, payouts};
         payouts::complete,
         payouts::decline
     ),
-    modifiers(&BearerToken),
+    modifiers(&BearerToken, &TRADER_BODIES),
     tags(
         (name = "cabinets", description = "The trader's cabinets: requisites and limits."),
         (name = "deals", description = "Deals: a customer's transfer to a cabinet."),
@@ -52,5 +63,22 @@ impl Modify for BearerToken {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// The request bodies named: each refuses a field it does not take, which
+/// the document says as `additionalProperties: false`.
+pub struct ClosedBodies(pub &'static [&'static str]);
+
+impl Modify for ClosedBodies {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in self.0 {
+            if let Some(RefOr::T(Schema::Object(body))) = components.schemas.get_mut(*name) {
+                body.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+            }
+        }
     }
 }

@@ -114,7 +114,7 @@ pub struct NoFields {}
 #[derive(Default, Deserialize, ToSchema)]
 pub struct ActiveBody {
     #[serde(default)]
-    #[schema(value_type = bool)]
+    #[schema(value_type = bool, required = true)]
     pub active: Flag,
 }
 
@@ -131,7 +131,7 @@ impl ActiveBody {
 pub struct ResolveBody {
     /// `completed`: the money arrived; `canceled`: it did not.
     #[serde(default)]
-    #[schema(value_type = String, pattern = "^(completed|canceled)$")]
+    #[schema(value_type = String, required = true, pattern = "^(completed|canceled)$")]
     pub outcome: Text,
 }
 
@@ -157,15 +157,15 @@ pub struct NotificationBody {
     /// The trader's own id of the notification: a repeat with the same id
     /// answers with the one posted first.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = true)]
     pub id: Text,
     /// The cabinet's id.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = true)]
     pub cabinet: Text,
     /// The amount received, as decimal text in the cabinet's currency.
     #[serde(default)]
-    #[schema(value_type = String, pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]+(\.[0-9]+)?$")]
     pub amount: Text,
     /// The bank's message, as received.
     #[serde(default)]
@@ -209,7 +209,7 @@ impl NotificationBody {
 pub struct ReceiptBody {
     /// The bank's reference of the transfer.
     #[serde(default)]
-    #[schema(value_type = String, min_length = 1, max_length = 255)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255)]
     pub receipt: Text,
 }
 
