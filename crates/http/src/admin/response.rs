@@ -105,3 +105,69 @@ struct PipelineStats {
     #[schema(value_type = Vec<Vec<serde_json::Value>>)]
     open_circuits: Vec<(String, i64)>,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use kassa_domain::CallbackStatuses;
+    use kassa_engine::delivery::{CallbackBacklog, PipelineStats as Node, WaitingHost as Host};
+    use kassa_engine::merchants::MerchantSummary;
+    use serde::Serialize;
+    use utoipa::PartialSchema;
+
+    use super::*;
+
+    fn keys(value: &impl Serialize) -> BTreeSet<String> {
+        let value = serde_json::to_value(value).unwrap();
+        value.as_object().unwrap().keys().cloned().collect()
+    }
+
+    fn properties<T: PartialSchema>() -> BTreeSet<String> {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        schema["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The schemas written for the engine's answers name the fields those
+    /// answers have.
+    #[test]
+    fn the_engines_answers_are_described_as_they_are() {
+        let summary = MerchantSummary {
+            merchant_id: "mer_1".into(),
+            name: "Shop".into(),
+            site_id: 1,
+            site_login: "shop".into(),
+            account_currency: Currency::from_code("RUB").unwrap(),
+            forbid_public_api: false,
+            callback_url: None,
+            return_url: None,
+            url_hosts: vec![],
+            frame_ancestors: vec![],
+            callback_statuses: CallbackStatuses::All,
+            callback_retry_secs: None,
+            callback_max_attempts: None,
+            test_public_key: "pk".into(),
+            live_public_key: "pk".into(),
+        };
+        assert_eq!(keys(&summary), properties::<Merchant>());
+        let host = Host {
+            host: "shop.example".into(),
+            waiting: 1,
+            next_attempt_at_secs: 0,
+        };
+        let backlog = CallbackBacklog {
+            counts: Default::default(),
+            waiting_hosts: vec![host.clone()],
+            node: Node::default(),
+        };
+        assert_eq!(keys(&backlog), properties::<CallbackStats>());
+        assert_eq!(keys(&backlog.counts), properties::<CallbackCounts>());
+        assert_eq!(keys(&host), properties::<WaitingHost>());
+        assert_eq!(keys(&backlog.node), properties::<PipelineStats>());
+    }
+}
