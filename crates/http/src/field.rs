@@ -121,65 +121,128 @@ pub fn read_object<T: DeserializeOwned>(text: &[u8]) -> Result<T, NotAnObject> {
 }
 
 /// Reads a JSON object as [`read_object`] does, with the top-level names `T`
-/// does not read: a face that refuses unknown fields names each one.
+/// does not read, found in the same pass: a face that refuses unknown
+/// fields names each one.
 pub fn read_object_strict<T: DeserializeOwned>(
     text: &[u8],
 ) -> Result<(T, Vec<String>), NotAnObject> {
-    let dto = read_object(text)?;
-    let known = field_names::<T>();
-    // The text was read as an object above, so its names read too.
-    let names: std::collections::BTreeMap<String, serde::de::IgnoredAny> =
-        serde_json::from_slice(text).unwrap_or_default();
-    let unknown = names
-        .into_keys()
-        .filter(|n| !known.contains(&n.as_str()))
-        .collect();
+    let object = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object && std::str::from_utf8(text).is_ok() {
+        if let Ok(read) = strict_from_slice(text) {
+            return Ok(read);
+        }
+    }
+    match serde_json::from_slice::<Value>(text) {
+        Err(e) => Err(NotAnObject::Malformed(e)),
+        Ok(object @ Value::Object(_)) => {
+            let text = serde_json::to_vec(&object).expect("a tree writes");
+            strict_from_slice(&text).map_err(NotAnObject::Malformed)
+        }
+        Ok(_) => Err(NotAnObject::Other),
+    }
+}
+
+fn strict_from_slice<T: DeserializeOwned>(text: &[u8]) -> serde_json::Result<(T, Vec<String>)> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let dto = T::deserialize(strict::Names {
+        inner: &mut de,
+        unknown: &mut unknown,
+    })?;
+    de.end()?;
     Ok((dto, unknown))
 }
 
-/// The names a derived struct reads, as its `Deserialize` tells a
-/// deserializer asking for a struct.
-pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
-    struct Names(&'static [&'static str]);
-    impl serde::de::Error for Names {
-        fn custom<M: std::fmt::Display>(_: M) -> Self {
-            Names(&[])
-        }
+/// A deserializer that notes the names of a struct's map that the struct
+/// does not read, as the struct's own visitor meets them.
+mod strict {
+    use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+    use serde::Deserializer;
+
+    pub struct Names<'u, D> {
+        pub inner: D,
+        pub unknown: &'u mut Vec<String>,
     }
-    impl std::fmt::Display for Names {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("field names")
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for Names<'_, D> {
+        type Error = D::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.inner.deserialize_any(visitor)
         }
-    }
-    impl std::fmt::Debug for Names {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("field names")
-        }
-    }
-    impl std::error::Error for Names {}
-    struct Ask;
-    impl<'de> Deserializer<'de> for Ask {
-        type Error = Names;
-        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Names> {
-            Err(Names(&[]))
-        }
-        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+
+        fn deserialize_struct<V: Visitor<'de>>(
             self,
-            _name: &'static str,
+            name: &'static str,
             fields: &'static [&'static str],
-            _: V,
-        ) -> Result<V::Value, Names> {
-            Err(Names(fields))
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            let visitor = Struct {
+                visitor,
+                fields,
+                unknown: self.unknown,
+            };
+            self.inner.deserialize_struct(name, fields, visitor)
         }
+
         serde::forward_to_deserialize_any! {
             bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
             bytes byte_buf option unit unit_struct newtype_struct seq tuple
             tuple_struct map enum identifier ignored_any
         }
     }
-    match T::deserialize(Ask) {
-        Err(Names(fields)) => fields,
-        Ok(_) => &[],
+
+    struct Struct<'u, V> {
+        visitor: V,
+        fields: &'static [&'static str],
+        unknown: &'u mut Vec<String>,
+    }
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for Struct<'_, V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            self.visitor.expecting(f)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+            self.visitor.visit_map(Map {
+                map,
+                fields: self.fields,
+                unknown: self.unknown,
+            })
+        }
+    }
+
+    struct Map<'u, A> {
+        map: A,
+        fields: &'static [&'static str],
+        unknown: &'u mut Vec<String>,
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'_, A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            let Some(key) = self.map.next_key::<String>()? else {
+                return Ok(None);
+            };
+            if !self.fields.contains(&key.as_str()) {
+                self.unknown.push(key.clone());
+            }
+            seed.deserialize(de::value::StringDeserializer::new(key))
+                .map(Some)
+        }
+
+        fn next_value_seed<S: DeserializeSeed<'de>>(
+            &mut self,
+            seed: S,
+        ) -> Result<S::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
     }
 }
 
@@ -465,14 +528,26 @@ mod tests {
 
     #[test]
     fn names_a_struct_does_not_read_are_told() {
-        assert_eq!(field_names::<Body>(), ["name", "amount", "flag"]);
-        let Ok((body, unknown)) =
-            read_object_strict::<Body>(br#"{"name": "a", "nmae": 1, "x\u0079": {}}"#)
-        else {
+        let Ok((body, unknown)) = read_object_strict::<Body>(
+            br#"{"name": "a", "nmae": 1, "x\u0079": {}, "amount": 0.000001}"#,
+        ) else {
             panic!()
         };
         assert_eq!(body.name, Field::Given("a".into()));
+        assert_eq!(body.amount, Field::Given(Decimal("0.000001".into())));
         assert_eq!(unknown, ["nmae", "xy"]);
+        // A name written twice reads as the last, through a tree.
+        let Ok((body, unknown)) =
+            read_object_strict::<Body>(br#"{"name": "a", "x": 1, "name": "b", "x": 2}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(body.name, Field::Given("b".into()));
+        assert_eq!(unknown, ["x"]);
+        assert!(matches!(
+            read_object_strict::<Body>(b"[\"a\"]"),
+            Err(NotAnObject::Other)
+        ));
     }
 
     #[derive(Default, Deserialize)]
