@@ -1,11 +1,13 @@
 //! Kassa's domain: the rules of money, invoices and the catalog, free of I/O.
 
+pub mod actor;
 pub mod catalog;
 pub mod fee;
 pub mod ids;
 pub mod invoice;
 pub mod money;
 
+pub use actor::Actor;
 pub use catalog::{Catalog, Field, Flow, Localized, Method, Service};
 pub use fee::{FeeRule, ReserveRule};
 pub use invoice::{

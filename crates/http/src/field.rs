@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
@@ -23,6 +23,10 @@ pub enum Kind {
     Numeric,
     Bool,
     Object,
+    /// A JSON integer in the type's range.
+    Integer,
+    /// A JSON array of items of one kind.
+    List,
 }
 
 /// One field of a request.
@@ -65,6 +69,27 @@ impl<'de, T: FromJson> Deserialize<'de> for Field<T> {
     }
 }
 
+/// A field where `null` means something (clear a setting): absent, null, a
+/// value of its kind, or something else.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Change<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+    Wrong(Kind),
+}
+
+impl<'de, T: FromJson> Deserialize<'de> for Change<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?;
+        Ok(match raw.get() {
+            "null" => Change::Clear,
+            text => T::from_json(text).map_or(Change::Wrong(T::KIND), Change::Set),
+        })
+    }
+}
+
 /// Why a body is not a JSON object.
 pub enum NotAnObject {
     Malformed(serde_json::Error),
@@ -95,6 +120,132 @@ pub fn read_object<T: DeserializeOwned>(text: &[u8]) -> Result<T, NotAnObject> {
     }
 }
 
+/// Reads a JSON object as [`read_object`] does, with the top-level names `T`
+/// does not read, found in the same pass: a face that refuses unknown
+/// fields names each one.
+pub fn read_object_strict<T: DeserializeOwned>(
+    text: &[u8],
+) -> Result<(T, Vec<String>), NotAnObject> {
+    let object = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    if object && std::str::from_utf8(text).is_ok() {
+        if let Ok(read) = strict_from_slice(text) {
+            return Ok(read);
+        }
+    }
+    match serde_json::from_slice::<Value>(text) {
+        Err(e) => Err(NotAnObject::Malformed(e)),
+        Ok(object @ Value::Object(_)) => {
+            let text = serde_json::to_vec(&object).expect("a tree writes");
+            strict_from_slice(&text).map_err(NotAnObject::Malformed)
+        }
+        Ok(_) => Err(NotAnObject::Other),
+    }
+}
+
+fn strict_from_slice<T: DeserializeOwned>(text: &[u8]) -> serde_json::Result<(T, Vec<String>)> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let dto = T::deserialize(strict::Names {
+        inner: &mut de,
+        unknown: &mut unknown,
+    })?;
+    de.end()?;
+    Ok((dto, unknown))
+}
+
+/// A deserializer that notes the names of a struct's map that the struct
+/// does not read, as the struct's own visitor meets them.
+mod strict {
+    use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+    use serde::Deserializer;
+
+    pub struct Names<'u, D> {
+        pub inner: D,
+        pub unknown: &'u mut Vec<String>,
+    }
+
+    impl<'de, D: Deserializer<'de>> Deserializer<'de> for Names<'_, D> {
+        type Error = D::Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            self.inner.deserialize_any(visitor)
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, D::Error> {
+            let visitor = Struct {
+                visitor,
+                fields,
+                unknown: self.unknown,
+            };
+            self.inner.deserialize_struct(name, fields, visitor)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+            bytes byte_buf option unit unit_struct newtype_struct seq tuple
+            tuple_struct map enum identifier ignored_any
+        }
+    }
+
+    struct Struct<'u, V> {
+        visitor: V,
+        fields: &'static [&'static str],
+        unknown: &'u mut Vec<String>,
+    }
+
+    impl<'de, V: Visitor<'de>> Visitor<'de> for Struct<'_, V> {
+        type Value = V::Value;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            self.visitor.expecting(f)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<V::Value, A::Error> {
+            self.visitor.visit_map(Map {
+                map,
+                fields: self.fields,
+                unknown: self.unknown,
+            })
+        }
+    }
+
+    struct Map<'u, A> {
+        map: A,
+        fields: &'static [&'static str],
+        unknown: &'u mut Vec<String>,
+    }
+
+    impl<'de, A: MapAccess<'de>> MapAccess<'de> for Map<'_, A> {
+        type Error = A::Error;
+
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, A::Error> {
+            let Some(key) = self.map.next_key::<String>()? else {
+                return Ok(None);
+            };
+            if !self.fields.contains(&key.as_str()) {
+                self.unknown.push(key.clone());
+            }
+            seed.deserialize(de::value::StringDeserializer::new(key))
+                .map(Some)
+        }
+
+        fn next_value_seed<S: DeserializeSeed<'de>>(
+            &mut self,
+            seed: S,
+        ) -> Result<S::Value, A::Error> {
+            self.map.next_value_seed(seed)
+        }
+    }
+}
+
 impl FromJson for String {
     const KIND: Kind = Kind::String;
     fn from_json(text: &str) -> Option<Self> {
@@ -111,6 +262,34 @@ impl FromJson for bool {
 
 impl FromJson for Map<String, Value> {
     const KIND: Kind = Kind::Object;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for u64 {
+    const KIND: Kind = Kind::Integer;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for u32 {
+    const KIND: Kind = Kind::Integer;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for Vec<i64> {
+    const KIND: Kind = Kind::List;
+    fn from_json(text: &str) -> Option<Self> {
+        serde_json::from_str(text).ok()
+    }
+}
+
+impl FromJson for Vec<String> {
+    const KIND: Kind = Kind::List;
     fn from_json(text: &str) -> Option<Self> {
         serde_json::from_str(text).ok()
     }
@@ -228,6 +407,53 @@ impl KindSchema for Map<String, Value> {
     }
 }
 
+impl KindSchema for u64 {
+    fn kind_name() -> Cow<'static, str> {
+        "Count".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .into()
+    }
+}
+
+impl KindSchema for u32 {
+    fn kind_name() -> Cow<'static, str> {
+        "Count32".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(u32::MAX))
+            .into()
+    }
+}
+
+impl KindSchema for Vec<i64> {
+    fn kind_name() -> Cow<'static, str> {
+        "Integers".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::Integer))
+            .into()
+    }
+}
+
+impl KindSchema for Vec<String> {
+    fn kind_name() -> Cow<'static, str> {
+        "Texts".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(ObjectBuilder::new().schema_type(Type::String))
+            .into()
+    }
+}
+
 impl KindSchema for Decimal {
     fn kind_name() -> Cow<'static, str> {
         "Decimal".into()
@@ -287,10 +513,34 @@ impl<T: KindSchema> ToSchema for Field<T> {
     }
 }
 
+/// `null` is a value of its own: the schema of the kind, or null.
+impl<T: KindSchema> PartialSchema for Change<T> {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .item(T::kind_schema())
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+}
+
+impl<T: KindSchema> ToSchema for Change<T> {
+    fn name() -> Cow<'static, str> {
+        format!("{}OrNull", T::kind_name()).into()
+    }
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        T::kind_schemas(schemas)
+    }
+}
+
 pub type Text = Field<String>;
 pub type Flag = Field<bool>;
 pub type Object = Field<Map<String, Value>>;
 pub type Amount = Field<Decimal>;
+pub type Count = Field<u64>;
+pub type TextOrNull = Change<String>;
+pub type TextsOrNull = Change<Vec<String>>;
+pub type IntegersOrNull = Change<Vec<i64>>;
+pub type Count32OrNull = Change<u32>;
 
 #[cfg(test)]
 mod tests {
@@ -350,5 +600,49 @@ mod tests {
         assert_eq!(body.a, Field::Given(Either::First("1.0".into())));
         assert_eq!(body.b, Field::Given(Either::Second(Number("1.000".into()))));
         assert_eq!(body.c, Field::Wrong(Kind::String));
+    }
+
+    #[test]
+    fn names_a_struct_does_not_read_are_told() {
+        let Ok((body, unknown)) = read_object_strict::<Body>(
+            br#"{"name": "a", "nmae": 1, "x\u0079": {}, "amount": 0.000001}"#,
+        ) else {
+            panic!()
+        };
+        assert_eq!(body.name, Field::Given("a".into()));
+        assert_eq!(body.amount, Field::Given(Decimal("0.000001".into())));
+        assert_eq!(unknown, ["nmae", "xy"]);
+        // A name written twice reads as the last, through a tree.
+        let Ok((body, unknown)) =
+            read_object_strict::<Body>(br#"{"name": "a", "x": 1, "name": "b", "x": 2}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(body.name, Field::Given("b".into()));
+        assert_eq!(unknown, ["x"]);
+        assert!(matches!(
+            read_object_strict::<Body>(b"[\"a\"]"),
+            Err(NotAnObject::Other)
+        ));
+    }
+
+    #[derive(Default, Deserialize)]
+    struct Patch {
+        #[serde(default)]
+        url: Change<String>,
+        #[serde(default)]
+        hosts: Change<Vec<String>>,
+        #[serde(default)]
+        count: Count,
+    }
+
+    #[test]
+    fn null_clears_and_absent_keeps() {
+        let Ok(p) = read_object::<Patch>(br#"{"url": null, "count": 1.5}"#) else {
+            panic!()
+        };
+        assert_eq!(p.url, Change::Clear);
+        assert_eq!(p.hosts, Change::Keep);
+        assert_eq!(p.count, Field::Wrong(Kind::Integer));
     }
 }

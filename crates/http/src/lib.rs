@@ -97,7 +97,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(h2h::routes())
         .merge(merchant_api::routes())
         .merge(trader::routes())
-        .merge(openapi::routes());
+        .merge(openapi::routes(with_admin));
     let faces = if with_admin {
         faces.merge(admin::routes())
     } else {
@@ -109,10 +109,10 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .with_state(state)
 }
 
-/// The admin API alone, for its own listener (`admin_listen`): other paths
-/// answer in the admin API's error shape.
+/// The admin API alone, with its OpenAPI document, for its own listener
+/// (`admin_listen`): other paths answer in the admin API's error shape.
 pub fn admin_router(engine: Arc<Engine>) -> Router {
-    with_probes(admin::routes())
+    with_probes(admin::routes().merge(openapi::admin_routes()))
         .fallback(trader::not_found)
         .with_state(app_state(engine))
 }

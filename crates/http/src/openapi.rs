@@ -9,12 +9,20 @@ use axum::routing::get;
 use axum::Router;
 use utoipa::OpenApi;
 
+use crate::admin::AdminDoc;
 use crate::checkout::{CheckoutError, CheckoutPrivateDoc, CheckoutPublicDoc};
 use crate::merchant_api::MerchantDoc;
+use crate::trader::TraderDoc;
 use crate::AppState;
 
 /// The faces with a document, by the name it is served and committed under.
-pub const FACES: &[&str] = &["checkout-public", "checkout-private", "merchant"];
+pub const FACES: &[&str] = &[
+    "checkout-public",
+    "checkout-private",
+    "merchant",
+    "trader",
+    "admin",
+];
 
 /// A face's document.
 pub fn document(face: &str) -> Option<utoipa::openapi::OpenApi> {
@@ -22,6 +30,8 @@ pub fn document(face: &str) -> Option<utoipa::openapi::OpenApi> {
         "checkout-public" => Some(CheckoutPublicDoc::openapi()),
         "checkout-private" => Some(CheckoutPrivateDoc::openapi()),
         "merchant" => Some(MerchantDoc::openapi()),
+        "trader" => Some(TraderDoc::openapi()),
+        "admin" => Some(AdminDoc::openapi()),
         _ => None,
     }
 }
@@ -34,16 +44,39 @@ pub fn document_text(face: &str) -> Option<String> {
     Some(text)
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/openapi/{file}", get(serve))
+/// The documents of the faces a listener serves: the admin API's only
+/// where the admin API is (`with_admin`), so that a public listener with the
+/// admin API on a listener of its own does not describe it.
+pub fn routes(with_admin: bool) -> Router<AppState> {
+    Router::new().route(
+        "/openapi/{file}",
+        get(move |Path(file): Path<String>| async move {
+            let face = file
+                .strip_suffix(".json")
+                .filter(|f| with_admin || *f != "admin");
+            match face.and_then(document_text) {
+                Some(text) => json(text),
+                None => CheckoutError::NotFound.into_response(),
+            }
+        }),
+    )
 }
 
-async fn serve(Path(file): Path<String>) -> Response {
-    let text = file.strip_suffix(".json").and_then(document_text);
-    match text {
-        Some(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
-        None => CheckoutError::NotFound.into_response(),
-    }
+/// The admin API's document, on the admin API's own listener.
+pub fn admin_routes() -> Router<AppState> {
+    Router::new().route(
+        "/openapi/admin.json",
+        get(|| async {
+            match document_text("admin") {
+                Some(text) => json(text),
+                None => crate::trader::ApiError::not_found("document").into_response(),
+            }
+        }),
+    )
+}
+
+fn json(text: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 #[cfg(test)]

@@ -677,7 +677,9 @@ mod p2p {
     use anyhow::{anyhow, bail};
     use kassa_domain::money::{format_fixed, parse_minor, AmountError};
     use kassa_domain::p2p::mask_card;
-    use kassa_domain::{AlternativeRule, BankNotification, Cabinet, Currency, Deal, Direction};
+    use kassa_domain::{
+        Actor, AlternativeRule, BankNotification, Cabinet, Currency, Deal, Direction,
+    };
     use kassa_engine::p2p::NewCabinet;
     use kassa_engine::{Engine, EngineError};
     use serde_json::{json, Value};
@@ -960,7 +962,7 @@ mod p2p {
             CabinetCommand::Set { id, active } => {
                 let active = active.ok_or_else(|| anyhow!("--active true|false is required"))?;
                 let c = engine
-                    .set_cabinet_active(None, id.clone(), active)
+                    .set_cabinet_active(Actor::Operator, id.clone(), active)
                     .await
                     .map_err(|e| match e {
                         EngineError::NotFound => anyhow!("no cabinet {id}"),
@@ -1067,7 +1069,7 @@ mod p2p {
         let (deal, json) = match cmd {
             DealCommand::Confirm { id, json } => (
                 engine
-                    .confirm_deal(None, id.clone())
+                    .confirm_deal(Actor::Operator, id.clone())
                     .await
                     .map_err(not_found(&id))?,
                 json,
@@ -1080,7 +1082,7 @@ mod p2p {
                 };
                 (
                     engine
-                        .resolve_dispute(None, id.clone(), complete)
+                        .resolve_dispute(Actor::Operator, id.clone(), complete)
                         .await
                         .map_err(not_found(&id))?,
                     json,
@@ -1128,7 +1130,8 @@ mod p2p {
                 json,
             } => {
                 let list = engine
-                    .notifications(trader, unmatched)
+                    // One trader's are those it sees itself.
+                    .notifications(trader.map_or(Actor::Operator, Actor::Trader), unmatched)
                     .await
                     .map_err(fail)?;
                 let mut traders: Vec<String> = list.iter().map(|n| n.trader_id.clone()).collect();

@@ -5,7 +5,7 @@
 use kassa_domain::ids::new_id;
 use kassa_domain::money::{parse_minor, AmountError};
 use kassa_domain::{
-    BankNotification, Deal, DealStatus, Hold, Invoice, InvoiceStatus, Resolution, Trader,
+    Actor, BankNotification, Deal, DealStatus, Hold, Invoice, InvoiceStatus, Resolution, Trader,
 };
 use kassa_store::Tx;
 
@@ -166,22 +166,21 @@ pub(crate) fn attach_deal_with(
 }
 
 impl Engine {
-    /// The trader (or, with `trader_id` None, the operator) confirms that a
-    /// deal's money arrived.
+    /// The trader of a deal (or the operator) confirms that its money
+    /// arrived.
     pub async fn confirm_deal(
         &self,
-        trader_id: Option<String>,
+        actor: impl Into<Actor>,
         deal_id: String,
     ) -> EngineResult<Deal> {
         let now = self.now_secs();
-        let by = trader_id
-            .as_ref()
-            .map_or("operator".to_string(), |_| "trader".to_string());
+        let actor = actor.into();
+        let by = actor.settled_by().to_string();
         let deal = self
             .write(move |tx| {
                 let mut deal = tx
                     .deal(&deal_id)?
-                    .filter(|d| trader_id.as_ref().is_none_or(|t| *t == d.trader_id))
+                    .filter(|d| actor.reaches(&d.trader_id))
                     .ok_or(EngineError::NotFound)?;
                 if deal.status == DealStatus::Completed {
                     return Ok(deal);
@@ -203,19 +202,18 @@ impl Engine {
     /// Resolves a dispute: the money arrived (`complete`) or it did not.
     pub async fn resolve_dispute(
         &self,
-        trader_id: Option<String>,
+        actor: impl Into<Actor>,
         deal_id: String,
         complete: bool,
     ) -> EngineResult<Deal> {
         let now = self.now_secs();
-        let by = trader_id
-            .as_ref()
-            .map_or("operator".to_string(), |_| "trader".to_string());
+        let actor = actor.into();
+        let by = actor.settled_by().to_string();
         let deal = self
             .write(move |tx| {
                 let mut deal = tx
                     .deal(&deal_id)?
-                    .filter(|d| trader_id.as_ref().is_none_or(|t| *t == d.trader_id))
+                    .filter(|d| actor.reaches(&d.trader_id))
                     .ok_or(EngineError::NotFound)?;
                 if deal.status != DealStatus::Disputed {
                     return Err(EngineError::Conflict(format!(
@@ -381,12 +379,14 @@ impl Engine {
         .await
     }
 
+    /// The bank notifications within the actor's reach, newest first.
     pub async fn notifications(
         &self,
-        trader_id: Option<String>,
+        actor: impl Into<Actor>,
         unmatched_only: bool,
     ) -> EngineResult<Vec<BankNotification>> {
-        self.read(move |tx| Ok(tx.notifications(trader_id.as_deref(), unmatched_only, LIST_MAX)?))
+        let actor = actor.into();
+        self.read(move |tx| Ok(tx.notifications(actor.trader_id(), unmatched_only, LIST_MAX)?))
             .await
     }
 

@@ -1,7 +1,7 @@
 //! Traders and their cabinets: who receives P2P pay-ins and where.
 
 use kassa_domain::ids::new_id;
-use kassa_domain::{Cabinet, Deal, Trader};
+use kassa_domain::{Actor, Cabinet, Deal, Trader};
 
 use super::{NewCabinet, LIST_MAX};
 use crate::secrets::{random_token, sha256_hex};
@@ -153,17 +153,18 @@ impl Engine {
             .await
     }
 
-    /// Switches a cabinet on or off; `trader_id` scopes it to a trader's own.
+    /// Switches a cabinet on or off, one within the actor's reach.
     pub async fn set_cabinet_active(
         &self,
-        trader_id: Option<String>,
+        actor: impl Into<Actor>,
         cabinet_id: String,
         active: bool,
     ) -> EngineResult<Cabinet> {
+        let actor = actor.into();
         self.write(move |tx| {
             let mut cabinet = tx
                 .cabinet(&cabinet_id)?
-                .filter(|c| trader_id.as_ref().is_none_or(|t| *t == c.trader_id))
+                .filter(|c| actor.reaches(&c.trader_id))
                 .ok_or(EngineError::NotFound)?;
             cabinet.active = active;
             tx.update_cabinet(&cabinet)?;

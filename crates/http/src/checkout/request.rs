@@ -199,6 +199,8 @@ pub fn wrong_kind(kind: Kind) -> &'static str {
         Kind::Numeric => "This value should be of type numeric.",
         Kind::Bool => "This value should be of type bool.",
         Kind::Object => "This value should be of type object.",
+        Kind::Integer => "This value should be of type integer.",
+        Kind::List => "This value should be of type array.",
     }
 }
 

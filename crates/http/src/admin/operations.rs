@@ -1,0 +1,133 @@
+//! What the operator does as traders do, on anyone's: cabinets switched,
+//! deals shown, confirmed and resolved, notifications listed (the trader
+//! API's handlers, with the operator as the actor); and the callback
+//! backlog.
+
+use axum::body::Body;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use kassa_domain::Actor;
+
+use super::find_trader;
+use super::response::CallbackStats;
+use crate::trader::request::{query, query_flag, ActiveBody, NoFields, ResolveBody};
+use crate::trader::response::{CabinetView, DealView, List, NotificationView};
+use crate::trader::{cabinets, deals, notifications, ErrorBody, OperatorAuth, PathId, Result};
+use crate::AppState;
+
+#[utoipa::path(post, path = "/admin-api/cabinets/{id}/active", tag = "operations",
+    params(("id" = String, Path)),
+    request_body = ActiveBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CabinetView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+pub async fn set_cabinet_active(
+    State(app): State<AppState>,
+    who: OperatorAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    cabinets::set_active(&app, &who, path, body).await
+}
+
+#[utoipa::path(get, path = "/admin-api/deals/{id}", tag = "operations",
+    params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DealView),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn get_deal(
+    State(app): State<AppState>,
+    who: OperatorAuth,
+    path: PathId,
+) -> Result<Response> {
+    deals::show(&app, &who, path).await
+}
+
+/// The money of a deal arrived: it completes, settled by the operator.
+#[utoipa::path(post, path = "/admin-api/deals/{id}/confirm", tag = "operations",
+    params(("id" = String, Path)),
+    request_body(content = NoFields, description = "Empty, or `{}`."),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DealView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn confirm_deal(
+    State(app): State<AppState>,
+    who: OperatorAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    deals::confirm(&app, &who, path, body).await
+}
+
+/// Ends a disputed deal: completed (the money arrived) or canceled.
+#[utoipa::path(post, path = "/admin-api/deals/{id}/resolve", tag = "operations",
+    params(("id" = String, Path)),
+    request_body = ResolveBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DealView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn resolve_deal(
+    State(app): State<AppState>,
+    who: OperatorAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    deals::resolve(&app, &who, path, body).await
+}
+
+/// Every trader's bank notifications, or one trader's, newest first.
+#[utoipa::path(get, path = "/admin-api/notifications", tag = "operations",
+    params(
+        ("unmatched" = Option<bool>, Query, description = "Only those that matched no deal."),
+        ("trader" = Option<String>, Query, description = "Only this trader's."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = List<NotificationView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn list_notifications(
+    State(app): State<AppState>,
+    _: OperatorAuth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    let q = query(raw, &["unmatched", "trader"])?;
+    let unmatched = query_flag(&q, "unmatched")?;
+    // One trader's are those it sees itself.
+    let actor = match q.get("trader") {
+        Some(id) => Actor::Trader(find_trader(&app.engine, id).await?.id),
+        None => Actor::Operator,
+    };
+    notifications::listed(&app, actor, unmatched).await
+}
+
+/// The callback backlog over every node, and this node's pipeline.
+#[utoipa::path(get, path = "/admin-api/callbacks/stats", tag = "operations",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CallbackStats),
+        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+pub async fn callback_stats(State(app): State<AppState>, _: OperatorAuth) -> Result<Response> {
+    Ok(Json(app.engine.callback_backlog().await?).into_response())
+}

@@ -1,0 +1,282 @@
+//! The answers of the trader and admin APIs as types, filled from the
+//! domain's records. A requisite is shown in full to the trader owning it,
+//! masked (a card number as first 6 and last 4) to everyone else.
+
+use std::collections::HashMap;
+
+use chrono::SecondsFormat;
+use kassa_domain::money::format_fixed;
+use kassa_domain::p2p::mask_card;
+use kassa_domain::payout::Payout;
+use kassa_domain::{BankNotification, Cabinet, Currency, Deal, Trader};
+use kassa_engine::Engine;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::Result;
+
+/// Who sees a requisite how.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Owner,
+    Operator,
+}
+
+fn requisite(text: &str, view: View) -> String {
+    match view {
+        View::Owner => text.to_string(),
+        View::Operator => mask_card(text),
+    }
+}
+
+/// An RFC 3339 time in UTC, to the second.
+pub fn time(secs: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp(secs, 0).map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+fn amount(minor: i64, currency: Option<Currency>) -> Option<String> {
+    currency.map(|c| format_fixed(minor, c.exponent()))
+}
+
+/// A list's answer: `{"data": [...]}`.
+#[derive(Serialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TraderView {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub test_mode: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+}
+
+impl From<&Trader> for TraderView {
+    fn from(t: &Trader) -> Self {
+        TraderView {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            active: t.active,
+            test_mode: t.test_mode,
+            created_at: time(t.created_at_secs),
+        }
+    }
+}
+
+/// A new trader, with its token: shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct NewTraderView {
+    #[serde(flatten)]
+    pub trader: TraderView,
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CabinetView {
+    pub id: String,
+    pub trader_id: String,
+    pub method: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    pub bank: String,
+    pub requisite: String,
+    pub holder: String,
+    pub min_amount: String,
+    /// `null`: no limit.
+    pub max_amount: Option<String>,
+    /// `null`: no limit.
+    pub daily_limit: Option<String>,
+    /// `null`: no limit.
+    pub max_open_deals: Option<u32>,
+    pub active: bool,
+    pub test_mode: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+}
+
+impl CabinetView {
+    pub fn new(c: &Cabinet, view: View) -> Self {
+        let e = c.currency.exponent();
+        let limit = |minor: i64| (minor > 0).then(|| format_fixed(minor, e));
+        CabinetView {
+            id: c.id.clone(),
+            trader_id: c.trader_id.clone(),
+            method: c.method.clone(),
+            currency: c.currency,
+            bank: c.bank_name.clone(),
+            requisite: requisite(&c.requisite, view),
+            holder: c.holder.clone(),
+            min_amount: format_fixed(c.min_amount_minor, e),
+            max_amount: limit(c.max_amount_minor),
+            daily_limit: limit(c.daily_limit_minor),
+            max_open_deals: (c.max_open_deals > 0).then_some(c.max_open_deals),
+            active: c.active,
+            test_mode: c.test_mode,
+            created_at: time(c.created_at_secs),
+        }
+    }
+}
+
+/// Each cabinet's currency, to write the amounts of its deals.
+pub type Currencies = HashMap<String, Currency>;
+
+pub async fn currencies_of(engine: &Engine, trader_id: &str) -> Result<Currencies> {
+    Ok(engine
+        .trader_cabinets(trader_id.to_string())
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.currency))
+        .collect())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DealView {
+    pub id: String,
+    pub invoice_id: String,
+    pub trader_id: String,
+    pub cabinet_id: String,
+    /// `transfer_waiting`, `completed`, `canceled` or `disputed`.
+    pub status: &'static str,
+    pub amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub currency: Option<Currency>,
+    pub method: String,
+    pub bank: String,
+    pub requisite: String,
+    pub holder: String,
+    pub rate: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline: Option<String>,
+    #[schema(format = DateTime)]
+    pub ended_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub customer_says_paid_at: Option<String>,
+    pub dispute_reason: Option<String>,
+    /// `trader` or `operator`, once settled by hand.
+    pub settled_by: Option<String>,
+    pub test_mode: bool,
+}
+
+impl DealView {
+    pub fn new(d: &Deal, currencies: &Currencies, view: View) -> Self {
+        let currency = currencies.get(&d.cabinet_id).copied();
+        DealView {
+            id: d.id.clone(),
+            invoice_id: d.invoice_id.clone(),
+            trader_id: d.trader_id.clone(),
+            cabinet_id: d.cabinet_id.clone(),
+            status: d.status.as_str(),
+            amount: amount(d.amount_minor, currency),
+            currency,
+            method: d.method.clone(),
+            bank: d.bank_name.clone(),
+            requisite: requisite(&d.requisite, view),
+            holder: d.holder.clone(),
+            rate: d.rate.clone(),
+            created_at: time(d.created_at_secs),
+            deadline: time(d.deadline_secs),
+            ended_at: d.ended_at_secs.and_then(time),
+            customer_says_paid_at: d.customer_says_paid_at_secs.and_then(time),
+            dispute_reason: d.dispute_reason.clone(),
+            settled_by: d.settled_by.clone(),
+            test_mode: d.test_mode,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationView {
+    /// The trader's own id of the notification.
+    pub id: String,
+    pub kassa_id: String,
+    pub trader_id: String,
+    pub cabinet: String,
+    pub amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub currency: Option<Currency>,
+    pub text: Option<String>,
+    #[schema(format = DateTime)]
+    pub time: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+    pub matched: bool,
+    pub deal_id: Option<String>,
+}
+
+impl NotificationView {
+    pub fn new(n: &BankNotification, currencies: &Currencies) -> Self {
+        let currency = currencies.get(&n.cabinet_id).copied();
+        NotificationView {
+            id: n.external_id.clone(),
+            kassa_id: n.id.clone(),
+            trader_id: n.trader_id.clone(),
+            cabinet: n.cabinet_id.clone(),
+            amount: amount(n.amount_minor, currency),
+            currency,
+            text: n.text.clone(),
+            time: n.received_at_secs.and_then(time),
+            created_at: time(n.created_at_secs),
+            matched: n.deal_id.is_some(),
+            deal_id: n.deal_id.clone(),
+        }
+    }
+}
+
+/// A posted notification, with the deal it completed, if any.
+#[derive(Serialize, ToSchema)]
+pub struct PostedNotification {
+    #[serde(flatten)]
+    pub notification: NotificationView,
+    pub deal: Option<DealView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PayoutView {
+    pub id: String,
+    /// `pending`, `in_progress`, `success` or `failed`.
+    pub status: &'static str,
+    pub amount: String,
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    pub method: String,
+    /// The `bank_name` of its fields, if any.
+    pub bank: Value,
+    /// In full to the trader paying it, masked otherwise.
+    #[schema(value_type = Object)]
+    pub additional_fields: Value,
+    pub trader_id: Option<String>,
+    pub receipt: Option<String>,
+    pub reason: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub deadline: Option<String>,
+}
+
+impl PayoutView {
+    pub fn new(p: &Payout, fields: Value) -> Self {
+        PayoutView {
+            id: p.id.clone(),
+            status: p.status.as_str(),
+            amount: format_fixed(p.amount_minor, p.currency.exponent()),
+            currency: p.currency,
+            method: p.method.clone(),
+            bank: fields.get("bank_name").cloned().unwrap_or(Value::Null),
+            additional_fields: fields,
+            trader_id: p.trader_id.clone(),
+            receipt: p.receipt.clone(),
+            reason: p.reason.clone(),
+            created_at: time(p.created_at_secs),
+            updated_at: time(p.updated_at_secs),
+            deadline: time(p.deadline_secs),
+        }
+    }
+}
