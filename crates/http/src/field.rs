@@ -132,6 +132,48 @@ impl FromJson for Decimal {
     }
 }
 
+/// A whole number, sent as a JSON integer that fits 64 bits (`9000`; not
+/// `9000.5`, `9e3` or `"9000"`). It reports itself as [`Kind::Numeric`]: a
+/// face that needs to say "integer" words its message per field.
+impl FromJson for i64 {
+    const KIND: Kind = Kind::Numeric;
+    fn from_json(text: &str) -> Option<Self> {
+        // Parsed as a number's text (`arbitrary_precision`), so `1.0` and
+        // `1e3` are not integers here.
+        serde_json::from_str::<serde_json::Number>(text)
+            .ok()?
+            .as_i64()
+    }
+}
+
+/// A body's top-level fields, each kept as the JSON text sent (a later
+/// value for a name wins, as in a tree). For faces that must see every
+/// field as sent, such as a signature over the whole body, and read their
+/// DTO from the same single parse with [`read_fields`].
+pub type RawFields<'a> = std::collections::BTreeMap<String, &'a RawValue>;
+
+/// The top-level fields of a JSON object.
+pub fn raw_fields(text: &[u8]) -> Result<RawFields<'_>, NotAnObject> {
+    match serde_json::from_slice::<RawFields<'_>>(text) {
+        Ok(fields) => Ok(fields),
+        // The error the text gives when read as a tree, so that a face's
+        // message does not depend on how it reads.
+        Err(raw) => match serde_json::from_slice::<Value>(text) {
+            Err(e) => Err(NotAnObject::Malformed(e)),
+            Ok(Value::Object(_)) => Err(NotAnObject::Malformed(raw)),
+            Ok(_) => Err(NotAnObject::Other),
+        },
+    }
+}
+
+/// Reads a DTO whose fields are all [`Field`]s (or options of them) from a
+/// body's raw fields; it cannot fail, whatever the fields hold.
+pub fn read_fields<T: DeserializeOwned + Default>(fields: &RawFields<'_>) -> T {
+    use serde::de::value::MapDeserializer;
+    let pairs = fields.iter().map(|(k, v)| (k.as_str(), *v));
+    T::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).unwrap_or_default()
+}
+
 /// A nested object of a request whose own fields are [`Field`]s, with the
 /// schema its derive gives it.
 #[macro_export]
@@ -197,6 +239,20 @@ impl KindSchema for Map<String, Value> {
     }
 }
 
+impl KindSchema for i64 {
+    fn kind_name() -> Cow<'static, str> {
+        "Integer".into()
+    }
+    fn kind_schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .into()
+    }
+}
+
 impl KindSchema for Decimal {
     fn kind_name() -> Cow<'static, str> {
         "Decimal".into()
@@ -235,6 +291,7 @@ pub type Text = Field<String>;
 pub type Flag = Field<bool>;
 pub type Object = Field<Map<String, Value>>;
 pub type Amount = Field<Decimal>;
+pub type Integer = Field<i64>;
 
 #[cfg(test)]
 mod tests {
@@ -247,6 +304,43 @@ mod tests {
         #[serde(default)]
         amount: Amount,
         flag: Option<Flag>,
+    }
+
+    #[derive(Default, Deserialize)]
+    struct Counted {
+        #[serde(default)]
+        count: Integer,
+        #[serde(default)]
+        name: Text,
+    }
+
+    #[test]
+    fn raw_fields_read_into_a_dto_and_keep_their_text() {
+        let Ok(fields) = raw_fields(br#"{"count": 9e3, "name": "a", "count": 7, "x": 0.000001}"#)
+        else {
+            panic!()
+        };
+        assert_eq!(fields["x"].get(), "0.000001");
+        let dto: Counted = read_fields(&fields);
+        assert_eq!(dto.count, Field::Given(7));
+        assert_eq!(dto.name, Field::Given("a".into()));
+        let fields = raw_fields(br#"{"count": 1.0, "name": 5}"#).ok().unwrap();
+        let dto: Counted = read_fields(&fields);
+        assert_eq!(dto.count, Field::Wrong(Kind::Numeric));
+        assert_eq!(dto.name, Field::Wrong(Kind::String));
+        let fields = raw_fields(br#"{"count": "7"}"#).ok().unwrap();
+        assert_eq!(
+            read_fields::<Counted>(&fields).count,
+            Field::Wrong(Kind::Numeric)
+        );
+        assert!(matches!(raw_fields(b"[1]"), Err(NotAnObject::Other)));
+        let Err(NotAnObject::Malformed(e)) = raw_fields(b"{") else {
+            panic!()
+        };
+        assert_eq!(
+            e.to_string(),
+            "EOF while parsing an object at line 1 column 1"
+        );
     }
 
     #[test]

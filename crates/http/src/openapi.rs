@@ -10,16 +10,18 @@ use axum::Router;
 use utoipa::OpenApi;
 
 use crate::checkout::{CheckoutError, CheckoutPrivateDoc, CheckoutPublicDoc};
+use crate::h2h::H2hDoc;
 use crate::AppState;
 
 /// The faces with a document, by the name it is served and committed under.
-pub const FACES: &[&str] = &["checkout-public", "checkout-private"];
+pub const FACES: &[&str] = &["checkout-public", "checkout-private", "h2h"];
 
 /// A face's document.
 pub fn document(face: &str) -> Option<utoipa::openapi::OpenApi> {
     match face {
         "checkout-public" => Some(CheckoutPublicDoc::openapi()),
         "checkout-private" => Some(CheckoutPrivateDoc::openapi()),
+        "h2h" => Some(H2hDoc::openapi()),
         _ => None,
     }
 }
