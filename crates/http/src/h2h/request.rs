@@ -54,21 +54,22 @@ pub struct Credentials {
 pub struct BookCabinetRequest {
     /// Idempotency key, unique per merchant.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 255)]
     pub request_id: Text,
     /// The cabinet method: `card`, `sbp`, `account`, ... (case is ignored).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 32)]
     pub method: Text,
     /// ISO code, upper case: `RUB`, `UAH`, ...
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String, pattern = "^[A-Z]{3,4}$")]
     pub currency: Text,
-    /// The amount wanted, in minor units, at least 1.
+    /// The amount wanted, in minor units.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     pub amount: Integer,
     /// Only cabinets of this bank (case is ignored; empty: any bank).
+    #[schema(value_type = Option<String>, max_length = 128)]
     pub bank_name: Option<Text>,
 }
 
@@ -78,19 +79,20 @@ pub struct PayoutRequest {
     /// Idempotency key, unique per merchant and mode: a repeat answers with
     /// the payout as it is now.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 255)]
     pub request_id: Text,
-    /// The amount paid out, in minor units.
+    /// The amount paid out, in minor units (the fee is held on top).
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = i64, minimum = 1, maximum = 1_000_000_000_000_000_i64)]
     pub amount: Integer,
+    /// `USD`, `EUR`, `RUB`, `UAH`, `USDT`, `IDR`, `AZN` or `VND`.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String, pattern = "^[A-Z]{3,4}$")]
     pub currency: Text,
     /// `card`, `sbp`, `WalletM10`, `localbanks`, `binance`, `cash`, `MTS`,
     /// `sbp_qr` or `Emanat`.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, value_type = String)]
     pub method: Text,
     /// The method's fields (`card_number`, `phone_number`, ...), strings;
     /// `asap` may be a boolean.
@@ -102,6 +104,7 @@ pub struct PayoutRequest {
 #[derive(Default, Deserialize, ToSchema)]
 pub struct BalanceRequest {
     /// Only this currency; one with no money shows zeros.
+    #[schema(value_type = Option<String>, pattern = "^[A-Z]{3,4}$")]
     pub currency: Option<Text>,
 }
 
