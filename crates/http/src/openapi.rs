@@ -11,6 +11,7 @@ use utoipa::OpenApi;
 
 use crate::admin::AdminDoc;
 use crate::checkout::{CheckoutError, CheckoutPrivateDoc, CheckoutPublicDoc};
+use crate::h2h::H2hDoc;
 use crate::merchant_api::MerchantDoc;
 use crate::trader::TraderDoc;
 use crate::AppState;
@@ -19,6 +20,7 @@ use crate::AppState;
 pub const FACES: &[&str] = &[
     "checkout-public",
     "checkout-private",
+    "h2h",
     "merchant",
     "trader",
     "admin",
@@ -29,6 +31,7 @@ pub fn document(face: &str) -> Option<utoipa::openapi::OpenApi> {
     match face {
         "checkout-public" => Some(CheckoutPublicDoc::openapi()),
         "checkout-private" => Some(CheckoutPrivateDoc::openapi()),
+        "h2h" => Some(H2hDoc::openapi()),
         "merchant" => Some(MerchantDoc::openapi()),
         "trader" => Some(TraderDoc::openapi()),
         "admin" => Some(AdminDoc::openapi()),

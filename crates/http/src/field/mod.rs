@@ -5,15 +5,14 @@
 //! to an engine command names every one in a single answer, in the face's
 //! own words.
 
-use std::borrow::Cow;
-
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
-use utoipa::openapi::RefOr;
-use utoipa::{PartialSchema, ToSchema};
+
+mod schema;
+
+pub use schema::KindSchema;
 
 /// What a field should have been.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -342,6 +341,47 @@ impl<A: FromJson, B: FromJson> FromJson for Either<A, B> {
     }
 }
 
+/// A whole number, sent as a JSON integer that fits 64 bits (`9000`; not
+/// `9000.5`, `9e3` or `"9000"`).
+impl FromJson for i64 {
+    const KIND: Kind = Kind::Integer;
+    fn from_json(text: &str) -> Option<Self> {
+        // Parsed as a number's text (`arbitrary_precision`), so `1.0` and
+        // `1e3` are not integers here.
+        serde_json::from_str::<serde_json::Number>(text)
+            .ok()?
+            .as_i64()
+    }
+}
+
+/// A body's top-level fields, each kept as the JSON text sent (a later
+/// value for a name wins, as in a tree). For faces that must see every
+/// field as sent, such as a signature over the whole body, and read their
+/// DTO from the same single parse with [`read_fields`].
+pub type RawFields<'a> = std::collections::BTreeMap<String, &'a RawValue>;
+
+/// The top-level fields of a JSON object.
+pub fn raw_fields(text: &[u8]) -> Result<RawFields<'_>, NotAnObject> {
+    match serde_json::from_slice::<RawFields<'_>>(text) {
+        Ok(fields) => Ok(fields),
+        // The error the text gives when read as a tree, so that a face's
+        // message does not depend on how it reads.
+        Err(raw) => match serde_json::from_slice::<Value>(text) {
+            Err(e) => Err(NotAnObject::Malformed(e)),
+            Ok(Value::Object(_)) => Err(NotAnObject::Malformed(raw)),
+            Ok(_) => Err(NotAnObject::Other),
+        },
+    }
+}
+
+/// Reads a DTO whose fields are all [`Field`]s (or options of them) from a
+/// body's raw fields; it cannot fail, whatever the fields hold.
+pub fn read_fields<T: DeserializeOwned + Default>(fields: &RawFields<'_>) -> T {
+    use serde::de::value::MapDeserializer;
+    let pairs = fields.iter().map(|(k, v)| (k.as_str(), *v));
+    T::deserialize(MapDeserializer::<_, serde_json::Error>::new(pairs)).unwrap_or_default()
+}
+
 /// A nested object of a request whose own fields are [`Field`]s, with the
 /// schema its derive gives it.
 #[macro_export]
@@ -369,169 +409,6 @@ macro_rules! nested_fields {
     )*};
 }
 
-/// A field's schema is that of the kind it carries.
-pub trait KindSchema {
-    fn kind_name() -> Cow<'static, str>;
-    fn kind_schema() -> RefOr<Schema>;
-    /// The components the kind's schema refers to.
-    fn kind_schemas(_schemas: &mut Vec<(String, RefOr<Schema>)>) {}
-}
-
-impl KindSchema for String {
-    fn kind_name() -> Cow<'static, str> {
-        "Text".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::String).into()
-    }
-}
-
-impl KindSchema for bool {
-    fn kind_name() -> Cow<'static, str> {
-        "Flag".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::Boolean).into()
-    }
-}
-
-impl KindSchema for Map<String, Value> {
-    fn kind_name() -> Cow<'static, str> {
-        "FreeObject".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Object)
-            .description(Some("Any JSON object, kept as sent."))
-            .into()
-    }
-}
-
-impl KindSchema for u64 {
-    fn kind_name() -> Cow<'static, str> {
-        "Count".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(0))
-            .into()
-    }
-}
-
-impl KindSchema for u32 {
-    fn kind_name() -> Cow<'static, str> {
-        "Count32".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .minimum(Some(0))
-            .maximum(Some(u32::MAX))
-            .into()
-    }
-}
-
-impl KindSchema for Vec<i64> {
-    fn kind_name() -> Cow<'static, str> {
-        "Integers".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ArrayBuilder::new()
-            .items(ObjectBuilder::new().schema_type(Type::Integer))
-            .into()
-    }
-}
-
-impl KindSchema for Vec<String> {
-    fn kind_name() -> Cow<'static, str> {
-        "Texts".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ArrayBuilder::new()
-            .items(ObjectBuilder::new().schema_type(Type::String))
-            .into()
-    }
-}
-
-impl KindSchema for Decimal {
-    fn kind_name() -> Cow<'static, str> {
-        "Decimal".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(ObjectBuilder::new().schema_type(Type::Number))
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(r"^\s*[0-9]+(\.[0-9]+)?\s*$")),
-            )
-            .description(Some(
-                "A decimal amount in the currency's major units, as a number or a string: `100`, `123.45`.",
-            ))
-            .into()
-    }
-}
-
-impl KindSchema for Number {
-    fn kind_name() -> Cow<'static, str> {
-        "Number".into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        ObjectBuilder::new().schema_type(Type::Number).into()
-    }
-}
-
-impl<A: KindSchema, B: KindSchema> KindSchema for Either<A, B> {
-    fn kind_name() -> Cow<'static, str> {
-        format!("{}Or{}", A::kind_name(), B::kind_name()).into()
-    }
-    fn kind_schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(A::kind_schema())
-            .item(B::kind_schema())
-            .into()
-    }
-    fn kind_schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        A::kind_schemas(schemas);
-        B::kind_schemas(schemas);
-    }
-}
-
-impl<T: KindSchema> PartialSchema for Field<T> {
-    fn schema() -> RefOr<Schema> {
-        T::kind_schema()
-    }
-}
-
-impl<T: KindSchema> ToSchema for Field<T> {
-    fn name() -> Cow<'static, str> {
-        T::kind_name()
-    }
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        T::kind_schemas(schemas)
-    }
-}
-
-/// `null` is a value of its own: the schema of the kind, or null.
-impl<T: KindSchema> PartialSchema for Change<T> {
-    fn schema() -> RefOr<Schema> {
-        OneOfBuilder::new()
-            .item(T::kind_schema())
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-            .into()
-    }
-}
-
-impl<T: KindSchema> ToSchema for Change<T> {
-    fn name() -> Cow<'static, str> {
-        format!("{}OrNull", T::kind_name()).into()
-    }
-    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
-        T::kind_schemas(schemas)
-    }
-}
-
 pub type Text = Field<String>;
 pub type Flag = Field<bool>;
 pub type Object = Field<Map<String, Value>>;
@@ -541,108 +418,7 @@ pub type TextOrNull = Change<String>;
 pub type TextsOrNull = Change<Vec<String>>;
 pub type IntegersOrNull = Change<Vec<i64>>;
 pub type Count32OrNull = Change<u32>;
+pub type Integer = Field<i64>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(Default, Deserialize)]
-    struct Body {
-        #[serde(default)]
-        name: Text,
-        #[serde(default)]
-        amount: Amount,
-        flag: Option<Flag>,
-    }
-
-    #[test]
-    fn every_field_is_read_whatever_it_holds() {
-        let Ok(body) = read_object::<Body>(br#"{"name": 5, "amount": 0.000001, "flag": null}"#)
-        else {
-            panic!()
-        };
-        assert_eq!(body.name, Field::Wrong(Kind::String));
-        assert_eq!(body.amount, Field::Given(Decimal("0.000001".into())));
-        assert_eq!(body.flag, None);
-        let Ok(body) = read_object::<Body>(br#"{"name": "a", "name": "b"}"#) else {
-            panic!()
-        };
-        assert_eq!(body.name, Field::Given("b".into()));
-        assert!(matches!(
-            read_object::<Body>(b"[1]"),
-            Err(NotAnObject::Other)
-        ));
-        assert!(matches!(
-            read_object::<Body>(b" []"),
-            Err(NotAnObject::Other)
-        ));
-        assert!(matches!(
-            read_object::<Body>(b"{"),
-            Err(NotAnObject::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn either_kind_tells_its_two_kinds_apart() {
-        type TextOrNumber = Field<Either<String, Number>>;
-        #[derive(Deserialize)]
-        struct Body {
-            #[serde(default)]
-            a: TextOrNumber,
-            #[serde(default)]
-            b: TextOrNumber,
-            #[serde(default)]
-            c: TextOrNumber,
-        }
-        let Ok(body) = read_object::<Body>(br#"{"a": "1.0", "b": 1.000, "c": true}"#) else {
-            panic!()
-        };
-        assert_eq!(body.a, Field::Given(Either::First("1.0".into())));
-        assert_eq!(body.b, Field::Given(Either::Second(Number("1.000".into()))));
-        assert_eq!(body.c, Field::Wrong(Kind::String));
-    }
-
-    #[test]
-    fn names_a_struct_does_not_read_are_told() {
-        let Ok((body, unknown)) = read_object_strict::<Body>(
-            br#"{"name": "a", "nmae": 1, "x\u0079": {}, "amount": 0.000001}"#,
-        ) else {
-            panic!()
-        };
-        assert_eq!(body.name, Field::Given("a".into()));
-        assert_eq!(body.amount, Field::Given(Decimal("0.000001".into())));
-        assert_eq!(unknown, ["nmae", "xy"]);
-        // A name written twice reads as the last, through a tree.
-        let Ok((body, unknown)) =
-            read_object_strict::<Body>(br#"{"name": "a", "x": 1, "name": "b", "x": 2}"#)
-        else {
-            panic!()
-        };
-        assert_eq!(body.name, Field::Given("b".into()));
-        assert_eq!(unknown, ["x"]);
-        assert!(matches!(
-            read_object_strict::<Body>(b"[\"a\"]"),
-            Err(NotAnObject::Other)
-        ));
-    }
-
-    #[derive(Default, Deserialize)]
-    struct Patch {
-        #[serde(default)]
-        url: Change<String>,
-        #[serde(default)]
-        hosts: Change<Vec<String>>,
-        #[serde(default)]
-        count: Count,
-    }
-
-    #[test]
-    fn null_clears_and_absent_keeps() {
-        let Ok(p) = read_object::<Patch>(br#"{"url": null, "count": 1.5}"#) else {
-            panic!()
-        };
-        assert_eq!(p.url, Change::Clear);
-        assert_eq!(p.hosts, Change::Keep);
-        assert_eq!(p.count, Field::Wrong(Kind::Integer));
-    }
-}
+mod tests;
