@@ -1,0 +1,162 @@
+//! `kassa demo`: a server on a fresh database with a demo merchant and trader.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use kassa_domain::Currency;
+use kassa_engine::merchants::NewMerchant;
+use tokio::net::TcpListener;
+
+use crate::{Config, Server};
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Directory of the demo database; emptied at start.
+    #[arg(long, default_value = "kassa-demo")]
+    pub dir: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+}
+
+pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
+    // A fresh database every time: remove only what the demo itself made.
+    for name in [
+        "kassa.sqlite",
+        "kassa.sqlite-wal",
+        "kassa.sqlite-shm",
+        "master.key",
+    ] {
+        let _ = std::fs::remove_file(args.dir.join(name));
+    }
+    config.database_url = format!("sqlite://{}", args.dir.join("kassa.sqlite").display());
+    config.master_key = None;
+    config.listen = args.listen.clone();
+    config.allow_private_callback_urls = true;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let server = Server::start(&config, None, listener).await?;
+    let issued = server
+        .engine
+        .create_merchant(NewMerchant {
+            name: "Demo Shop".into(),
+            site_login: Some("demo_shop".into()),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let base = &server.base_url;
+    let t = &issued.test;
+    println!(
+        "Kassa demo on {base} (database {})",
+        config.sqlite_path()?.display()
+    );
+    println!("\nDemo merchant (test mode credentials; live ones are in the JSON below):");
+    println!("  public key        {}", t.public_key);
+    println!("  private key id    {}", t.private_key_id);
+    println!("  private secret    {}", t.private_key_secret);
+    println!("  callback secret   {}", t.callback_secret);
+    println!("\nCreate a test invoice that the test provider will mark processed:\n");
+    println!(
+        "curl -s -u '{}:{}' -H 'Content-Type: application/json' {base}/api/payment-invoices -d '{{\"data\":{{\"type\":\"payment-invoices\",\"attributes\":{{\"amount\":\"100.50\",\"currency\":\"USD\",\"service\":\"test_usd_test\",\"service_fields\":{{\"status\":\"processed\"}},\"description\":\"First invoice\"}}}}}}'",
+        t.private_key_id, t.private_key_secret
+    );
+    println!("\nOr one to pay by hand on the hosted page (open its hpp_url):\n");
+    println!(
+        "curl -s {base}/public-api/payment-invoices -H 'Content-Type: application/json' -d '{{\"public_key\":\"{}\",\"service\":\"payment_card_usd_hpp\",\"currency\":\"USD\",\"amount\":123.45,\"description\":\"Demo order\"}}'",
+        t.public_key
+    );
+    demo_p2p(&server, &issued).await?;
+    crate::sandbox_demo::seed(&server, &issued).await?;
+    println!(
+        "\nAll credentials as JSON:\n{}",
+        serde_json::to_string_pretty(&issued)?
+    );
+    println!("\nCtrl-C stops the demo.");
+    server.run_until_ctrl_c().await
+}
+
+/// The demo's P2P side: a trader with a card and an SBP phone in RUB, a rate,
+/// and ready-signed requests for `book_cabinet`, the Merchant API and the
+/// trader API.
+async fn demo_p2p(
+    server: &Server,
+    issued: &kassa_engine::merchants::IssuedMerchant,
+) -> anyhow::Result<()> {
+    use kassa_engine::p2p::NewCabinet;
+    let fail = |e: kassa_engine::EngineError| anyhow::anyhow!("{e}");
+    let engine = &server.engine;
+    let base = &server.base_url;
+    let rub = Currency::from_code("RUB").expect("RUB");
+    let (trader, token) = engine
+        .create_trader("Demo Trader".into())
+        .await
+        .map_err(fail)?;
+    let mut cabinets = Vec::new();
+    for (method, bank, requisite) in [
+        ("card", "Tinkoff", "2200700123456789"),
+        ("sbp", "Sberbank", "+79967779977"),
+    ] {
+        let cabinet = engine
+            .add_cabinet(NewCabinet {
+                trader_id: trader.id.clone(),
+                method: method.into(),
+                currency: rub,
+                bank_name: bank.into(),
+                requisite: requisite.into(),
+                holder: "Ivan Petrov".into(),
+                min_amount_minor: 10_000,
+                max_amount_minor: 10_000_000,
+                daily_limit_minor: 0,
+                max_open_deals: 0,
+                active: true,
+            })
+            .await
+            .map_err(fail)?;
+        cabinets.push(cabinet);
+    }
+    engine.set_rate(rub, "99.23".into()).await.map_err(fail)?;
+    println!(
+        "\nDemo trader {} (token {token}) with a card and an SBP phone in RUB:",
+        trader.id
+    );
+    for c in &cabinets {
+        println!("  {}  {} {} {}", c.id, c.method, c.bank_name, c.requisite);
+    }
+    let mut book = match serde_json::json!({
+        "request_id": "demo-book-1", "merchant_id": issued.merchant_id, "site_id": issued.site_id,
+        "site_login": issued.site_login, "method": "card", "currency": "RUB", "amount": 900_000,
+    }) {
+        serde_json::Value::Object(m) => m,
+        _ => unreachable!("an object literal"),
+    };
+    let signature = kassa_http::h2h::sign(&issued.h2h_secret, &book);
+    book.insert("signature".into(), signature.into());
+    println!("\nHold 9000.00 RUB on a card for 30 s (H2H book_cabinet; amounts in minor units):\n");
+    println!(
+        "curl -s {base}/api/book_cabinet -H 'Content-Type: application/json' -d '{}'",
+        serde_json::Value::Object(book)
+    );
+    let invoice = r#"{"type":"in","amount":"9000.00","currency":"RUB","notificationUrl":"http://127.0.0.1:9/","notificationToken":"demo","internalId":"demo-1","paymentOption":"CARD","startDeal":true}"#;
+    let api = &issued.live;
+    let signature = hex_of(&kassa_http::h2h::hmac_sha256(
+        api.merchant_api_secret.as_bytes(),
+        invoice.as_bytes(),
+    ));
+    println!("\nThen make the invoice with its P2P deal (Merchant API); open its invoiceUrl to see the requisites:\n");
+    println!(
+        "curl -s {base}/api/merchant/invoices -H 'Content-Type: application/json' -H 'X-Identity: {}' -H 'X-Signature: {signature}' -d '{invoice}'",
+        api.merchant_api_key
+    );
+    println!("\nAnd report the money as the trader's bank would (trader API):\n");
+    println!(
+        "curl -s {base}/trader-api/notifications -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"id\":\"sms-1\",\"cabinet\":\"{}\",\"amount\":\"9000.00\",\"text\":\"Received 9 000.00 RUB\"}}'",
+        cabinets[0].id
+    );
+    Ok(())
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
