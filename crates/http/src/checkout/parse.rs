@@ -5,18 +5,27 @@
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use crate::field::{read_object, NotAnObject};
+use crate::field::{raw_fields, read_object, NotAnObject, RawFields};
 
 use super::error::CheckoutError;
 
 /// Reads a JSON body that must be an object into its request type.
 pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, CheckoutError> {
-    read_object(body).map_err(|e| match e {
+    read_object(body).map_err(not_an_object)
+}
+
+/// A JSON body's top-level fields, for a body read into two types at once.
+pub fn json_fields(body: &[u8]) -> Result<RawFields<'_>, CheckoutError> {
+    raw_fields(body).map_err(not_an_object)
+}
+
+fn not_an_object(e: NotAnObject) -> CheckoutError {
+    match e {
         NotAnObject::Other => {
             CheckoutError::BadRequest("The request body must be a JSON object.".into())
         }
         NotAnObject::Malformed(e) => CheckoutError::BadRequest(format!("Malformed JSON: {e}.")),
-    })
+    }
 }
 
 /// Turns form pairs with bracketed names (`customer[address][city]`) into a

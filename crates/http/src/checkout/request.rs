@@ -13,8 +13,8 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use super::error::CheckoutError;
-use super::parse::json_body;
-use crate::field::{Amount, Field, Flag, Kind, Object, Text};
+use super::parse::json_fields;
+use crate::field::{read_fields, Amount, Field, Flag, Kind, Object, Text};
 
 /// The invoice's attributes, shared by the public API, the payment link's
 /// form and the private API's `data.attributes`.
@@ -70,18 +70,20 @@ pub struct PublicInvoiceRequest {
     pub attributes: InvoiceAttributes,
 }
 
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct PublicKeyOnly {
     #[serde(default)]
     public_key: Text,
 }
 
 impl PublicInvoiceRequest {
+    /// One scan of the body, read as the key and as the attributes.
     pub fn read(body: &[u8]) -> Result<Self, CheckoutError> {
-        let PublicKeyOnly { public_key } = json_body(body)?;
+        let fields = json_fields(body)?;
+        let PublicKeyOnly { public_key } = read_fields(&fields);
         Ok(PublicInvoiceRequest {
             public_key,
-            attributes: json_body(body)?,
+            attributes: read_fields(&fields),
         })
     }
 }
@@ -347,7 +349,7 @@ mod tests {
     use super::*;
 
     fn attributes(body: &[u8]) -> InvoiceAttributes {
-        json_body(body).unwrap()
+        crate::checkout::parse::json_body(body).unwrap()
     }
 
     #[test]
