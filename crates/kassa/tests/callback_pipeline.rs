@@ -31,14 +31,9 @@ async fn create(app: &TestApp, merchant: &IssuedMerchant, status: &str, url: &st
     body["data"]["id"].as_str().unwrap().to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hanging_receiver_holds_only_its_own_hosts_slots() {
-    let app = TestApp::spawn_with(|c| {
-        c.callback_timeout_ms = 30_000;
-        c.callback_max_in_flight = 16;
-        c.callback_per_host = 4;
-    })
-    .await;
+/// A receiver that hangs for a minute, a healthy one, and a second merchant
+/// whose callbacks go to the healthy one.
+async fn hanging_beside_healthy(app: &TestApp) -> (Receiver, Receiver, IssuedMerchant) {
     let hanging = Receiver::start(&[], 200);
     hanging.answer_with(Reply::Slow(Duration::from_secs(60), 200));
     let healthy = Receiver::start(&[], 200);
@@ -50,6 +45,18 @@ async fn a_hanging_receiver_holds_only_its_own_hosts_slots() {
         })
         .await
         .unwrap();
+    (hanging, healthy, other)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_receiver_holds_only_its_own_hosts_slots() {
+    let app = TestApp::spawn_with(|c| {
+        c.callback_timeout_ms = 30_000;
+        c.callback_max_in_flight = 16;
+        c.callback_per_host = 4;
+    })
+    .await;
+    let (hanging, healthy, other) = hanging_beside_healthy(&app).await;
 
     for _ in 0..20 {
         create(&app, &app.merchant, "process_pending", &hanging.url()).await;
@@ -105,17 +112,7 @@ async fn a_backed_up_host_leaves_the_claim_room_to_the_others() {
         c.callback_per_host = 2;
     })
     .await;
-    let hanging = Receiver::start(&[], 200);
-    hanging.answer_with(Reply::Slow(Duration::from_secs(60), 200));
-    let healthy = Receiver::start(&[], 200);
-    let other = app
-        .engine()
-        .create_merchant(NewMerchant {
-            name: "Other Shop".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let (hanging, healthy, other) = hanging_beside_healthy(&app).await;
     for _ in 0..2 {
         create(&app, &app.merchant, "process_pending", &hanging.url()).await;
     }
