@@ -7,10 +7,8 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, Uri};
-use hmac::{Hmac, Mac};
 use kassa_domain::Merchant;
 use kassa_engine::secrets::constant_time_eq;
-use sha2::Sha256;
 
 use super::error::ApiError;
 use super::{Result, BODY_MAX_BYTES};
@@ -19,10 +17,7 @@ use crate::AppState;
 /// Lowercase hex of HMAC-SHA256(secret, text): the `X-Signature` of requests
 /// and of callbacks.
 pub fn signature(secret: &str, text: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
-    mac.update(text);
-    hex::encode(mac.finalize().into_bytes())
+    hex::encode(crate::h2h::hmac_sha256(secret.as_bytes(), text))
 }
 
 /// A POST that proved it comes from the merchant: the key's mode, and the
