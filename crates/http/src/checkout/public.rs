@@ -11,7 +11,9 @@ use super::auth::public_key;
 use super::error::{ErrorList, FieldErrors};
 use super::parse::{form_flags, form_object, json_body};
 use super::render::{self, public_invoice};
-use super::request::{self, new_invoice, PaymentLinkForm, PrerequestBody, PublicInvoiceRequest};
+use super::request::{
+    new_invoice, PaymentLinkForm, PrerequestBody, Problems, PublicInvoiceRequest,
+};
 use super::response::{Data, Prerequest, PublicInvoice};
 use super::{created_status, query_pairs, query_value, read_body, CheckoutError, Result};
 use crate::field::Field;
@@ -28,23 +30,11 @@ use crate::AppState;
 pub async fn prerequest(State(app): State<AppState>, body: Body) -> Result<Response> {
     let body: PrerequestBody = json_body(&read_body(body).await?)?;
     let (merchant, test_mode) = public_key(&app.engine, body.public_key).await?;
-    let currency = match body.currency {
-        Field::Given(c) => Currency::from_code(&c).ok_or_else(|| {
-            CheckoutError::invalid("currency", "This value is not a valid currency.")
-        })?,
-        Field::Absent => {
-            return Err(CheckoutError::invalid(
-                "currency",
-                "This value should not be blank.",
-            ))
-        }
-        Field::Wrong(kind) => {
-            return Err(CheckoutError::invalid(
-                "currency",
-                request::wrong_kind(kind),
-            ))
-        }
-    };
+    let mut problems = Problems::default();
+    let code = problems.required("currency", body.currency);
+    problems.finish()?;
+    let currency = Currency::from_code(&code)
+        .ok_or_else(|| CheckoutError::invalid("currency", "This value is not a valid currency."))?;
     let catalog = app.engine.catalog().await?;
     Ok(Json(render::prerequest(&merchant, test_mode, currency, &catalog)).into_response())
 }
