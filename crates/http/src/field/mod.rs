@@ -102,9 +102,10 @@ pub enum NotAnObject {
 pub fn read_object<T: DeserializeOwned>(text: &[u8]) -> Result<T, NotAnObject> {
     // A derived struct also reads from an array of its fields in order, and
     // skips the fields it does not know without checking their text.
+    // Checked once here, the text is read as a `str`, not checked again.
     let object = text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
-    if object && std::str::from_utf8(text).is_ok() {
-        if let Ok(dto) = serde_json::from_slice(text) {
+    if let (true, Ok(checked)) = (object, std::str::from_utf8(text)) {
+        if let Ok(dto) = serde_json::from_str(checked) {
             return Ok(dto);
         }
     }
