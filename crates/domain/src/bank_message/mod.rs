@@ -260,10 +260,14 @@ pub fn currency_of(text: &str) -> Option<Currency> {
 /// comma or a dot before at most two decimals (`1 500`, `1 500,50`,
 /// `1,500.50`, `1.500,50`, `1500.5`). `None` when it is not one.
 pub fn parse_amount(text: &str, currency: Currency) -> Option<i64> {
-    let compact: String = text.chars().filter(|c| !is_space(*c)).collect();
-    let compact = compact.trim_start_matches('+');
-    if compact.is_empty() || !compact.chars().all(|c| c.is_ascii_digit() || c == ',' || c == '.')
-    {
+    // A space groups thousands (as `'`, never a decimal point).
+    let compact = tidy(text.trim_start_matches('+'))
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join("'");
+    let compact = compact.as_str();
+    let allowed = |c: char| c.is_ascii_digit() || matches!(c, ',' | '.' | '\'');
+    if compact.is_empty() || !compact.chars().all(allowed) {
         return None;
     }
     // The last separator is a decimal point when one or two digits follow it;
@@ -272,7 +276,7 @@ pub fn parse_amount(text: &str, currency: Currency) -> Option<i64> {
         Some(i) if (2..=3).contains(&(compact.len() - i)) => (&compact[..i], &compact[i + 1..]),
         _ => (compact, ""),
     };
-    let groups: Vec<&str> = whole.split([',', '.']).collect();
+    let groups: Vec<&str> = whole.split([',', '.', '\'']).collect();
     let grouped_right = groups.iter().skip(1).all(|g| g.len() == 3)
         && !groups[0].is_empty()
         && (groups.len() == 1 || groups[0].len() <= 3);
@@ -303,9 +307,61 @@ pub fn mask_card_numbers(text: &str) -> String {
     .into_owned()
 }
 
+/// A phone (or other forwarder) of a trader that posts the bank's messages,
+/// by a token of its own the trader can revoke without touching its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraderDevice {
+    pub id: String,
+    pub trader_id: String,
+    pub name: String,
+    /// The token's keyed hash (HMAC-SHA256 under a key of the master key).
+    pub token_hash: String,
+    pub created_at_secs: i64,
+    pub revoked_at_secs: Option<i64>,
+}
+
+/// A bank message as a device forwarded it, and what became of it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankMessage {
+    pub id: String,
+    pub trader_id: String,
+    pub device_id: String,
+    pub sender: String,
+    /// The text, full card numbers in it masked.
+    pub text: String,
+    pub received_at_secs: i64,
+    pub created_at_secs: i64,
+    /// A keyed hash of (sender, text, time): the same message from the same
+    /// device is kept once.
+    pub dedup_key: String,
+    pub reading: Reading,
+    /// The trader's cabinet a credit's digits named, if exactly one did.
+    pub cabinet_id: Option<String>,
+    /// The bank notification a credit became (on `cabinet_id`).
+    pub notification_id: Option<String>,
+    /// The deal it completed.
+    pub deal_id: Option<String>,
+}
+
+/// Whether a requisite (a card, phone or account number, digits as stored)
+/// ends in the digits a message names. Fewer than 4 digits name nothing.
+pub fn requisite_ends_with(requisite: &str, digits: &str) -> bool {
+    let own: String = requisite.chars().filter(char::is_ascii_digit).collect();
+    digits.len() >= 4 && own.len() > digits.len() && own.ends_with(digits)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requisites_by_last_digits() {
+        assert!(requisite_ends_with("2200123456789012", "9012"));
+        assert!(requisite_ends_with("+79967779977", "9977"));
+        assert!(!requisite_ends_with("2200123456789012", "012"));
+        assert!(!requisite_ends_with("2200123456789012", "9013"));
+        assert!(!requisite_ends_with("9012", "9012"));
+    }
 
     #[test]
     fn amounts() {
