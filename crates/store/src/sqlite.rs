@@ -41,7 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_callbacks_due_order.sql"),
     ),
-    (6, include_str!("../migrations/sqlite/0006_bank_messages.sql")),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_bank_messages.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

@@ -187,7 +187,10 @@ impl Patterns {
     pub fn classify(&self, sender: &str, text: &str) -> Reading {
         let text = tidy(text);
         for c in &self.table {
-            if c.sender.as_ref().is_some_and(|s| !s.is_match(sender.trim())) {
+            if c.sender
+                .as_ref()
+                .is_some_and(|s| !s.is_match(sender.trim()))
+            {
                 continue;
             }
             let Some(caps) = c.text.captures(&text) else {
@@ -297,9 +300,8 @@ pub fn parse_amount(text: &str, currency: Currency) -> Option<i64> {
 /// last 4, whatever spaces it is written with.
 pub fn mask_card_numbers(text: &str) -> String {
     static CARD: std::sync::OnceLock<Regex> = std::sync::OnceLock::new();
-    let card = CARD.get_or_init(|| {
-        Regex::new(r"\d(?:[ \u{a0}\u{202f}-]?\d){11,18}").expect("a valid regex")
-    });
+    let card = CARD
+        .get_or_init(|| Regex::new(r"\d(?:[ \u{a0}\u{202f}-]?\d){11,18}").expect("a valid regex"));
     card.replace_all(text, |caps: &regex::Captures| {
         let digits: String = caps[0].chars().filter(char::is_ascii_digit).collect();
         crate::p2p::mask_card(&digits)
@@ -408,7 +410,11 @@ mod tests {
             regex: regex.into(),
             created_at_secs: 0,
         };
-        assert!(check_pattern(&p(MessageKind::Credit, r"(?P<amount>\d+) (?P<digits>\d{4})")).is_ok());
+        assert!(check_pattern(&p(
+            MessageKind::Credit,
+            r"(?P<amount>\d+) (?P<digits>\d{4})"
+        ))
+        .is_ok());
         assert_eq!(
             check_pattern(&p(MessageKind::Credit, r"(?P<amount>\d+)")),
             Err(PatternError::NoDigits)
