@@ -171,10 +171,13 @@ impl Engine {
         new: NewMessage,
     ) -> EngineResult<MessageOutcome> {
         let mut errors = std::collections::BTreeMap::new();
-        if new.sender.chars().count() > SENDER_MAX || new.sender.contains('\0') {
+        let sender_ok = !new.sender.trim().is_empty()
+            && new.sender.chars().count() <= SENDER_MAX
+            && !new.sender.contains('\0');
+        if !sender_ok {
             errors.insert(
                 "sender".to_string(),
-                "This value should be at most 128 characters long.".to_string(),
+                "This value should be 1 to 128 characters long.".to_string(),
             );
         }
         if new.text.trim().is_empty() || new.text.len() > TEXT_MAX || new.text.contains('\0') {
