@@ -64,17 +64,22 @@ def before_call(ctx, case, kwargs):
 DEVICE_TOKEN = os.environ.get("KASSA_FUZZ_DEVICE_TOKEN", "")
 
 
+class DeviceToken(requests.auth.AuthBase):
+    """Set on the prepared request, so it wins over the trader token the
+    run's -H header puts on every request."""
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {DEVICE_TOKEN}"
+        return request
+
+
 def put_device_token(case, kwargs):
     """POST /trader-api/messages takes a device token (the `device` scheme)."""
     if not DEVICE_TOKEN or case.operation.path != "/trader-api/messages":
         return
     if case.operation.method.upper() != "POST":
         return
-    headers = kwargs.setdefault("headers", {}) or {}
-    for name in [h for h in headers if h.lower() == "authorization"]:
-        del headers[name]
-    headers["Authorization"] = f"Bearer {DEVICE_TOKEN}"
-    kwargs["headers"] = headers
+    kwargs["auth"] = DeviceToken()
 
 
 # The H2H API: the signature is a field of the body over its other fields,

@@ -365,7 +365,7 @@ async fn debits_balances_and_unknown_texts_are_kept_and_settle_nothing() {
     assert_eq!(list(&unknown).len(), 1);
     let bad = get(&app, "/trader-api/messages?kind=spam", &token).await;
     assert_eq!(bad.status, 422);
-    assert_eq!(bad.body["error"]["fields"]["kind"].is_string(), true);
+    assert!(bad.body["error"]["fields"]["kind"].is_string());
 
     // The operator sees them too, by trader or all.
     let admin = get(
