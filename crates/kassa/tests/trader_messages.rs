@@ -6,162 +6,18 @@
 
 mod cli_support;
 mod common;
+mod messages_support;
 
 use std::collections::BTreeSet;
 
 use cli_support::TestDb;
-use common::TestApp;
 use kassa_domain::bank_message::{builtin_patterns, MessageKind};
-use kassa_domain::{Deal, DealStatus, InvoiceStatus, Trader};
-use kassa_engine::p2p::NewCabinet;
-use kassa_engine::p2p_invoices::NewP2pInvoice;
-use reqwest::header::HeaderMap;
-use reqwest::Method;
+use kassa_domain::{DealStatus, InvoiceStatus};
+use messages_support::{
+    cabinet, deal, device, get, list, message, open_deal, open_deal_in, post, spawn, trader,
+    ADMIN_TOKEN, TIME,
+};
 use serde_json::{json, Value};
-
-const ADMIN_TOKEN: &str = "admin-token-for-tests-0123456789";
-const TIME: &str = "2024-05-01T12:00:00Z";
-
-async fn spawn() -> TestApp {
-    TestApp::spawn_with(|c| c.admin_token = Some(ADMIN_TOKEN.into())).await
-}
-
-struct Reply {
-    status: u16,
-    body: Value,
-    headers: HeaderMap,
-}
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Reply {
-    let mut request = app
-        .http
-        .request(method, app.url(path))
-        .header("authorization", format!("Bearer {token}"));
-    if let Some(b) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(b.to_string());
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Reply {
-        status,
-        body,
-        headers,
-    }
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> Reply {
-    call(app, Method::GET, path, token, None).await
-}
-
-async fn post(app: &TestApp, path: &str, token: &str, body: Value) -> Reply {
-    call(app, Method::POST, path, token, Some(body)).await
-}
-
-/// Posts a message as the device with `token` would.
-async fn message(app: &TestApp, token: &str, sender: &str, text: &str, time: &str) -> Reply {
-    post(
-        app,
-        "/trader-api/messages",
-        token,
-        json!({"sender": sender, "text": text, "time": time}),
-    )
-    .await
-}
-
-async fn trader(app: &TestApp, name: &str) -> (Trader, String) {
-    app.engine()
-        .create_trader(name.into())
-        .await
-        .expect("trader")
-}
-
-/// A new device of the trader, through the trader API; its token.
-async fn device(app: &TestApp, trader_token: &str) -> String {
-    let r = post(
-        app,
-        "/trader-api/devices",
-        trader_token,
-        json!({"name": "Pixel 7"}),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["active"], true);
-    r.body["token"].as_str().expect("a token").to_string()
-}
-
-/// A RUB card cabinet of `trader` at `bank` whose card ends in `last4`.
-async fn cabinet(app: &TestApp, trader: &Trader, bank: &str, last4: &str) -> String {
-    app.engine()
-        .add_cabinet(NewCabinet {
-            trader_id: trader.id.clone(),
-            method: "card".into(),
-            currency: kassa_domain::Currency::from_code("RUB").unwrap(),
-            bank_name: bank.into(),
-            requisite: format!("2200 7001 2345 {last4}"),
-            holder: "Ivan I.".into(),
-            min_amount_minor: 100,
-            max_amount_minor: 10_000_000,
-            daily_limit_minor: 0,
-            max_open_deals: 0,
-            active: true,
-        })
-        .await
-        .expect("cabinet")
-        .id
-}
-
-/// A live Merchant API pay-in of `amount` RUB by card at `bank`; its deal.
-async fn open_deal(app: &TestApp, amount: &str, bank: &str) -> Deal {
-    let engine = app.engine();
-    let merchant = engine
-        .merchant(app.merchant.merchant_id.clone())
-        .await
-        .expect("merchant");
-    let created = engine
-        .create_p2p_invoice(
-            merchant,
-            false,
-            NewP2pInvoice {
-                internal_id: Some(kassa_domain::ids::new_id("order")),
-                amount: amount.into(),
-                currency: "RUB".into(),
-                notification_url: "http://127.0.0.1:9/callback".into(),
-                notification_token: "token".into(),
-                payment_method: Some(bank.into()),
-                payment_option: Some("CARD".into()),
-                start_deal: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("invoice with a deal");
-    let deal = engine
-        .deal(created.invoice.deal_id.expect("a deal"))
-        .await
-        .expect("deal");
-    assert_eq!(deal.amount_minor.to_string(), amount.replace('.', ""));
-    deal
-}
-
-async fn deal(app: &TestApp, id: &str) -> Deal {
-    app.engine().deal(id.into()).await.expect("deal")
-}
-
-fn list(r: &Reply) -> &Vec<Value> {
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["data"].as_array().expect("a list")
-}
 
 /// (pattern, sender, text, last digits of the cabinet, the deal's amount).
 const CREDITS: &[(&str, &str, &str, &str, &str)] = &[
@@ -480,6 +336,38 @@ async fn digits_of_another_traders_cabinet_settle_nothing() {
     assert_eq!(r.body["matched"], false);
     assert_eq!(deal(&app, &d.id).await.status, DealStatus::TransferWaiting);
     assert!(list(&get(&app, "/admin-api/notifications", ADMIN_TOKEN).await).is_empty());
+}
+
+#[tokio::test]
+async fn a_test_traders_message_settles_its_test_deal_never_a_live_one() {
+    let app = spawn().await;
+    let (sandbox, token) = app
+        .engine()
+        .create_trader_in("Sandbox".into(), true)
+        .await
+        .unwrap();
+    let phone = device(&app, &token).await;
+    cabinet(&app, &sandbox, "sandbox", "4821").await;
+    let test_deal = open_deal_in(&app, true, "1500.00", "sandbox").await;
+    assert!(test_deal.test_mode);
+    // A live trader's card ends in the same digits and has a live deal of the amount.
+    let (ivan, ivan_token) = trader(&app, "Ivan").await;
+    cabinet(&app, &ivan, "live", "4821").await;
+    let live_deal = open_deal(&app, "1500.00", "live").await;
+    let text = "СЧЁТ4821 12:05 Зачисление 1 500р Баланс: 10 200.50р";
+
+    let r = message(&app, &phone, "900", text, TIME).await;
+    assert_eq!(r.body["deal_id"], test_deal.id.as_str(), "{}", r.body);
+    assert_eq!(r.body["deal"]["test_mode"], true);
+    assert_eq!(
+        deal(&app, &live_deal.id).await.status,
+        DealStatus::TransferWaiting
+    );
+    // The live trader's own phone settles the live one.
+    let live_phone = device(&app, &ivan_token).await;
+    let r = message(&app, &live_phone, "900", text, TIME).await;
+    assert_eq!(r.body["deal_id"], live_deal.id.as_str(), "{}", r.body);
+    assert_eq!(r.body["deal"]["test_mode"], false);
 }
 
 #[tokio::test]
