@@ -14,8 +14,8 @@ use cli_support::TestDb;
 use kassa_domain::bank_message::{builtin_patterns, MessageKind};
 use kassa_domain::{DealStatus, InvoiceStatus};
 use messages_support::{
-    cabinet, deal, device, get, list, message, open_deal, open_deal_in, post, spawn, trader,
-    ADMIN_TOKEN, TIME,
+    cabinet, cabinet_with, deal, device, get, list, message, open_deal, open_deal_in, post, spawn,
+    trader, ADMIN_TOKEN, TIME,
 };
 use serde_json::{json, Value};
 
@@ -336,6 +336,54 @@ async fn digits_of_another_traders_cabinet_settle_nothing() {
     assert_eq!(r.body["matched"], false);
     assert_eq!(deal(&app, &d.id).await.status, DealStatus::TransferWaiting);
     assert!(list(&get(&app, "/admin-api/notifications", ADMIN_TOKEN).await).is_empty());
+}
+
+#[tokio::test]
+async fn cards_ending_in_the_same_digits_are_told_apart_by_their_open_deal() {
+    let app = spawn().await;
+    let (t, token) = trader(&app, "Ivan").await;
+    let phone = device(&app, &token).await;
+    let a = cabinet_with(&app, &t, "sber", "2200 7001 1111 4821").await;
+    let b = cabinet_with(&app, &t, "tbank", "2200 7002 2222 4821").await;
+    let on_b = open_deal(&app, "1500.00", "tbank").await;
+    assert_eq!(on_b.cabinet_id, b);
+
+    let r = message(
+        &app,
+        &phone,
+        "900",
+        "СЧЁТ4821 12:05 Зачисление 1 500р",
+        TIME,
+    )
+    .await;
+    assert_eq!(r.body["cabinet"], b.as_str(), "{}", r.body);
+    assert_eq!(r.body["deal_id"], on_b.id.as_str());
+    // Neither has a deal of this amount: which card it came to is unknown,
+    // so it is kept for review on neither.
+    let r = message(&app, &phone, "900", "СЧЁТ4821 12:06 Зачисление 999р", TIME).await;
+    assert_eq!(r.body["kind"], "credit");
+    assert_eq!(r.body["cabinet"], Value::Null, "{}", r.body);
+    assert_eq!(r.body["matched"], false);
+    // One card of the digits, no deal: an unmatched notification on it.
+    let on_a = open_deal(&app, "700.00", "sber").await;
+    assert_eq!(on_a.cabinet_id, a);
+    cabinet(&app, &t, "vtb", "3315").await;
+    let r = message(
+        &app,
+        &phone,
+        "VTB",
+        "Поступление 4 200р Счет*3315 от ПЕТР С.",
+        TIME,
+    )
+    .await;
+    assert_eq!(r.body["matched"], false);
+    let review = get(&app, "/trader-api/notifications?unmatched=true", &token).await;
+    assert_eq!(list(&review).len(), 1);
+    assert_eq!(list(&review)[0]["amount"], "4200.00");
+    assert_eq!(
+        deal(&app, &on_a.id).await.status,
+        DealStatus::TransferWaiting
+    );
 }
 
 #[tokio::test]

@@ -95,13 +95,18 @@ pub async fn device(app: &TestApp, trader_token: &str) -> String {
 
 /// A RUB card cabinet of `trader` at `bank` whose card ends in `last4`.
 pub async fn cabinet(app: &TestApp, trader: &Trader, bank: &str, last4: &str) -> String {
+    cabinet_with(app, trader, bank, &format!("2200 7001 2345 {last4}")).await
+}
+
+/// A RUB card cabinet of `trader` at `bank` with this card number.
+pub async fn cabinet_with(app: &TestApp, trader: &Trader, bank: &str, card: &str) -> String {
     app.engine()
         .add_cabinet(NewCabinet {
             trader_id: trader.id.clone(),
             method: "card".into(),
             currency: kassa_domain::Currency::from_code("RUB").unwrap(),
             bank_name: bank.into(),
-            requisite: format!("2200 7001 2345 {last4}"),
+            requisite: card.into(),
             holder: "Ivan I.".into(),
             min_amount_minor: 100,
             max_amount_minor: 10_000_000,
