@@ -537,6 +537,24 @@ async fn devices_and_patterns_from_the_command_line() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], pattern_id.as_str());
 
+    let read = db
+        .json_ok(&[
+            "p2p", "pattern", "test", "--sender", "MyBank", "--text", text,
+        ])
+        .await;
+    assert_eq!(read["kind"], "credit");
+    assert_eq!(read["amount"], "2500.10");
+    assert_eq!(read["digits"], "5511");
+    let all = db
+        .json_ok(&["p2p", "pattern", "list", "--builtin", "--json"])
+        .await;
+    assert_eq!(
+        all[0]["id"],
+        pattern_id.as_str(),
+        "the operator's come first"
+    );
+    assert_eq!(all.as_array().unwrap().len(), 1 + builtin_patterns().len());
+
     // The server reads with it from the next message on.
     let r = message(&app, &phone, "MyBank", text, "2024-05-01T12:01:00Z").await;
     assert_eq!(r.body["kind"], "credit", "{}", r.body);
