@@ -1,6 +1,7 @@
 //! Kassa's domain: the rules of money, invoices and the catalog, free of I/O.
 
 pub mod actor;
+pub mod bank_message;
 pub mod catalog;
 pub mod fee;
 pub mod ids;

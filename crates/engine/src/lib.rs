@@ -114,6 +114,8 @@ pub struct Engine {
     pipeline: Arc<delivery::Pipeline>,
     catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
     held_hints: Arc<p2p::HeldHints>,
+    /// The bank message patterns, compiled.
+    pattern_cache: p2p::PatternCache,
     /// Candidate cabinets by (method, currency, test mode).
     cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency, bool), p2p::Cabinets>,
     /// Merchants by id, for the H2H signature check.
@@ -163,6 +165,7 @@ impl Engine {
             catalog_cache: cache::TtlCache::new(catalog::CATALOG_TTL, 1),
             cabinet_cache: cache::TtlCache::new(p2p::CABINETS_TTL, 1024),
             held_hints: Arc::default(),
+            pattern_cache: p2p::PatternCache::default(),
             credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
             merchant_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
         })

@@ -9,6 +9,7 @@
 mod postgres;
 mod sqlite;
 
+use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, TraderDevice};
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
@@ -211,6 +212,34 @@ pub trait Tx {
         unmatched_only: bool,
         limit: usize,
     ) -> StoreResult<Vec<BankNotification>>;
+
+    fn insert_device(&mut self, device: &TraderDevice) -> StoreResult<()>;
+    fn update_device(&mut self, device: &TraderDevice) -> StoreResult<()>;
+    fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>>;
+    fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>>;
+    /// Oldest first.
+    fn devices_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<TraderDevice>>;
+
+    /// Fails with [`StoreError::Duplicate`] on a repeated (device, dedup key).
+    fn insert_bank_message(&mut self, message: &BankMessage) -> StoreResult<()>;
+    fn bank_message_by_key(
+        &mut self,
+        device_id: &str,
+        dedup_key: &str,
+    ) -> StoreResult<Option<BankMessage>>;
+    /// Newest first; `trader_id` None: every trader's; `kind` None: every kind.
+    fn bank_messages(
+        &mut self,
+        trader_id: Option<&str>,
+        kind: Option<MessageKind>,
+        limit: usize,
+    ) -> StoreResult<Vec<BankMessage>>;
+
+    fn insert_message_pattern(&mut self, pattern: &MessagePattern) -> StoreResult<()>;
+    /// In the order they were added.
+    fn message_patterns(&mut self) -> StoreResult<Vec<MessagePattern>>;
+    /// True when there was one.
+    fn delete_message_pattern(&mut self, id: &str) -> StoreResult<bool>;
 
     /// Holds an account until the transaction ends, so that checking its
     /// balance and posting to it is one step for every process (a no-op where

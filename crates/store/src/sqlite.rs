@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
+use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, TraderDevice};
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
@@ -39,6 +40,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/sqlite/0005_callbacks_due_order.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_bank_messages.sql"),
     ),
 ];
 
@@ -958,6 +963,88 @@ impl Tx for SqliteTx<'_> {
              ORDER BY created_at DESC, rowid DESC LIMIT ?3",
             params![trader_id, unmatched_only, limit as i64],
         )
+    }
+
+    fn insert_device(&mut self, d: &TraderDevice) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO trader_devices (id, trader_id, token_hash, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![d.id, d.trader_id, d.token_hash, to_doc(d)?],
+        )
+        .map(drop)
+    }
+
+    fn update_device(&mut self, d: &TraderDevice) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE trader_devices SET token_hash = ?2, doc = ?3 WHERE id = ?1",
+            params![d.id, d.token_hash, to_doc(d)?],
+        )?;
+        expect_one(n, "update device")
+    }
+
+    fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>> {
+        self.doc("SELECT doc FROM trader_devices WHERE id = ?1", [id])
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>> {
+        self.doc(
+            "SELECT doc FROM trader_devices WHERE token_hash = ?1",
+            [token_hash],
+        )
+    }
+
+    fn devices_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<TraderDevice>> {
+        self.docs(
+            "SELECT doc FROM trader_devices WHERE trader_id = ?1 ORDER BY rowid",
+            [trader_id],
+        )
+    }
+
+    fn insert_bank_message(&mut self, m: &BankMessage) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO bank_messages (id, trader_id, device_id, dedup_key, kind, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![m.id, m.trader_id, m.device_id, m.dedup_key, m.reading.kind.as_str(), m.created_at_secs, to_doc(m)?],
+        )
+        .map(drop)
+    }
+
+    fn bank_message_by_key(
+        &mut self,
+        device_id: &str,
+        dedup_key: &str,
+    ) -> StoreResult<Option<BankMessage>> {
+        self.doc(
+            "SELECT doc FROM bank_messages WHERE device_id = ?1 AND dedup_key = ?2",
+            params![device_id, dedup_key],
+        )
+    }
+
+    fn bank_messages(
+        &mut self,
+        trader_id: Option<&str>,
+        kind: Option<MessageKind>,
+        limit: usize,
+    ) -> StoreResult<Vec<BankMessage>> {
+        self.docs(
+            "SELECT doc FROM bank_messages WHERE (?1 IS NULL OR trader_id = ?1) AND (?2 IS NULL OR kind = ?2)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+            params![trader_id, kind.map(MessageKind::as_str), limit as i64],
+        )
+    }
+
+    fn insert_message_pattern(&mut self, p: &MessagePattern) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO message_patterns (id, doc) VALUES (?1, ?2)",
+            params![p.id, to_doc(p)?],
+        )
+        .map(drop)
+    }
+
+    fn message_patterns(&mut self) -> StoreResult<Vec<MessagePattern>> {
+        self.docs("SELECT doc FROM message_patterns ORDER BY rowid", [])
+    }
+
+    fn delete_message_pattern(&mut self, id: &str) -> StoreResult<bool> {
+        Ok(self.exec("DELETE FROM message_patterns WHERE id = ?1", [id])? > 0)
     }
 
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()> {
