@@ -18,6 +18,7 @@ mod page_tokens;
 pub mod payouts;
 pub mod report;
 pub mod secrets;
+pub mod web;
 mod sweep;
 pub mod workers;
 
