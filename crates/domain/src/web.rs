@@ -80,7 +80,8 @@ impl WebSession {
     /// Whether it is still good at `now_secs`: used within `idle_secs` and
     /// younger than `absolute_secs`.
     pub fn is_live(&self, now_secs: i64, idle_secs: i64, absolute_secs: i64) -> bool {
-        now_secs < self.last_seen_secs + idle_secs && now_secs < self.created_at_secs + absolute_secs
+        now_secs < self.last_seen_secs + idle_secs
+            && now_secs < self.created_at_secs + absolute_secs
     }
 }
 

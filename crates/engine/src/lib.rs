@@ -16,10 +16,11 @@ pub mod p2p;
 pub mod p2p_invoices;
 mod page_tokens;
 pub mod payouts;
+pub mod portal;
 pub mod report;
 pub mod secrets;
-pub mod web;
 mod sweep;
+pub mod web;
 pub mod workers;
 
 use std::sync::Arc;

@@ -46,8 +46,11 @@ fn hash_password(password: &str) -> String {
 }
 
 fn password_matches(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A password to print once: 20 characters of URL-safe base64 (120 bits).
@@ -188,9 +191,11 @@ impl Engine {
     pub async fn enrol_totp(&self, user_id: String) -> EngineResult<String> {
         let mut secret = vec![0u8; 20];
         rand::thread_rng().fill_bytes(&mut secret);
-        let sealed = self
-            .sealer
-            .seal(&totp_rs::Secret::Raw(secret.clone()).to_encoded().to_string());
+        let sealed = self.sealer.seal(
+            &totp_rs::Secret::Raw(secret.clone())
+                .to_encoded()
+                .to_string(),
+        );
         let email = self
             .write(move |tx| {
                 let mut user = tx.web_user(&user_id)?.ok_or(EngineError::NotFound)?;
@@ -230,7 +235,9 @@ impl Engine {
         let user = self
             .read(move |tx| Ok(tx.web_user_by_email(realm, &lookup)?))
             .await?;
-        let hash = user.as_ref().map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
+        let hash = user
+            .as_ref()
+            .map_or_else(|| DUMMY_HASH.clone(), |u| u.password_hash.clone());
         let password_ok = tokio::task::spawn_blocking(move || password_matches(&hash, &password))
             .await
             .unwrap_or(false);
@@ -320,7 +327,18 @@ impl Engine {
 
     pub async fn sign_out(&self, token: &str) -> EngineResult<()> {
         let hash = self.session_hash(token);
-        self.write(move |tx| Ok(tx.delete_web_session(&hash)?)).await
+        self.write(move |tx| Ok(tx.delete_web_session(&hash)?))
+            .await
+    }
+
+    /// The web users of a merchant (or trader), by email.
+    pub async fn web_users(
+        &self,
+        realm: WebRealm,
+        subject_id: String,
+    ) -> EngineResult<Vec<WebUser>> {
+        self.read(move |tx| Ok(tx.web_users_of(realm, &subject_id)?))
+            .await
     }
 
     /// A web user by email in a realm (for the CLI).

@@ -314,8 +314,7 @@ pub trait Tx {
     fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()>;
     fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()>;
     fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>>;
-    fn web_user_by_email(&mut self, realm: WebRealm, email: &str)
-        -> StoreResult<Option<WebUser>>;
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>>;
     fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>>;
     fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()>;
     fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>>;

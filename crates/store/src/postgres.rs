@@ -26,7 +26,10 @@ use serde_json::Value;
 
 mod web;
 
-use crate::{CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+use crate::{
+    CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx,
+    WriteJob,
+};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -1610,11 +1613,7 @@ impl Tx for PgTx<'_> {
         web::user(self, id)
     }
 
-    fn web_user_by_email(
-        &mut self,
-        realm: WebRealm,
-        email: &str,
-    ) -> StoreResult<Option<WebUser>> {
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
         web::user_by_email(self, realm, email)
     }
 

@@ -20,7 +20,10 @@ use serde_json::Value;
 
 mod web;
 
-use crate::{CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+use crate::{
+    CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx,
+    WriteJob,
+};
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.
 const BATCH_MAX: usize = 1024;
@@ -1002,11 +1005,7 @@ impl Tx for SqliteTx<'_> {
         web::user(self, id)
     }
 
-    fn web_user_by_email(
-        &mut self,
-        realm: WebRealm,
-        email: &str,
-    ) -> StoreResult<Option<WebUser>> {
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
         web::user_by_email(self, realm, email)
     }
 

@@ -127,8 +127,11 @@ pub(super) fn touch_session(tx: &SqliteTx, token_hash: &str, now_secs: i64) -> S
 }
 
 pub(super) fn delete_session(tx: &SqliteTx, token_hash: &str) -> StoreResult<()> {
-    tx.exec("DELETE FROM web_sessions WHERE token_hash = ?1", [token_hash])
-        .map(drop)
+    tx.exec(
+        "DELETE FROM web_sessions WHERE token_hash = ?1",
+        [token_hash],
+    )
+    .map(drop)
 }
 
 pub(super) fn delete_sessions_of(tx: &SqliteTx, user_id: &str) -> StoreResult<()> {
