@@ -150,6 +150,21 @@ async fn a_merchant_signs_in_finds_an_invoice_and_resends_its_callback() {
         wait_for_css(&c, "#invoices").await;
         assert_eq!(text_of(&c, "h1").await, "Счета");
 
+        // The books: balances and today's report.
+        c.find(Locator::Css("nav a[href$='/books']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_css(&c, "#balances").await;
+        wait_for_css(&c, "#report tr[data-kind='pay_in']").await;
+        c.goto(&format!("{base}/portal/test/books?lang=en"))
+            .await
+            .unwrap();
+        wait_for_css(&c, "#report").await;
+        screenshot(&c, "books").await;
+
         // A phone's width still shows the list.
         c.set_window_size(390, 844).await.unwrap();
         c.goto(&format!("{base}/portal/test/invoices?lang=en"))
@@ -523,4 +538,79 @@ async fn failures_at_once_are_all_counted() {
         .await
         .unwrap();
     assert!(matches!(right, SignIn::Locked { .. }), "{right:?}");
+}
+
+#[tokio::test]
+async fn balances_and_the_daily_report_are_the_ledgers_and_download_as_csv() {
+    let app = TestApp::spawn().await;
+    add_user(&app, &app.merchant.merchant_id, EMAIL).await;
+    let id = create(&app, "processed", "paid-1", None).await;
+    settled(&app, &id).await;
+    let merchant = app.merchant.merchant_id.clone();
+    let mut v = Visitor::new(&app);
+    v.sign_in().await;
+
+    let (status, html) = v.get("/portal/test/books").await;
+    assert_eq!(status, 200);
+    let balances = app.engine().balances(merchant.clone(), true).await.unwrap();
+    assert_eq!(balances.len(), 1);
+    let usd = &balances[0];
+    assert!(usd.available_minor > 0);
+    let shown = format!(
+        "<td class=\"available\">{} USD</td>",
+        kassa_domain::money::format_fixed(usd.available_minor, 2)
+    );
+    assert!(html.contains(&shown), "{shown} in {html}");
+    assert!(
+        html.contains(&format!("<td class=\"hide-sm\">{id}</td>")),
+        "the pay-in in today's report"
+    );
+    let (_, live) = v.get("/portal/live/books").await;
+    assert!(live.contains("id=\"no-balances\"") && !live.contains(&id));
+
+    let today = chrono::DateTime::from_timestamp(app.engine().now_secs(), 0)
+        .unwrap()
+        .date_naive();
+    let r = app
+        .http
+        .get(app.url(&format!("/portal/test/books/report.csv?date={today}")))
+        .header(
+            "cookie",
+            format!("kassa_portal={}", v.session.as_ref().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let csv = r.text().await.unwrap();
+    let expected = app
+        .engine()
+        .daily_report(merchant.clone(), true, today)
+        .await
+        .unwrap();
+    assert_eq!(csv, expected, "what `kassa report daily` writes");
+    assert!(csv.contains(&id));
+    let (_, live_csv) = v
+        .get(&format!("/portal/live/books/report.csv?date={today}"))
+        .await;
+    assert!(!live_csv.contains(&id));
+
+    for bad in ["2026-02-30", "today"] {
+        assert_eq!(
+            v.get(&format!("/portal/test/books?date={bad}")).await.0,
+            422,
+            "{bad}"
+        );
+        assert_eq!(
+            v.get(&format!("/portal/test/books/report.csv?date={bad}"))
+                .await
+                .0,
+            422
+        );
+    }
 }

@@ -121,7 +121,7 @@ fn postings(d: &InvoiceDetails, lang: Lang) -> Markup {
                         @for p in &t.postings {
                             tr {
                                 td { (time(t.at_secs)) }
-                                td { (serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()) }
+                                td { (t.kind.as_str()) }
                                 td { (p.account.key()) }
                                 td { (money(p.amount_minor, t.currency)) }
                             }
@@ -193,7 +193,7 @@ pub async fn show(
     let markup = page(
         lang,
         &format!("{} {}", lang.t(words::INVOICE), d.invoice.id),
-        top_bar(&app, &user, mode, "invoices"),
+        top_bar(&app, &user, mode, super::Page::Invoices),
         html! {
             p { a #back href={ "/portal/" (mode.as_str()) "/invoices" } { (lang.t(words::BACK)) } }
             h1 { (lang.t(words::INVOICE)) " " (d.invoice.id) }

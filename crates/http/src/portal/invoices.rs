@@ -244,7 +244,7 @@ pub async fn list(
     let markup = page(
         lang,
         lang.t(words::INVOICES),
-        top_bar(&app, &user, mode, "invoices"),
+        top_bar(&app, &user, mode, super::Page::Invoices),
         html! {
             h1 { (lang.t(words::INVOICES)) }
             @if mode.is_test() { p.notice { (lang.t(words::TEST_NOTE)) } }

@@ -14,10 +14,13 @@ use kassa_domain::WebRealm;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+pub use books::Page;
+
 use crate::web::session::{self, authenticate, page_lang, Signed, LANG_COOKIE};
 use crate::web::{Lang, Realm, WebError};
 use crate::AppState;
 
+mod books;
 mod invoice;
 mod invoices;
 mod sign_in;
@@ -38,6 +41,8 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{mode}/invoices", get(invoices::list))
         .route("/portal/{mode}/invoices/{id}", get(invoice::show))
         .route("/portal/{mode}/invoices/{id}/resend", post(invoice::resend))
+        .route("/portal/{mode}/books", get(books::show))
+        .route("/portal/{mode}/books/report.csv", get(books::csv))
         .layer(axum::middleware::from_fn(remember_lang))
         .layer(axum::middleware::map_response(crate::web::protect_response))
 }
@@ -181,7 +186,7 @@ async fn home(user: Result<PortalUser, PortalRejection>) -> Response {
 
 /// The top bar of a signed-in page: the mode switch, the pages, who is
 /// signed in and the sign-out button (a form, with its token).
-pub fn top_bar(app: &AppState, user: &PortalUser, mode: Mode, here: &str) -> Markup {
+pub fn top_bar(app: &AppState, user: &PortalUser, mode: Mode, here: Page) -> Markup {
     let lang = user.lang;
     let other = match mode {
         Mode::Test => Mode::Live,
@@ -189,13 +194,15 @@ pub fn top_bar(app: &AppState, user: &PortalUser, mode: Mode, here: &str) -> Mar
     };
     html! {
         nav {
-            a.on href={ "/portal/" (mode.as_str()) "/invoices" } { (lang.t(words::INVOICES)) }
+            @for (p, label) in [(Page::Invoices, words::INVOICES), (Page::Books, words::BOOKS)] {
+                a class=[(p == here).then_some("on")] href={ "/portal/" (mode.as_str()) "/" (p.path()) } { (lang.t(label)) }
+            }
         }
         span {
             @if mode.is_test() { span.badge.test #mode { (lang.t(words::TEST_MODE)) } }
             @else { span.badge #mode { (lang.t(words::LIVE_MODE)) } }
             " "
-            a #switch-mode href={ "/portal/" (other.as_str()) "/" (here) } {
+            a #switch-mode href={ "/portal/" (other.as_str()) "/" (here.path()) } {
                 (lang.t(match other { Mode::Test => words::SWITCH_TO_TEST, Mode::Live => words::SWITCH_TO_LIVE }))
             }
         }

@@ -113,3 +113,25 @@ pub const BAD_FILTER: Words = (
     "Некоторые фильтры не распознаны:",
     "Деякі фільтри не розпізнано:",
 );
+pub const BALANCES: Words = (
+    "Balances and reports",
+    "Балансы и отчёты",
+    "Баланси та звіти",
+);
+pub const BOOKS: Words = ("Balances", "Балансы", "Баланси");
+pub const NO_BALANCES: Words = (
+    "No money in these books yet.",
+    "В этих книгах пока нет денег.",
+    "У цих книгах ще немає грошей.",
+);
+pub const AVAILABLE: Words = ("Available", "Доступно", "Доступно");
+pub const PENDING_PAYOUTS: Words = (
+    "Held for payouts",
+    "Удержано под выплаты",
+    "Утримано під виплати",
+);
+pub const RESERVE: Words = ("Reserve", "Резерв", "Резерв");
+pub const DAILY_REPORT: Words = ("Daily report", "Дневной отчёт", "Денний звіт");
+pub const DATE: Words = ("Date (UTC)", "Дата (UTC)", "Дата (UTC)");
+pub const SHOW: Words = ("Show", "Показать", "Показати");
+pub const DOWNLOAD_CSV: Words = ("Download CSV", "Скачать CSV", "Завантажити CSV");
