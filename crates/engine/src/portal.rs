@@ -2,6 +2,7 @@
 //! them, and everything about one invoice on one page.
 
 use kassa_domain::ledger::Transaction;
+use kassa_domain::payout::Payout;
 use kassa_domain::{Callback, CallbackAttempt, Deal, Invoice};
 use kassa_store::InvoiceSearch;
 
@@ -69,5 +70,32 @@ impl Engine {
             })
         })
         .await
+    }
+
+    /// A page of the merchant's payouts of one mode, newest first (of one
+    /// status, if given), and whether another page follows.
+    pub async fn merchant_payouts(
+        &self,
+        merchant_id: String,
+        test_mode: bool,
+        status: Option<String>,
+        offset: usize,
+        limit: usize,
+    ) -> EngineResult<(Vec<Payout>, bool)> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let mut found = self
+            .read(move |tx| {
+                Ok(tx.payouts_of_merchant(
+                    &merchant_id,
+                    test_mode,
+                    status.as_deref(),
+                    offset,
+                    limit + 1,
+                )?)
+            })
+            .await?;
+        let more = found.len() > limit;
+        found.truncate(limit);
+        Ok((found, more))
     }
 }

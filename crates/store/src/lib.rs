@@ -307,6 +307,16 @@ pub trait Tx {
         offset: usize,
         limit: usize,
     ) -> StoreResult<Vec<Invoice>>;
+    /// A merchant's payouts of one mode, newest first, `limit` of them after
+    /// skipping `offset`; `status` (`PayoutStatus::as_str`) narrows them.
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>>;
     /// The ledger transactions of an invoice, payout or reserve, oldest first.
     fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>>;
 

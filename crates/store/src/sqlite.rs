@@ -989,6 +989,17 @@ impl Tx for SqliteTx<'_> {
         web::search_invoices(self, merchant_id, test_mode, search, offset, limit)
     }
 
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        web::payouts_of_merchant(self, merchant_id, test_mode, status, offset, limit)
+    }
+
     fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>> {
         web::transactions_of(self, reference)
     }

@@ -154,6 +154,7 @@ pub async fn csv(
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Page {
     Invoices,
+    Payouts,
     Books,
 }
 
@@ -161,6 +162,7 @@ impl Page {
     pub fn path(self) -> &'static str {
         match self {
             Page::Invoices => "invoices",
+            Page::Payouts => "payouts",
             Page::Books => "books",
         }
     }

@@ -23,6 +23,7 @@ use crate::AppState;
 mod books;
 mod invoice;
 mod invoices;
+mod payouts;
 mod sign_in;
 mod words;
 
@@ -41,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{mode}/invoices", get(invoices::list))
         .route("/portal/{mode}/invoices/{id}", get(invoice::show))
         .route("/portal/{mode}/invoices/{id}/resend", post(invoice::resend))
+        .route("/portal/{mode}/payouts", get(payouts::list))
         .route("/portal/{mode}/books", get(books::show))
         .route("/portal/{mode}/books/report.csv", get(books::csv))
         .layer(axum::middleware::from_fn(remember_lang))
@@ -194,7 +196,7 @@ pub fn top_bar(app: &AppState, user: &PortalUser, mode: Mode, here: Page) -> Mar
     };
     html! {
         nav {
-            @for (p, label) in [(Page::Invoices, words::INVOICES), (Page::Books, words::BOOKS)] {
+            @for (p, label) in [(Page::Invoices, words::INVOICES), (Page::Payouts, words::PAYOUTS), (Page::Books, words::BOOKS)] {
                 a class=[(p == here).then_some("on")] href={ "/portal/" (mode.as_str()) "/" (p.path()) } { (lang.t(label)) }
             }
         }

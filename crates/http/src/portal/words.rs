@@ -135,3 +135,9 @@ pub const DAILY_REPORT: Words = ("Daily report", "Дневной отчёт", "�
 pub const DATE: Words = ("Date (UTC)", "Дата (UTC)", "Дата (UTC)");
 pub const SHOW: Words = ("Show", "Показать", "Показати");
 pub const DOWNLOAD_CSV: Words = ("Download CSV", "Скачать CSV", "Завантажити CSV");
+pub const PAYOUTS: Words = ("Payouts", "Выплаты", "Виплати");
+pub const NO_PAYOUTS: Words = (
+    "No payouts match.",
+    "Подходящих выплат нет.",
+    "Відповідних виплат немає.",
+);

@@ -18,3 +18,6 @@ CREATE TABLE web_sessions (
     last_seen  INTEGER NOT NULL
 );
 CREATE INDEX web_sessions_user ON web_sessions (user_id);
+
+-- The portal lists a merchant's payouts of one mode, newest first.
+CREATE INDEX payouts_of_merchant ON payouts (merchant_id, test_mode, seq);

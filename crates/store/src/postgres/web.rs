@@ -2,6 +2,7 @@
 //! invoice search.
 
 use kassa_domain::ledger::Transaction;
+use kassa_domain::payout::Payout;
 use kassa_domain::{Invoice, WebRealm, WebSession, WebUser};
 
 use super::{col, expect_one, to_doc, PgTx};
@@ -37,6 +38,22 @@ pub(super) fn search_invoices(
             &limit,
             &offset,
         ],
+    )
+}
+
+pub(super) fn payouts_of_merchant(
+    tx: &mut PgTx,
+    merchant_id: &str,
+    test_mode: bool,
+    status: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> StoreResult<Vec<Payout>> {
+    let (limit, offset) = (limit as i64, offset as i64);
+    tx.docs(
+        "SELECT doc FROM payouts WHERE merchant_id = $1 AND test_mode = $2 AND ($3::text IS NULL OR status = $3)
+         ORDER BY seq DESC LIMIT $4 OFFSET $5",
+        &[&merchant_id, &test_mode, &status, &limit, &offset],
     )
 }
 

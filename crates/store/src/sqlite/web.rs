@@ -2,6 +2,7 @@
 //! invoice search.
 
 use kassa_domain::ledger::Transaction;
+use kassa_domain::payout::Payout;
 use kassa_domain::{Invoice, WebRealm, WebSession, WebUser};
 use rusqlite::params;
 
@@ -37,6 +38,21 @@ pub(super) fn search_invoices(
             limit as i64,
             offset as i64
         ],
+    )
+}
+
+pub(super) fn payouts_of_merchant(
+    tx: &SqliteTx,
+    merchant_id: &str,
+    test_mode: bool,
+    status: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> StoreResult<Vec<Payout>> {
+    tx.docs(
+        "SELECT doc FROM payouts WHERE merchant_id = ?1 AND test_mode = ?2 AND (?3 IS NULL OR status = ?3)
+         ORDER BY seq DESC LIMIT ?4 OFFSET ?5",
+        params![merchant_id, test_mode, status, limit as i64, offset as i64],
     )
 }
 
