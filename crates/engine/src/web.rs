@@ -20,12 +20,6 @@ use totp_rs::{Algorithm, TOTP};
 use crate::secrets::{constant_time_eq, random_token};
 use crate::{Engine, EngineError, EngineResult};
 
-/// Failed sign-ins that lock an account, and for how long.
-pub const MAX_FAILURES: u32 = 5;
-pub const LOCK_SECS: i64 = 15 * 60;
-/// A session ends after this long unused, and this long after sign-in.
-pub const SESSION_IDLE_SECS: i64 = 30 * 60;
-pub const SESSION_ABSOLUTE_SECS: i64 = 12 * 3600;
 /// How stale a session's last use may be before a request writes it again:
 /// saves a write per page view at the cost of this much idle-time accuracy.
 const TOUCH_AFTER_SECS: i64 = 60;
@@ -250,6 +244,10 @@ impl Engine {
         let token = random_token();
         let token_hash = self.session_hash(&token);
         let now = self.now_secs();
+        let (max_failures, lock_secs) = (
+            self.config.web_max_failed_sign_ins,
+            self.config.web_lock_secs,
+        );
         let outcome = self
             .write(move |tx| {
                 let Some(mut user) = tx.web_user_by_email(realm, &email)? else {
@@ -273,7 +271,7 @@ impl Engine {
                     }
                 }
                 if !ok {
-                    user.count_failure(now, MAX_FAILURES, LOCK_SECS);
+                    user.count_failure(now, max_failures, lock_secs);
                     tx.update_web_user(&user)?;
                     return Ok(if user.is_locked(now) {
                         SignIn::Locked {
@@ -315,7 +313,13 @@ impl Engine {
         let Some((session, user)) = found else {
             return Ok(None);
         };
-        if user.realm != realm || !session.is_live(now, SESSION_IDLE_SECS, SESSION_ABSOLUTE_SECS) {
+        if user.realm != realm
+            || !session.is_live(
+                now,
+                self.config.web_session_idle_secs,
+                self.config.web_session_absolute_secs,
+            )
+        {
             return Ok(None);
         }
         if now - session.last_seen_secs >= TOUCH_AFTER_SECS {

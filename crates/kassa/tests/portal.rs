@@ -539,3 +539,31 @@ async fn failures_at_once_are_all_counted() {
         .unwrap();
     assert!(matches!(right, SignIn::Locked { .. }), "{right:?}");
 }
+
+#[tokio::test]
+async fn the_lock_and_the_session_lifetimes_are_settings() {
+    let app = TestApp::spawn_with(|c| {
+        c.web_max_failed_sign_ins = 2;
+        c.web_lock_secs = 60;
+        c.web_session_idle_secs = 120;
+    })
+    .await;
+    add_user(&app, &app.merchant.merchant_id, EMAIL).await;
+    let mut v = Visitor::new(&app);
+    assert_eq!(
+        v.sign_in_with(EMAIL, "wrong", "").await.status().as_u16(),
+        401
+    );
+    assert_eq!(
+        v.sign_in_with(EMAIL, "wrong", "").await.status().as_u16(),
+        429
+    );
+    app.advance_secs(61);
+    v.sign_in().await;
+    app.advance_secs(121);
+    assert_eq!(
+        v.get("/portal/test/invoices").await.0,
+        303,
+        "idle past 120 s"
+    );
+}
