@@ -239,6 +239,7 @@ impl Engine {
             return Ok(SignIn::Refused);
         };
         let checked_hash = user.password_hash.clone();
+        let checked_factor = user.totp_secret_sealed.clone();
         let totp = self.open_totp(&user);
         let has_factor = user.totp_secret_sealed.is_some();
         let token = random_token();
@@ -258,8 +259,10 @@ impl Engine {
                         until_secs: user.locked_until_secs,
                     });
                 }
-                // The password checked must be the one the row has now.
-                let mut ok = password_ok && user.password_hash == checked_hash;
+                // The password and factor checked must be the row's now.
+                let mut ok = password_ok
+                    && user.password_hash == checked_hash
+                    && user.totp_secret_sealed == checked_factor;
                 if ok && has_factor {
                     let step = match (&totp, code.as_deref()) {
                         (Some(t), Some(c)) => totp_step(t, c, now, user.totp_last_step),
