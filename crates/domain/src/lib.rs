@@ -28,3 +28,6 @@ pub use p2p::{
 };
 pub mod ledger;
 pub mod payout;
+pub mod web;
+
+pub use web::{WebRealm, WebSession, WebUser};

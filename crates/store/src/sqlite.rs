@@ -14,12 +14,17 @@ use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, DealStatus, Hold, Invoice,
-    Merchant, Method, Service, Trader,
+    Merchant, Method, Service, Trader, WebRealm, WebSession, WebUser,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use serde_json::Value;
 
-use crate::{CallbackCounts, Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+mod web;
+
+use crate::{
+    CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx,
+    WriteJob,
+};
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.
 const BATCH_MAX: usize = 1024;
@@ -45,6 +50,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_bank_messages.sql"),
     ),
+    (7, include_str!("../migrations/sqlite/0007_web_users.sql")),
 ];
 
 pub struct SqliteStore {
@@ -1057,6 +1063,72 @@ impl Tx for SqliteTx<'_> {
 
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>> {
         self.doc("SELECT doc FROM settings WHERE key = ?1", [key])
+    }
+
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>> {
+        web::search_invoices(self, merchant_id, test_mode, search, offset, limit)
+    }
+
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        web::payouts_of_merchant(self, merchant_id, test_mode, status, offset, limit)
+    }
+
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>> {
+        web::transactions_of(self, reference)
+    }
+
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::insert_user(self, user)
+    }
+
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::update_user(self, user)
+    }
+
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>> {
+        web::user(self, id)
+    }
+
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
+        web::user_by_email(self, realm, email)
+    }
+
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>> {
+        web::users_of(self, realm, subject_id)
+    }
+
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()> {
+        web::insert_session(self, session)
+    }
+
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>> {
+        web::session(self, token_hash)
+    }
+
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()> {
+        web::touch_session(self, token_hash, now_secs)
+    }
+
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()> {
+        web::delete_session(self, token_hash)
+    }
+
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()> {
+        web::delete_sessions_of(self, user_id)
     }
 
     fn lock_account(&mut self, _key: &str) -> StoreResult<()> {

@@ -19,6 +19,7 @@ mod ledger;
 mod merchant;
 mod p2p;
 mod service;
+mod web_user;
 
 use callback::callback;
 pub use callback::CallbackCommand;
