@@ -27,3 +27,6 @@ pub use p2p::{
 };
 pub mod ledger;
 pub mod payout;
+pub mod refund;
+
+pub use refund::{Refund, RefundFee, RefundStatus};
