@@ -303,7 +303,10 @@ mod tests {
     #[test]
     fn final_states_are_final() {
         for from in InvoiceStatus::ALL.into_iter().filter(|s| s.is_final()) {
-            for to in InvoiceStatus::ALL.into_iter().filter(|s| !s.is_refund_state()) {
+            for to in InvoiceStatus::ALL
+                .into_iter()
+                .filter(|s| !s.is_refund_state())
+            {
                 assert!(!from.can_become(to), "{from:?} -> {to:?}");
             }
         }

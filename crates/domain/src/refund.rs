@@ -136,6 +136,7 @@ pub fn takes_refunds(invoice: &Invoice) -> bool {
             InvoiceStatus::Processed
                 | InvoiceStatus::PartiallyProcessed
                 | InvoiceStatus::Refunding
+                | InvoiceStatus::Refunded
                 | InvoiceStatus::PartiallyRefunded
                 | InvoiceStatus::RefundFailed
         )
@@ -282,16 +283,28 @@ mod tests {
     fn amounts_up_to_what_is_left() {
         let mut i = invoice(10_000, 300);
         assert_eq!(refund_amount(&i, None), Ok(10_000));
-        assert_eq!(refund_amount(&i, Some(10_001)), Err(RefundRefusal::OverRefundable(10_000)));
+        assert_eq!(
+            refund_amount(&i, Some(10_001)),
+            Err(RefundRefusal::OverRefundable(10_000))
+        );
         assert_eq!(refund_amount(&i, Some(0)), Err(RefundRefusal::NotPositive));
         i.refunded_amount_minor = Some(10_000);
-        assert_eq!(refund_amount(&i, None), Err(RefundRefusal::OverRefundable(0)));
+        assert_eq!(
+            refund_amount(&i, None),
+            Err(RefundRefusal::OverRefundable(0))
+        );
         i.status = InvoiceStatus::ProcessFailed;
-        assert_eq!(refund_amount(&i, Some(1)), Err(RefundRefusal::NotRefundable));
+        assert_eq!(
+            refund_amount(&i, Some(1)),
+            Err(RefundRefusal::NotRefundable)
+        );
         let mut open = invoice(10_000, 0);
         open.status = InvoiceStatus::ProcessPending;
         open.processed_amount_minor = None;
-        assert_eq!(refund_amount(&open, Some(1)), Err(RefundRefusal::NotRefundable));
+        assert_eq!(
+            refund_amount(&open, Some(1)),
+            Err(RefundRefusal::NotRefundable)
+        );
     }
 
     #[test]
@@ -299,14 +312,20 @@ mod tests {
         use RefundStatus::*;
         let mut i = invoice(10_000, 0);
         assert!(i.apply_refunds(&[refund(4_000, Refunding, 0)], 1));
-        assert_eq!((i.status, i.refunded_amount_minor), (InvoiceStatus::Refunding, Some(4_000)));
+        assert_eq!(
+            (i.status, i.refunded_amount_minor),
+            (InvoiceStatus::Refunding, Some(4_000))
+        );
         i.apply_refunds(&[refund(4_000, Refunded, 0)], 2);
         assert_eq!(i.status, InvoiceStatus::PartiallyRefunded);
         i.apply_refunds(&[refund(4_000, Refunded, 0), refund(6_000, Refunded, 0)], 3);
         assert_eq!(i.status, InvoiceStatus::Refunded);
         let mut j = invoice(10_000, 0);
         j.apply_refunds(&[refund(4_000, RefundFailed, 0)], 1);
-        assert_eq!((j.status, j.refunded_amount_minor), (InvoiceStatus::RefundFailed, Some(0)));
+        assert_eq!(
+            (j.status, j.refunded_amount_minor),
+            (InvoiceStatus::RefundFailed, Some(0))
+        );
         assert_eq!(refund_amount(&j, None), Ok(10_000));
     }
 

@@ -174,17 +174,18 @@ impl Engine {
                 let mut invoice = own_invoice(tx, &merchant_id, new.test_mode, &new.invoice_id)?;
                 // A repeat is answered before anything is checked: the first
                 // may have taken all that was left.
-                let repeat = |tx: &mut dyn Tx, reference_id: &str| -> EngineResult<Option<CreatedRefund>> {
-                    match tx.refund_by_reference(&merchant_id, new.test_mode, reference_id)? {
-                        Some(r) if r.fingerprint == fingerprint => Ok(Some(CreatedRefund {
-                            invoice: tx.invoice(&r.invoice_id)?.ok_or(EngineError::NotFound)?,
-                            refund: r,
-                            created: false,
-                        })),
-                        Some(_) => Err(reference_conflict()),
-                        None => Ok(None),
-                    }
-                };
+                let repeat =
+                    |tx: &mut dyn Tx, reference_id: &str| -> EngineResult<Option<CreatedRefund>> {
+                        match tx.refund_by_reference(&merchant_id, new.test_mode, reference_id)? {
+                            Some(r) if r.fingerprint == fingerprint => Ok(Some(CreatedRefund {
+                                invoice: tx.invoice(&r.invoice_id)?.ok_or(EngineError::NotFound)?,
+                                refund: r,
+                                created: false,
+                            })),
+                            Some(_) => Err(reference_conflict()),
+                            None => Ok(None),
+                        }
+                    };
                 if let Some(reference_id) = &new.reference_id {
                     if let Some(found) = repeat(tx, reference_id)? {
                         return Ok(found);
@@ -203,8 +204,8 @@ impl Engine {
                         Err(e) => return Err(EngineError::invalid("amount", e.to_string())),
                     },
                 };
-                let amount = refund::refund_amount(&invoice, asked)
-                    .map_err(|r| refusal(r, &invoice))?;
+                let amount =
+                    refund::refund_amount(&invoice, asked).map_err(|r| refusal(r, &invoice))?;
                 let (outcome, settle_at) = if invoice.test_mode {
                     let (o, at) = test_outcome(new.service_fields.as_ref(), now)
                         .map_err(|m| EngineError::invalid("service_fields.status", m))?;
@@ -228,10 +229,7 @@ impl Engine {
                     invoice_id: invoice.id.clone(),
                     merchant_id: merchant_id.clone(),
                     test_mode: invoice.test_mode,
-                    reference_id: new
-                        .reference_id
-                        .clone()
-                        .unwrap_or_else(|| new_id("rfdref")),
+                    reference_id: new.reference_id.clone().unwrap_or_else(|| new_id("rfdref")),
                     currency: invoice.currency,
                     amount_minor: amount,
                     fee_returned_minor: fee_returned,
