@@ -536,3 +536,65 @@ async fn concurrent_refunds_that_together_pass_the_invoice_have_one_winner() {
     assert_books_balance(&app).await;
     second.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_daily_report_lists_refunds() {
+    let app = TestApp::spawn().await;
+    let id = processed(&app).await;
+    let r = refund(&app, &id, json!({"amount": 25, "reference_id": "d-1"})).await;
+    r.expect(201);
+    settled(&app, &r.id()).await;
+    let today = chrono::DateTime::from_timestamp(checkout_support::now(&app), 0)
+        .unwrap()
+        .date_naive();
+    let report = app
+        .engine()
+        .daily_report(app.merchant.merchant_id.clone(), true, today)
+        .await
+        .unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    let of_refund: Vec<&&str> = lines.iter().filter(|l| l.contains(&r.id())).collect();
+    assert_eq!(of_refund.len(), 2, "{report}");
+    // time,kind,reference,currency,available,pending_payouts,reserve,pending_refunds,fee,amount,...
+    let hold: Vec<&str> = of_refund[0].split(',').collect();
+    assert_eq!(
+        &hold[1..10],
+        [
+            "refund_hold",
+            r.id().as_str(),
+            "USD",
+            "-25.00",
+            "0.00",
+            "0.00",
+            "25.00",
+            "0.00",
+            "25.00"
+        ]
+    );
+    let done: Vec<&str> = of_refund[1].split(',').collect();
+    assert_eq!(
+        &done[1..8],
+        [
+            "refund_done",
+            r.id().as_str(),
+            "USD",
+            "0.00",
+            "0.00",
+            "0.00",
+            "-25.00"
+        ]
+    );
+    let closing: Vec<&str> = lines.last().unwrap().split(',').collect();
+    assert_eq!(
+        &closing[1..8],
+        [
+            "closing_balance",
+            "",
+            "USD",
+            "75.50",
+            "0.00",
+            "0.00",
+            "0.00"
+        ]
+    );
+}
