@@ -598,3 +598,30 @@ async fn the_daily_report_lists_refunds() {
         ]
     );
 }
+
+#[tokio::test]
+async fn the_operator_settles_a_refund_under_way_once() {
+    let app = TestApp::spawn().await;
+    let id = processed(&app).await;
+    let r = refund(
+        &app,
+        &id,
+        json!({"amount": 50, "reference_id": "o-1", "service_fields": {"status": "refunding"}}),
+    )
+    .await;
+    r.expect(201);
+    let failed = app.engine().settle_refund(r.id(), false).await.unwrap();
+    assert_eq!(failed.status.as_str(), "refund_failed");
+    // Settled: a second word, and the test provider's time, change nothing.
+    let again = app.engine().settle_refund(r.id(), true).await.unwrap();
+    assert_eq!(again.status.as_str(), "refund_failed");
+    app.advance_secs(kassa_engine::refunds::TEST_REFUNDING_SECS);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(settled(&app, &r.id()).await["status"], "refund_failed");
+    let invoice = app.invoice(&id).await;
+    assert_eq!(invoice["status"], "refund_failed");
+    assert_eq!(invoice["refunded_amount"], json!(0));
+    let b = balance(&app).await;
+    assert_eq!((b.available_minor, b.pending_refunds_minor), (10_050, 0));
+    assert_books_balance(&app).await;
+}

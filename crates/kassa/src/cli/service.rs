@@ -40,6 +40,9 @@ pub enum ServiceCommand {
         reserve_rate: Option<String>,
         #[arg(long)]
         reserve_lifetime_secs: Option<i64>,
+        /// Whether a refund gives the fee back: `kept` (the default) or `returned`.
+        #[arg(long)]
+        refund_fee: Option<String>,
     },
     /// Add or replace a service from a JSON file (the shape `service list --json` prints).
     Put {
@@ -85,6 +88,7 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
             fee_max,
             reserve_rate,
             reserve_lifetime_secs,
+            refund_fee,
         } => {
             let catalog = engine.catalog().await.map_err(fail)?;
             let mut s: Service = catalog
@@ -124,6 +128,10 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
                     bail!("reserve_lifetime_secs must not be negative");
                 }
                 s.reserve.lifetime_secs = v;
+            }
+            if let Some(v) = refund_fee {
+                s.refund_fee = kassa_domain::RefundFee::parse(&v)
+                    .ok_or_else(|| anyhow::anyhow!("refund_fee: kept or returned"))?;
             }
             let s = engine.put_service(s).await.map_err(fail)?;
             println!("service {} updated", s.code);
