@@ -5,10 +5,17 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use kassa_domain::money::format_fixed;
-use kassa_domain::Service;
+use kassa_domain::{RefundFee, Service};
 use kassa_engine::Engine;
 
 use super::{minor, print_json, rate};
+
+/// `--refund-fee`: the catalog's rule, as the operator writes it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RefundFeeArg {
+    Kept,
+    Returned,
+}
 
 #[derive(Subcommand)]
 pub enum ServiceCommand {
@@ -42,7 +49,7 @@ pub enum ServiceCommand {
         reserve_lifetime_secs: Option<i64>,
         /// Whether a refund gives the fee back: `kept` (the default) or `returned`.
         #[arg(long)]
-        refund_fee: Option<String>,
+        refund_fee: Option<RefundFeeArg>,
     },
     /// Add or replace a service from a JSON file (the shape `service list --json` prints).
     Put {
@@ -130,8 +137,10 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
                 s.reserve.lifetime_secs = v;
             }
             if let Some(v) = refund_fee {
-                s.refund_fee = kassa_domain::RefundFee::parse(&v)
-                    .ok_or_else(|| anyhow::anyhow!("refund_fee: kept or returned"))?;
+                s.refund_fee = match v {
+                    RefundFeeArg::Kept => RefundFee::Kept,
+                    RefundFeeArg::Returned => RefundFee::Returned,
+                };
             }
             let s = engine.put_service(s).await.map_err(fail)?;
             println!("service {} updated", s.code);
