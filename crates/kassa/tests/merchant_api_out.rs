@@ -191,6 +191,8 @@ async fn assert_live_balances(app: &TestApp, expected: &Balance) {
             "available_minor": expected.available_minor,
             "pending_payouts": fixed(expected.pending_payouts_minor),
             "pending_payouts_minor": expected.pending_payouts_minor,
+            "pending_refunds": fixed(expected.pending_refunds_minor),
+            "pending_refunds_minor": expected.pending_refunds_minor,
             "reserve": fixed(expected.reserve_minor),
             "reserve_minor": expected.reserve_minor,
         })
