@@ -17,6 +17,7 @@ pub mod p2p_invoices;
 mod page_tokens;
 pub mod payouts;
 pub mod portal;
+pub mod refunds;
 pub mod report;
 pub mod secrets;
 mod sweep;
@@ -32,6 +33,7 @@ pub use callbacks::{CallbackRenderer, CallbackSecrets, Rendered};
 pub use clock::{Clock, DatabaseClock, ManualClock, SystemClock, TimeSample};
 pub use error::{EngineError, EngineResult};
 pub use invoices::NewInvoice;
+pub use refunds::{CreatedRefund, NewRefund};
 pub use secrets::Sealer;
 
 /// The engine's settings; the binary fills them from its configuration.

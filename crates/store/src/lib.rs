@@ -13,6 +13,7 @@ use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, Trade
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
+use kassa_domain::refund::Refund;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice, Merchant, Method,
     Service, Trader, WebRealm, WebSession, WebUser,
@@ -322,6 +323,21 @@ pub trait Tx {
     /// Unfinished payouts whose deadline is at or before `now_secs`.
     fn payouts_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Payout>>;
     fn payouts_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Payout>>;
+
+    /// Fails with [`StoreError::Duplicate`] when the reference id is taken.
+    fn insert_refund(&mut self, refund: &Refund) -> StoreResult<()>;
+    fn update_refund(&mut self, refund: &Refund) -> StoreResult<()>;
+    fn refund(&mut self, id: &str) -> StoreResult<Option<Refund>>;
+    fn refund_by_reference(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        reference_id: &str,
+    ) -> StoreResult<Option<Refund>>;
+    /// An invoice's refunds, oldest first.
+    fn refunds_of_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Refund>>;
+    /// Refunds the test provider is due to settle at `now_secs`, soonest first.
+    fn refunds_due_for_test(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Refund>>;
 
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;

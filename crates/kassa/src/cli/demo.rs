@@ -62,6 +62,14 @@ pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<(
         "curl -s -u '{}:{}' -H 'Content-Type: application/json' {base}/api/payment-invoices -d '{{\"data\":{{\"type\":\"payment-invoices\",\"attributes\":{{\"amount\":\"100.50\",\"currency\":\"USD\",\"service\":\"test_usd_test\",\"service_fields\":{{\"status\":\"processed\"}},\"description\":\"First invoice\"}}}}}}'",
         t.private_key_id, t.private_key_secret
     );
+    println!(
+        "\nRefund 30.00 of it once it is processed (put the data.id the answer gave for INVOICE_ID); \
+         the test provider settles the refund, and the invoice becomes partially_refunded:\n"
+    );
+    println!(
+        "curl -s -u '{}:{}' -H 'Content-Type: application/json' {base}/api/payment-invoices/INVOICE_ID/refund -d '{{\"data\":{{\"type\":\"refund\",\"attributes\":{{\"amount\":\"30.00\",\"reference_id\":\"refund-1\"}}}}}}'",
+        t.private_key_id, t.private_key_secret
+    );
     println!("\nOr one to pay by hand on the hosted page (open its hpp_url):\n");
     println!(
         "curl -s {base}/public-api/payment-invoices -H 'Content-Type: application/json' -d '{{\"public_key\":\"{}\",\"service\":\"payment_card_usd_hpp\",\"currency\":\"USD\",\"amount\":123.45,\"description\":\"Demo order\"}}'",
