@@ -450,6 +450,13 @@ impl Engine {
         };
         match self.deliver(callback, in_flight).await {
             Ok(delivery) => {
+                // The attempt is recorded (committed) by now.
+                crate::telemetry::delivery(match delivery {
+                    Delivery::NotSent => "not_sent",
+                    Delivery::Delivered => "delivered",
+                    Delivery::Failed { for_good: false } => "failed",
+                    Delivery::Failed { for_good: true } => "given_up",
+                });
                 if delivery != Delivery::NotSent {
                     let delivered = delivery == Delivery::Delivered;
                     pipeline.outcome(host, delivered, self.now_secs());
