@@ -64,10 +64,7 @@ impl Scrape {
                 "metric name {name}"
             );
             let key = (name.to_string(), labels);
-            assert!(
-                scrape.samples.insert(key, value).is_none(),
-                "twice: {line}"
-            );
+            assert!(scrape.samples.insert(key, value).is_none(), "twice: {line}");
         }
         scrape
     }
@@ -138,7 +135,10 @@ async fn scrape(app: &TestApp) -> Scrape {
         .expect("scrape");
     assert_eq!(response.status(), 200);
     let content_type = response.headers()["content-type"].to_str().unwrap();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     Scrape::parse(&response.text().await.unwrap())
 }
 
@@ -211,7 +211,10 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
     // One live hold on a RUB cabinet, and a bank notification no deal has.
     let (trader, _) = common::rub_trader(&app, "Ivan", "card", "2200123456789012").await;
     let engine = app.engine();
-    let merchant = engine.merchant(app.merchant.merchant_id.clone()).await.unwrap();
+    let merchant = engine
+        .merchant(app.merchant.merchant_id.clone())
+        .await
+        .unwrap();
     let hold = engine
         .book_cabinet(
             &merchant,
@@ -274,8 +277,13 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
         app.advance_secs(10);
         let now = scrape(&app).await;
         let owed = now.value("kassa_callbacks_owed", &[]);
-        let delivered = now.value("kassa_callback_deliveries_total", &[("outcome", "delivered")])
-            - before.value("kassa_callback_deliveries_total", &[("outcome", "delivered")]);
+        let delivered = now.value(
+            "kassa_callback_deliveries_total",
+            &[("outcome", "delivered")],
+        ) - before.value(
+            "kassa_callback_deliveries_total",
+            &[("outcome", "delivered")],
+        );
         if owed == 0.0 && delivered as usize + 1 == receiver.count() {
             break now;
         }
@@ -318,20 +326,31 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
     assert_eq!(delta("kassa_http_requests_total", &unmatched), 1.0);
     // Only route templates, never a raw path.
     let routes = after.label_values("kassa_http_requests_total", "route");
+    assert!(routes.contains("/api/payment-invoices/{id}"), "{routes:?}");
     assert!(
-        routes.contains("/api/payment-invoices/{id}"),
+        !routes
+            .iter()
+            .any(|r| r.contains(&paid) || r.contains("/no/such")),
         "{routes:?}"
     );
-    assert!(!routes.iter().any(|r| r.contains(&paid) || r.contains("/no/such")), "{routes:?}");
 
     // The latency histogram: every created invoice in its count and +Inf.
     assert_eq!(
-        after.types.get("kassa_http_request_duration_seconds").map(String::as_str),
+        after
+            .types
+            .get("kassa_http_request_duration_seconds")
+            .map(String::as_str),
         Some("histogram")
     );
-    assert_eq!(delta("kassa_http_request_duration_seconds_count", CREATE), 8.0);
+    assert_eq!(
+        delta("kassa_http_request_duration_seconds_count", CREATE),
+        8.0
+    );
     let inf = with(CREATE, &[("le", "+Inf")]);
-    assert_eq!(delta("kassa_http_request_duration_seconds_bucket", &inf), 8.0);
+    assert_eq!(
+        delta("kassa_http_request_duration_seconds_bucket", &inf),
+        8.0
+    );
     assert!(delta("kassa_http_request_duration_seconds_sum", CREATE) > 0.0);
     let buckets = after.label_values("kassa_http_request_duration_seconds_bucket", "le");
     assert!(buckets.len() > 5, "{buckets:?}");
@@ -349,7 +368,11 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
             .map(|(_, v)| v)
             .sum()
     };
-    assert_eq!(payouts(&after), payouts(&before), "a rolled-back payout counted");
+    assert_eq!(
+        payouts(&after),
+        payouts(&before),
+        "a rolled-back payout counted"
+    );
 
     // Deliveries by outcome: one failure, then all delivered.
     assert_eq!(
@@ -358,7 +381,10 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
     );
     assert!(receiver.count() >= 2);
     assert_eq!(
-        delta("kassa_callback_deliveries_total", &[("outcome", "delivered")]),
+        delta(
+            "kassa_callback_deliveries_total",
+            &[("outcome", "delivered")]
+        ),
         (receiver.count() - 1) as f64
     );
 
@@ -373,7 +399,11 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
         "kassa_store_connections_max",
         "kassa_p2p_unmatched_notifications",
     ] {
-        assert_eq!(after.types.get(gauge).map(String::as_str), Some("gauge"), "{gauge}");
+        assert_eq!(
+            after.types.get(gauge).map(String::as_str),
+            Some("gauge"),
+            "{gauge}"
+        );
     }
     assert_eq!(after.value("kassa_gauges_fresh", &[]), 1.0);
     let rub_live = [("currency", "RUB"), ("mode", "live")];
@@ -388,6 +418,14 @@ async fn counters_move_by_what_was_done_and_only_the_operator_may_scrape() {
         0.0
     );
     assert_eq!(after.value("kassa_callbacks_failed", &[]), 0.0);
+    // Every family exported is described in the operations guide.
+    let documented = documented_metrics();
+    for name in after.types.keys() {
+        assert!(
+            documented.contains(name),
+            "{name} is not in docs/operations.md"
+        );
+    }
     if common::on_postgres() {
         assert!(after.value("kassa_store_connections", &[("state", "open")]) >= 1.0);
         assert!(after.has("kassa_store_pool_wait_seconds_bucket"));
@@ -436,10 +474,13 @@ async fn serve_logs(format: Option<&str>) -> (Vec<String>, Option<String>) {
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_without_secrets() {
     let (lines, master_key) = serve_logs(Some("json")).await;
-    assert!(lines.last().is_some_and(|l| l.contains("serving")), "{lines:?}");
+    assert!(
+        lines.last().is_some_and(|l| l.contains("serving")),
+        "{lines:?}"
+    );
     for line in &lines {
-        let value: Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        let value: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         let object = value.as_object().expect("each line an object");
         for key in ["timestamp", "level", "target", "message"] {
             assert!(object.contains_key(key), "{key} in {line}");
@@ -460,7 +501,10 @@ async fn json_logs_are_one_object_a_line_without_secrets() {
 async fn text_logs_stay_the_default_and_a_bad_format_is_refused() {
     let (lines, _) = serve_logs(None).await;
     let serving = lines.last().expect("a line");
-    assert!(serving.contains("serving") && serving.contains("INFO"), "{serving}");
+    assert!(
+        serving.contains("serving") && serving.contains("INFO"),
+        "{serving}"
+    );
     assert!(serde_json::from_str::<Value>(serving).is_err(), "{serving}");
 
     let db = cli_support::fresh_db();
@@ -474,4 +518,67 @@ async fn text_logs_stay_the_default_and_a_bad_format_is_refused() {
     assert!(!bad.status.success());
     let message = String::from_utf8(bad.stderr).unwrap();
     assert!(message.contains("log_format"), "{message}");
+}
+
+/// The metric names of the table in docs/operations.md#metrics.
+fn documented_metrics() -> BTreeSet<String> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/operations.md");
+    let text = std::fs::read_to_string(path).expect("docs/operations.md");
+    text.lines()
+        .filter_map(|l| l.strip_prefix("| `kassa_"))
+        .filter_map(|l| l.split_once('`'))
+        .map(|(name, _)| format!("kassa_{name}"))
+        .collect()
+}
+
+#[test]
+fn the_dashboard_is_json_and_charts_only_documented_metrics() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana/kassa.json");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the dashboard")).unwrap();
+    let variables = dashboard["templating"]["list"].as_array().unwrap();
+    assert!(variables
+        .iter()
+        .any(|v| v["type"] == "datasource" && v["query"] == "prometheus"));
+    let documented = documented_metrics();
+    let mut charted = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"].as_str().expect("an expression");
+            assert_eq!(target["datasource"]["uid"], "${datasource}");
+            let mut rest = expr;
+            while let Some(at) = rest.find("kassa_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .unwrap_or(&name)
+                    .to_string();
+                assert!(documented.contains(&family), "{family} in {expr}");
+                charted.insert(family);
+            }
+        }
+    }
+    // Each group of the guide has its panel.
+    for family in [
+        "kassa_http_requests_total",
+        "kassa_http_request_duration_seconds",
+        "kassa_invoice_status_changes_total",
+        "kassa_deal_status_changes_total",
+        "kassa_payout_status_changes_total",
+        "kassa_callbacks_owed",
+        "kassa_callback_deliveries_total",
+        "kassa_p2p_open_holds",
+        "kassa_p2p_open_deals",
+        "kassa_p2p_unmatched_notifications",
+        "kassa_store_unavailable_total",
+        "kassa_store_pool_wait_seconds",
+        "kassa_store_write_queue_jobs",
+    ] {
+        assert!(charted.contains(family), "no panel for {family}");
+    }
 }
