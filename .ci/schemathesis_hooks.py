@@ -3,7 +3,8 @@ request (body or query), and the H2H signature is a field of the body,
 neither of which an OpenAPI security scheme can say, so the seeded
 merchant's test key is put there and the H2H body signed with its test
 secret; the Merchant API's requests are signed too. Everything else is left
-as generated."""
+as generated. A trader's bank messages are posted with its device's token,
+not the trader token every other trader API request carries."""
 
 import hashlib
 import hmac
@@ -57,6 +58,28 @@ def before_call(ctx, case, kwargs):
     if MERCHANT_KEY and path.startswith("/api/merchant/"):
         kwargs["auth"] = MerchantSignature()
     sign_h2h(case)
+    put_device_token(case, kwargs)
+
+
+DEVICE_TOKEN = os.environ.get("KASSA_FUZZ_DEVICE_TOKEN", "")
+
+
+class DeviceToken(requests.auth.AuthBase):
+    """Set on the prepared request, so it wins over the trader token the
+    run's -H header puts on every request."""
+
+    def __call__(self, request):
+        request.headers["Authorization"] = f"Bearer {DEVICE_TOKEN}"
+        return request
+
+
+def put_device_token(case, kwargs):
+    """POST /trader-api/messages takes a device token (the `device` scheme)."""
+    if not DEVICE_TOKEN or case.operation.path != "/trader-api/messages":
+        return
+    if case.operation.method.upper() != "POST":
+        return
+    kwargs["auth"] = DeviceToken()
 
 
 # The H2H API: the signature is a field of the body over its other fields,

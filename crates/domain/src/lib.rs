@@ -1,6 +1,7 @@
 //! Kassa's domain: the rules of money, invoices and the catalog, free of I/O.
 
 pub mod actor;
+pub mod bank_message;
 pub mod catalog;
 pub mod fee;
 pub mod ids;
@@ -27,3 +28,6 @@ pub use p2p::{
 };
 pub mod ledger;
 pub mod payout;
+pub mod web;
+
+pub use web::{WebRealm, WebSession, WebUser};

@@ -212,10 +212,10 @@ impl Engine {
     /// the pipeline, are let go once the receiver has answered, before the
     /// attempt is recorded: they bound requests in flight, and recording
     /// waits on the store's commit.
-    pub(crate) async fn deliver<S: Send>(
+    pub(crate) async fn deliver(
         &self,
         mut callback: Callback,
-        slots: S,
+        slots: crate::delivery::InFlight,
     ) -> EngineResult<Delivery> {
         let merchant_id = callback.merchant_id.clone();
         let invoice_id = callback.invoice_id.clone();
@@ -248,8 +248,8 @@ impl Engine {
                 self.post(&callback, at_secs, rendered, &secret).await
             }
         };
-        drop(slots);
         let processed_secs = self.now_secs();
+        slots.answered(outcome == Ok(200), processed_secs);
         callback.attempts += 1;
         let (status, response_code, error) = match outcome {
             Ok(200) => ("done", Some(200), None),

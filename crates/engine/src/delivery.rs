@@ -249,11 +249,20 @@ impl Pipeline {
 
 /// A request's places in the pool and at its host, held until the receiver
 /// has answered; letting them go records how long that took.
-struct InFlight {
+pub(crate) struct InFlight {
     pipeline: Arc<Pipeline>,
     host: String,
     started: Instant,
     _slots: (OwnedSemaphorePermit, OwnedSemaphorePermit),
+}
+
+impl InFlight {
+    /// The receiver has answered (or the attempt failed): its circuit learns
+    /// the outcome before the slots go, so that the callback next in line
+    /// for them is gated on it.
+    pub(crate) fn answered(self, delivered: bool, now_secs: i64) {
+        self.pipeline.outcome(&self.host, delivered, now_secs);
+    }
 }
 
 impl Drop for InFlight {
@@ -414,28 +423,16 @@ impl Engine {
     /// Returns whether the callback left `pending`.
     async fn deliver_in_pipeline(&self, callback: Callback, host: &str) -> bool {
         let pipeline = &self.pipeline;
-        let now = self.now_secs();
-        if let Gate::Wait(until) = pipeline.gate(host, now) {
-            // The host's circuit is open: the callback waits without an
-            // attempt, and its lease goes so that any node may take it then.
-            let id = callback.id.clone();
-            let result = self
-                .write(move |tx| {
-                    if let Some(mut cb) = tx.callback(&id)? {
-                        cb.next_attempt_at_secs = cb.next_attempt_at_secs.max(until);
-                        cb.lease_until_secs = 0;
-                        tx.update_callback(&cb)?;
-                    }
-                    Ok(())
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!(error = %e, "putting off a callback failed");
-            }
-            return false;
-        }
         let host_slots = pipeline.host_slots(host);
         let at_host = host_slots.acquire_owned().await.expect("never closed");
+        // The circuit is asked once the host's slot is held, not before the
+        // wait for it: callbacks queued behind a host that has just died are
+        // then put off, rather than each spending a timeout on it.
+        if let Gate::Wait(until) = pipeline.gate(host, self.now_secs()) {
+            drop(at_host);
+            self.put_off(callback.id, until).await;
+            return false;
+        }
         let in_pool = pipeline
             .slots
             .clone()
@@ -457,16 +454,30 @@ impl Engine {
                     Delivery::Failed { for_good: false } => "failed",
                     Delivery::Failed { for_good: true } => "given_up",
                 });
-                if delivery != Delivery::NotSent {
-                    let delivered = delivery == Delivery::Delivered;
-                    pipeline.outcome(host, delivered, self.now_secs());
-                }
                 delivery.ended()
             }
             Err(e) => {
                 tracing::error!(error = %e, "callback bookkeeping failed");
                 false
             }
+        }
+    }
+
+    /// The host's circuit is open: the callback waits without an attempt,
+    /// and its lease goes so that any node may take it then.
+    async fn put_off(&self, id: String, until: i64) {
+        let result = self
+            .write(move |tx| {
+                if let Some(mut cb) = tx.callback(&id)? {
+                    cb.next_attempt_at_secs = cb.next_attempt_at_secs.max(until);
+                    cb.lease_until_secs = 0;
+                    tx.update_callback(&cb)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "putting off a callback failed");
         }
     }
 

@@ -16,10 +16,12 @@ pub mod p2p;
 pub mod p2p_invoices;
 mod page_tokens;
 pub mod payouts;
+pub mod portal;
 pub mod report;
 pub mod secrets;
 mod sweep;
 pub mod telemetry;
+pub mod web;
 pub mod workers;
 
 use std::sync::Arc;
@@ -71,6 +73,12 @@ pub struct EngineConfig {
     pub master_key: [u8; 32],
     /// SHA-256 of the admin API's bearer token; `None`: no admin API access.
     pub admin_token_sha256: Option<String>,
+    /// A web session ends after this long unused, and this long after sign-in.
+    pub web_session_idle_secs: i64,
+    pub web_session_absolute_secs: i64,
+    /// Failed sign-ins in a row that lock a web account, and for how long.
+    pub web_max_failed_sign_ins: u32,
+    pub web_lock_secs: i64,
 }
 
 impl Default for EngineConfig {
@@ -94,6 +102,10 @@ impl Default for EngineConfig {
             store_timeout_ms: 5_000,
             master_key: [0u8; 32],
             admin_token_sha256: None,
+            web_session_idle_secs: 30 * 60,
+            web_session_absolute_secs: 12 * 3600,
+            web_max_failed_sign_ins: 5,
+            web_lock_secs: 15 * 60,
         }
     }
 }
@@ -115,6 +127,8 @@ pub struct Engine {
     pipeline: Arc<delivery::Pipeline>,
     catalog_cache: cache::TtlCache<(), Arc<kassa_domain::Catalog>>,
     held_hints: Arc<p2p::HeldHints>,
+    /// The bank message patterns, compiled.
+    pattern_cache: p2p::PatternCache,
     /// Candidate cabinets by (method, currency, test mode).
     cabinet_cache: cache::TtlCache<(String, kassa_domain::Currency, bool), p2p::Cabinets>,
     /// Merchants by id, for the H2H signature check.
@@ -164,6 +178,7 @@ impl Engine {
             catalog_cache: cache::TtlCache::new(catalog::CATALOG_TTL, 1),
             cabinet_cache: cache::TtlCache::new(p2p::CABINETS_TTL, 1024),
             held_hints: Arc::default(),
+            pattern_cache: p2p::PatternCache::default(),
             credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
             merchant_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
         })

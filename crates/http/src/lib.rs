@@ -9,8 +9,10 @@ pub mod h2h;
 pub mod hpp;
 pub mod merchant_api;
 pub mod openapi;
+pub mod portal;
 pub mod telemetry;
 pub mod trader;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -99,6 +101,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(measured("h2h", h2h::routes()))
         .merge(measured("merchant_api", merchant_api::routes()))
         .merge(measured("trader", trader::routes()))
+        .merge(measured("portal", portal::routes()))
         .merge(measured("openapi", openapi::routes(with_admin)));
     let faces = if with_admin {
         faces.merge(operator_routes())

@@ -104,6 +104,30 @@ async fn a_hanging_receiver_holds_only_its_own_hosts_slots() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_queued_behind_a_failing_host_stop_when_its_circuit_opens() {
+    // One slot at the host: the callbacks owed while its first attempt
+    // hangs queue behind that attempt.
+    let app = TestApp::spawn_with(|c| {
+        c.callback_timeout_ms = 30_000;
+        c.callback_per_host = 1;
+    })
+    .await;
+    let failing = Receiver::start(&[], 500);
+    failing.then(&[Reply::Slow(Duration::from_millis(800), 500)]);
+    for _ in 0..10 {
+        create(&app, &app.merchant, "process_pending", &failing.url()).await;
+    }
+    // The hanging attempt fails, then four quick ones: the circuit opens
+    // at the fifth failure, and what still waited for the slot is put off
+    // rather than sent to a host known to be failing.
+    failing.wait_for(5).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(failing.count(), 5, "attempts after the circuit opened");
+    let stats = app.engine().pipeline_stats();
+    assert_eq!(stats.open_circuits.len(), 1, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backed_up_host_leaves_the_claim_room_to_the_others() {
     // Room for 8 claimed callbacks, 2 in flight to one host.
     let app = TestApp::spawn_with(|c| {

@@ -9,12 +9,13 @@
 mod postgres;
 mod sqlite;
 
+use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, TraderDevice};
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice, Merchant, Method,
-    Service, Trader,
+    Service, Trader, WebRealm, WebSession, WebUser,
 };
 use serde_json::Value;
 
@@ -49,6 +50,23 @@ pub enum Cursor {
     First,
     After(String),
     Before(String),
+}
+
+/// What a person looks for among a merchant's invoices of one mode; every
+/// part left `None` matches all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvoiceSearch {
+    /// An invoice id or the merchant's reference, exactly.
+    pub id_or_reference: Option<String>,
+    /// `InvoiceStatus::as_str`.
+    pub status: Option<String>,
+    /// Created at or after.
+    pub from_secs: Option<i64>,
+    /// Created before.
+    pub to_secs: Option<i64>,
+    pub currency: Option<String>,
+    /// Only with a currency: the amount asked for, in its minor units.
+    pub amount_minor: Option<i64>,
 }
 
 /// The callback backlog in the database, every node's.
@@ -242,6 +260,34 @@ pub trait Tx {
         limit: usize,
     ) -> StoreResult<Vec<BankNotification>>;
 
+    fn insert_device(&mut self, device: &TraderDevice) -> StoreResult<()>;
+    fn update_device(&mut self, device: &TraderDevice) -> StoreResult<()>;
+    fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>>;
+    fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>>;
+    /// Oldest first.
+    fn devices_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<TraderDevice>>;
+
+    /// Fails with [`StoreError::Duplicate`] on a repeated (device, dedup key).
+    fn insert_bank_message(&mut self, message: &BankMessage) -> StoreResult<()>;
+    fn bank_message_by_key(
+        &mut self,
+        device_id: &str,
+        dedup_key: &str,
+    ) -> StoreResult<Option<BankMessage>>;
+    /// Newest first; `trader_id` None: every trader's; `kind` None: every kind.
+    fn bank_messages(
+        &mut self,
+        trader_id: Option<&str>,
+        kind: Option<MessageKind>,
+        limit: usize,
+    ) -> StoreResult<Vec<BankMessage>>;
+
+    fn insert_message_pattern(&mut self, pattern: &MessagePattern) -> StoreResult<()>;
+    /// In the order they were added.
+    fn message_patterns(&mut self) -> StoreResult<Vec<MessagePattern>>;
+    /// True when there was one.
+    fn delete_message_pattern(&mut self, id: &str) -> StoreResult<bool>;
+
     /// Holds an account until the transaction ends, so that checking its
     /// balance and posting to it is one step for every process (a no-op where
     /// a single writer already serializes writes).
@@ -309,6 +355,42 @@ pub trait Tx {
 
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;
+
+    /// Invoices matching `search`, newest first, `limit` of them after
+    /// skipping `offset`.
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>>;
+    /// A merchant's payouts of one mode, newest first, `limit` of them after
+    /// skipping `offset`; `status` (`PayoutStatus::as_str`) narrows them.
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>>;
+    /// The ledger transactions of an invoice, payout or reserve, oldest first.
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>>;
+
+    /// Fails with [`StoreError::Duplicate`] when the realm has the email.
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()>;
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()>;
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>>;
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>>;
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>>;
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()>;
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>>;
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()>;
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of a user (a new password, a lock by the operator).
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()>;
 }
 
 /// What a write job does once its commit is known.

@@ -12,21 +12,24 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, TraderDevice};
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, DealStatus, Hold, Invoice,
-    Merchant, Method, Service, Trader,
+    Merchant, Method, Service, Trader, WebRealm, WebSession, WebUser,
 };
 use postgres::error::SqlState;
 use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, NoTls, Row, Statement};
 use serde_json::Value;
 
+mod web;
+
 use crate::{
-    CallbackCounts, Cursor, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult, StoreStats, Tx,
-    WriteJob,
+    CallbackCounts, Cursor, InvoiceSearch, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult,
+    StoreStats, Tx, WriteJob,
 };
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -39,6 +42,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_callbacks_due_order.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/postgres/0004_bank_messages.sql"),
+    ),
+    (5, include_str!("../migrations/postgres/0005_web_users.sql")),
 ];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).
@@ -1634,6 +1642,103 @@ impl Tx for PgTx<'_> {
         self.docs(sql, &[&(limit as i64)])
     }
 
+    fn insert_device(&mut self, d: &TraderDevice) -> StoreResult<()> {
+        let doc = to_doc(d)?;
+        self.insert(
+            "device",
+            "INSERT INTO trader_devices (id, trader_id, token_hash, doc) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&d.id, &d.trader_id, &d.token_hash, &doc],
+        )
+    }
+
+    fn update_device(&mut self, d: &TraderDevice) -> StoreResult<()> {
+        let doc = to_doc(d)?;
+        let n = self.exec(
+            "UPDATE trader_devices SET token_hash = $2, doc = $3 WHERE id = $1",
+            &[&d.id, &d.token_hash, &doc],
+        )?;
+        expect_one(n, "update device")
+    }
+
+    fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>> {
+        self.doc("SELECT doc FROM trader_devices WHERE id = $1", &[&id])
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>> {
+        self.doc(
+            "SELECT doc FROM trader_devices WHERE token_hash = $1",
+            &[&token_hash],
+        )
+    }
+
+    fn devices_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<TraderDevice>> {
+        self.docs(
+            "SELECT doc FROM trader_devices WHERE trader_id = $1 ORDER BY seq",
+            &[&trader_id],
+        )
+    }
+
+    fn insert_bank_message(&mut self, m: &BankMessage) -> StoreResult<()> {
+        let doc = to_doc(m)?;
+        self.insert(
+            "bank message",
+            "INSERT INTO bank_messages (id, trader_id, device_id, dedup_key, kind, created_at, doc) VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT DO NOTHING",
+            &[
+                &m.id,
+                &m.trader_id,
+                &m.device_id,
+                &m.dedup_key,
+                &m.reading.kind.as_str(),
+                &m.created_at_secs,
+                &doc,
+            ],
+        )
+    }
+
+    fn bank_message_by_key(
+        &mut self,
+        device_id: &str,
+        dedup_key: &str,
+    ) -> StoreResult<Option<BankMessage>> {
+        self.doc(
+            "SELECT doc FROM bank_messages WHERE device_id = $1 AND dedup_key = $2",
+            &[&device_id, &dedup_key],
+        )
+    }
+
+    fn bank_messages(
+        &mut self,
+        trader_id: Option<&str>,
+        kind: Option<MessageKind>,
+        limit: usize,
+    ) -> StoreResult<Vec<BankMessage>> {
+        let kind = kind.map(MessageKind::as_str);
+        self.docs(
+            "SELECT doc FROM bank_messages WHERE ($1::TEXT IS NULL OR trader_id = $1) AND ($2::TEXT IS NULL OR kind = $2)
+             ORDER BY created_at DESC, seq DESC LIMIT $3",
+            &[&trader_id, &kind, &(limit as i64)],
+        )
+    }
+
+    fn insert_message_pattern(&mut self, p: &MessagePattern) -> StoreResult<()> {
+        let doc = to_doc(p)?;
+        self.insert(
+            "message pattern",
+            "INSERT INTO message_patterns (id, doc) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&p.id, &doc],
+        )
+    }
+
+    fn message_patterns(&mut self) -> StoreResult<Vec<MessagePattern>> {
+        self.docs("SELECT doc FROM message_patterns ORDER BY seq", &[])
+    }
+
+    fn delete_message_pattern(&mut self, id: &str) -> StoreResult<bool> {
+        Ok(self.exec("DELETE FROM message_patterns WHERE id = $1", &[&id])? > 0)
+    }
+
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()> {
         let doc = to_doc(value)?;
         self.exec(
@@ -1645,6 +1750,72 @@ impl Tx for PgTx<'_> {
 
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>> {
         self.doc("SELECT doc FROM settings WHERE key = $1", &[&key])
+    }
+
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>> {
+        web::search_invoices(self, merchant_id, test_mode, search, offset, limit)
+    }
+
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        web::payouts_of_merchant(self, merchant_id, test_mode, status, offset, limit)
+    }
+
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>> {
+        web::transactions_of(self, reference)
+    }
+
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::insert_user(self, user)
+    }
+
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::update_user(self, user)
+    }
+
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>> {
+        web::user(self, id)
+    }
+
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
+        web::user_by_email(self, realm, email)
+    }
+
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>> {
+        web::users_of(self, realm, subject_id)
+    }
+
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()> {
+        web::insert_session(self, session)
+    }
+
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>> {
+        web::session(self, token_hash)
+    }
+
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()> {
+        web::touch_session(self, token_hash, now_secs)
+    }
+
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()> {
+        web::delete_session(self, token_hash)
+    }
+
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()> {
+        web::delete_sessions_of(self, user_id)
     }
 }
 

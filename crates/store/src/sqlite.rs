@@ -8,21 +8,24 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
+use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, TraderDevice};
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, DealStatus, Hold, Invoice,
-    Merchant, Method, Service, Trader,
+    Merchant, Method, Service, Trader, WebRealm, WebSession, WebUser,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use serde_json::Value;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod web;
+
 use crate::{
-    CallbackCounts, Cursor, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult, StoreStats, Tx,
-    WriteJob,
+    CallbackCounts, Cursor, InvoiceSearch, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult,
+    StoreStats, Tx, WriteJob,
 };
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.
@@ -45,6 +48,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../migrations/sqlite/0005_callbacks_due_order.sql"),
     ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_bank_messages.sql"),
+    ),
+    (7, include_str!("../migrations/sqlite/0007_web_users.sql")),
 ];
 
 pub struct SqliteStore {
@@ -1029,6 +1037,88 @@ impl Tx for SqliteTx<'_> {
         )
     }
 
+    fn insert_device(&mut self, d: &TraderDevice) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO trader_devices (id, trader_id, token_hash, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![d.id, d.trader_id, d.token_hash, to_doc(d)?],
+        )
+        .map(drop)
+    }
+
+    fn update_device(&mut self, d: &TraderDevice) -> StoreResult<()> {
+        let n = self.exec(
+            "UPDATE trader_devices SET token_hash = ?2, doc = ?3 WHERE id = ?1",
+            params![d.id, d.token_hash, to_doc(d)?],
+        )?;
+        expect_one(n, "update device")
+    }
+
+    fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>> {
+        self.doc("SELECT doc FROM trader_devices WHERE id = ?1", [id])
+    }
+
+    fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>> {
+        self.doc(
+            "SELECT doc FROM trader_devices WHERE token_hash = ?1",
+            [token_hash],
+        )
+    }
+
+    fn devices_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<TraderDevice>> {
+        self.docs(
+            "SELECT doc FROM trader_devices WHERE trader_id = ?1 ORDER BY rowid",
+            [trader_id],
+        )
+    }
+
+    fn insert_bank_message(&mut self, m: &BankMessage) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO bank_messages (id, trader_id, device_id, dedup_key, kind, created_at, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![m.id, m.trader_id, m.device_id, m.dedup_key, m.reading.kind.as_str(), m.created_at_secs, to_doc(m)?],
+        )
+        .map(drop)
+    }
+
+    fn bank_message_by_key(
+        &mut self,
+        device_id: &str,
+        dedup_key: &str,
+    ) -> StoreResult<Option<BankMessage>> {
+        self.doc(
+            "SELECT doc FROM bank_messages WHERE device_id = ?1 AND dedup_key = ?2",
+            params![device_id, dedup_key],
+        )
+    }
+
+    fn bank_messages(
+        &mut self,
+        trader_id: Option<&str>,
+        kind: Option<MessageKind>,
+        limit: usize,
+    ) -> StoreResult<Vec<BankMessage>> {
+        self.docs(
+            "SELECT doc FROM bank_messages WHERE (?1 IS NULL OR trader_id = ?1) AND (?2 IS NULL OR kind = ?2)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+            params![trader_id, kind.map(MessageKind::as_str), limit as i64],
+        )
+    }
+
+    fn insert_message_pattern(&mut self, p: &MessagePattern) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO message_patterns (id, doc) VALUES (?1, ?2)",
+            params![p.id, to_doc(p)?],
+        )
+        .map(drop)
+    }
+
+    fn message_patterns(&mut self) -> StoreResult<Vec<MessagePattern>> {
+        self.docs("SELECT doc FROM message_patterns ORDER BY rowid", [])
+    }
+
+    fn delete_message_pattern(&mut self, id: &str) -> StoreResult<bool> {
+        Ok(self.exec("DELETE FROM message_patterns WHERE id = ?1", [id])? > 0)
+    }
+
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()> {
         self.exec(
             "INSERT INTO settings (key, doc) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET doc = excluded.doc",
@@ -1039,6 +1129,72 @@ impl Tx for SqliteTx<'_> {
 
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>> {
         self.doc("SELECT doc FROM settings WHERE key = ?1", [key])
+    }
+
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>> {
+        web::search_invoices(self, merchant_id, test_mode, search, offset, limit)
+    }
+
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        web::payouts_of_merchant(self, merchant_id, test_mode, status, offset, limit)
+    }
+
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>> {
+        web::transactions_of(self, reference)
+    }
+
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::insert_user(self, user)
+    }
+
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::update_user(self, user)
+    }
+
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>> {
+        web::user(self, id)
+    }
+
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
+        web::user_by_email(self, realm, email)
+    }
+
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>> {
+        web::users_of(self, realm, subject_id)
+    }
+
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()> {
+        web::insert_session(self, session)
+    }
+
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>> {
+        web::session(self, token_hash)
+    }
+
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()> {
+        web::touch_session(self, token_hash, now_secs)
+    }
+
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()> {
+        web::delete_session(self, token_hash)
+    }
+
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()> {
+        web::delete_sessions_of(self, user_id)
     }
 
     fn lock_account(&mut self, _key: &str) -> StoreResult<()> {

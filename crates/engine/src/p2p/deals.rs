@@ -6,7 +6,8 @@ use crate::telemetry::{self, Change};
 use kassa_domain::ids::new_id;
 use kassa_domain::money::{parse_minor, AmountError};
 use kassa_domain::{
-    Actor, BankNotification, Deal, DealStatus, Hold, Invoice, InvoiceStatus, Resolution, Trader,
+    Actor, BankNotification, Cabinet, Deal, DealStatus, Hold, Invoice, InvoiceStatus, Resolution,
+    Trader,
 };
 use kassa_store::Tx;
 
@@ -169,6 +170,41 @@ pub(crate) fn attach_deal_with(
     Ok(deal)
 }
 
+/// Keeps a bank notification of money on `cabinet` and completes the open
+/// deal of that (cabinet, amount), if there is one of the cabinet's mode.
+/// Every way money is reported (a structured notification, a bank message)
+/// settles through here, in the write that keeps the report.
+pub(crate) fn settle_notification(
+    tx: &mut dyn Tx,
+    cabinet: &Cabinet,
+    mut notification: BankNotification,
+    now_secs: i64,
+) -> EngineResult<BankNotification> {
+    // A deal of the other mode is never settled by this cabinet's money
+    // (test and live never meet); the notification waits for review. The
+    // invoice's mode is asked, not the deal's: a deal made before deals had
+    // a mode has none of its own.
+    let mut open = tx.open_deal_at(&cabinet.id, notification.amount_minor)?;
+    if let Some(deal) = &open {
+        let invoice = tx.invoice(&deal.invoice_id)?;
+        if invoice.is_none_or(|i| i.test_mode != cabinet.test_mode) {
+            open = None;
+        }
+    }
+    if let Some(mut deal) = open {
+        change_deal(
+            tx,
+            &mut deal,
+            DealStatus::Completed,
+            Some(format!("bank_notification:{}", notification.id)),
+            now_secs,
+        )?;
+        notification.deal_id = Some(deal.id);
+    }
+    tx.insert_notification(&notification)?;
+    Ok(notification)
+}
+
 impl Engine {
     /// The trader of a deal (or the operator) confirms that its money
     /// arrived.
@@ -323,7 +359,7 @@ impl Engine {
                     }
                     Err(e) => return Err(EngineError::invalid("amount", e.to_string())),
                 };
-                let mut notification = BankNotification {
+                let notification = BankNotification {
                     id: new_id("bnt"),
                     trader_id: trader_id.clone(),
                     external_id: new.external_id,
@@ -334,28 +370,7 @@ impl Engine {
                     created_at_secs: now,
                     deal_id: None,
                 };
-                // A deal of the other mode is never settled by this cabinet's
-                // money (test and live never meet); the notification waits for
-                // review. The invoice's mode is asked, not the deal's: a deal
-                // made before deals had a mode has none of its own.
-                let mut open = tx.open_deal_at(&cabinet.id, amount_minor)?;
-                if let Some(deal) = &open {
-                    let invoice = tx.invoice(&deal.invoice_id)?;
-                    if invoice.is_none_or(|i| i.test_mode != cabinet.test_mode) {
-                        open = None;
-                    }
-                }
-                if let Some(mut deal) = open {
-                    change_deal(
-                        tx,
-                        &mut deal,
-                        DealStatus::Completed,
-                        Some(format!("bank_notification:{}", notification.id)),
-                        now,
-                    )?;
-                    notification.deal_id = Some(deal.id);
-                }
-                tx.insert_notification(&notification)?;
+                let notification = settle_notification(tx, &cabinet, notification, now)?;
                 Ok(NotificationOutcome {
                     notification,
                     new: true,

@@ -5,10 +5,13 @@
 
 mod deals;
 mod holds;
+mod messages;
 mod traders;
 
 pub(crate) use deals::attach_deal_with;
 pub(crate) use holds::{take_amount, Cabinets, HeldHints, HoldSpec, Pool};
+pub(crate) use messages::PatternCache;
+pub use messages::{MessageOutcome, NewMessage, PATTERNS_MAX, SENDER_MAX};
 
 use std::collections::HashSet;
 

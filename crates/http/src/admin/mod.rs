@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/{id}/confirm", route(post(operations::confirm_deal)))
         .route("/deals/{id}/resolve", route(post(operations::resolve_deal)))
         .route("/notifications", route(get(operations::list_notifications)))
+        .route("/messages", route(get(operations::list_messages)))
         .route("/callbacks/stats", route(get(operations::callback_stats)))
         .route("/rates/{currency}", route(get(rates::get).put(rates::put)))
         .route(

@@ -43,6 +43,7 @@ const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
         operations::confirm_deal,
         operations::resolve_deal,
         operations::list_notifications,
+        operations::list_messages,
         operations::callback_stats,
         rates::get,
         rates::put,
@@ -53,7 +54,8 @@ const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
     tags(
         (name = "merchants", description = "Merchants' settings."),
         (name = "traders", description = "Traders, their cabinets and deals."),
-        (name = "operations", description = "Deals, disputes, notifications and callbacks."),
+        (name = "operations", description = 
+            "Deals, disputes, notifications, bank messages and callbacks."),
         (name = "rates", description = "Rates and amount rules, per currency."),
     )
 )]

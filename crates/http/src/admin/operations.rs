@@ -1,5 +1,6 @@
 //! What the operator does as traders do, on anyone's: cabinets switched,
-//! deals shown, confirmed and resolved, notifications listed (the trader
+//! deals shown, confirmed and resolved, notifications and bank messages
+//! listed (the trader
 //! API's handlers, with the operator as the actor); and the callback
 //! backlog.
 
@@ -12,8 +13,10 @@ use kassa_domain::Actor;
 use super::find_trader;
 use super::response::CallbackStats;
 use crate::trader::request::{query, query_flag, ActiveBody, NoFields, ResolveBody};
-use crate::trader::response::{CabinetView, DealView, List, NotificationView};
-use crate::trader::{cabinets, deals, notifications, ErrorBody, OperatorAuth, PathId, Result};
+use crate::trader::response::{CabinetView, DealView, List, MessageView, NotificationView};
+use crate::trader::{
+    cabinets, deals, messages, notifications, ErrorBody, OperatorAuth, PathId, Result,
+};
 use crate::AppState;
 
 #[utoipa::path(post, path = "/admin-api/cabinets/{id}/active", tag = "operations",
@@ -119,6 +122,35 @@ pub async fn list_notifications(
         None => Actor::Operator,
     };
     notifications::listed(&app, actor, unmatched).await
+}
+
+/// Every trader's bank messages, or one trader's, newest first: debits,
+/// balances and unknown texts as well as credits.
+#[utoipa::path(get, path = "/admin-api/messages", tag = "operations",
+    params(
+        ("kind" = Option<String>, Query,
+            description = "`credit`, `debit`, `balance`, `unknown` or `all` (the default)."),
+        ("trader" = Option<String>, Query, description = "Only this trader's."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = List<MessageView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn list_messages(
+    State(app): State<AppState>,
+    _: OperatorAuth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response> {
+    let q = query(raw, &["kind", "trader"])?;
+    let kind = messages::kind_param(&q)?;
+    let actor = match q.get("trader") {
+        Some(id) => Actor::Trader(find_trader(&app.engine, id).await?.id),
+        None => Actor::Operator,
+    };
+    messages::listed(&app, actor, kind).await
 }
 
 /// The callback backlog over every node, and this node's pipeline.

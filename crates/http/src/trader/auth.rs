@@ -6,6 +6,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use kassa_domain::bank_message::TraderDevice;
 use kassa_domain::{Actor, Trader};
 use kassa_engine::EngineError;
 
@@ -15,6 +16,7 @@ use crate::AppState;
 
 const TRADER_REALM: &str = "kassa-trader";
 const OPERATOR_REALM: &str = "kassa-admin";
+const DEVICE_REALM: &str = "kassa-device";
 
 /// The `Bearer` token of the `Authorization` header; the scheme's name is
 /// case-insensitive (RFC 7235).
@@ -40,6 +42,27 @@ impl FromRequestParts<AppState> for TraderAuth {
             .map(TraderAuth)
             .map_err(|e| match e {
                 EngineError::Unauthorized => ApiError::Unauthorized(TRADER_REALM),
+                other => other.into(),
+            })
+    }
+}
+
+/// A trader's device (the forwarding app on its phone), by the device's own
+/// token: it posts bank messages and nothing else. A revoked device, or an
+/// inactive trader's, is refused.
+pub struct DeviceAuth(pub TraderDevice, pub Trader);
+
+impl FromRequestParts<AppState> for DeviceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized(DEVICE_REALM))?;
+        app.engine
+            .authenticate_device(token.to_string())
+            .await
+            .map(|(device, trader)| DeviceAuth(device, trader))
+            .map_err(|e| match e {
+                EngineError::Unauthorized => ApiError::Unauthorized(DEVICE_REALM),
                 other => other.into(),
             })
     }

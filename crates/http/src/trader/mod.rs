@@ -1,9 +1,10 @@
-//! The trader API (`/trader-api/`): cabinets, deals, bank notifications and
-//! the payouts traders execute.
+//! The trader API (`/trader-api/`): cabinets, deals, bank notifications,
+//! the bank messages its devices forward, and the payouts traders execute.
 //!
 //! A trader authenticates with `Authorization: Bearer <trader token>`
 //! ([`TraderAuth`]) and sees and acts on its own cabinets, deals and
-//! notifications only; anything else is answered as unknown (404). Bodies
+//! notifications only; anything else is answered as unknown (404). Its
+//! devices post bank messages with tokens of their own ([`DeviceAuth`]). Bodies
 //! and answers are JSON; every error has one shape,
 //! `{"error": {"code", "message", "fields"}}`, which the admin API shares
 //! ([`ApiError`]), as it shares the handlers of what both do: the actor
@@ -12,7 +13,9 @@
 pub mod auth;
 pub mod cabinets;
 pub mod deals;
+mod devices;
 pub mod error;
+pub mod messages;
 pub mod notifications;
 mod openapi;
 mod payouts;
@@ -24,7 +27,7 @@ use axum::extract::Path;
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
-pub use auth::{Acting, OperatorAuth, TraderAuth};
+pub use auth::{Acting, DeviceAuth, OperatorAuth, TraderAuth};
 pub use error::{not_found_as, ApiError, ErrorBody};
 pub use openapi::{BearerToken, ClosedBodies, TraderDoc};
 
@@ -55,6 +58,12 @@ pub fn routes() -> Router<AppState> {
             "/notifications",
             route(post(notifications::post).get(notifications::list_own)),
         )
+        .route(
+            "/messages",
+            route(post(messages::post).get(messages::list_own)),
+        )
+        .route("/devices", route(post(devices::create).get(devices::list)))
+        .route("/devices/{id}/revoke", route(post(devices::revoke)))
         .route("/payouts", route(get(payouts::list)))
         .route("/payouts/offered", route(get(payouts::offered)))
         .route("/payouts/{id}", route(get(payouts::get)))

@@ -6,11 +6,13 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
-use super::{cabinets, deals, notifications, payouts};
+use super::{cabinets, deals, devices, messages, notifications, payouts};
 
 /// The bodies this face reads, every one refusing unknown fields.
 const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
     "ActiveBody",
+    "DeviceBody",
+    "MessageBody",
     "NoFields",
     "NotificationBody",
     "ReceiptBody",
@@ -21,8 +23,9 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
 #[openapi(
     info(
         title = "Kassa trader API",
-        description = "A trader's own cabinets, deals, bank notifications and the payouts it \
-            executes, authenticated by `Authorization: Bearer <trader token>`; what another \
+        description = "A trader's own cabinets, deals, bank notifications, devices and bank \
+            messages, and the payouts it executes, authenticated by `Authorization: Bearer \
+            <trader token>` (bank messages: `Bearer <device token>`); what another \
             trader owns answers as unknown (404). Every error is \
             `{\"error\": {\"code\", \"message\", \"fields\"}}`, `fields` naming each bad field \
             of a 422; a field a body does not take is refused as not allowed.",
@@ -36,6 +39,11 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
         deals::resolve_own,
         notifications::post,
         notifications::list_own,
+        messages::post,
+        messages::list_own,
+        devices::create,
+        devices::list,
+        devices::revoke,
         payouts::list,
         payouts::offered,
         payouts::get,
@@ -43,11 +51,13 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
         payouts::complete,
         payouts::decline
     ),
-    modifiers(&BearerToken, &TRADER_BODIES),
+    modifiers(&BearerToken, &DeviceToken, &TRADER_BODIES),
     tags(
         (name = "cabinets", description = "The trader's cabinets: requisites and limits."),
         (name = "deals", description = "Deals: a customer's transfer to a cabinet."),
         (name = "notifications", description = "What the trader's bank told it."),
+        (name = "messages", description = "Bank SMS and pushes the trader's devices forward."),
+        (name = "devices", description = "The forwarding apps that post bank messages."),
         (name = "payouts", description = "Payouts the trader is offered and pays."),
     )
 )]
@@ -63,6 +73,19 @@ impl Modify for BearerToken {
             "bearer",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// `Authorization: Bearer <device token>`: one of the trader's devices, for
+/// posting bank messages.
+pub struct DeviceToken;
+
+impl Modify for DeviceToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.description = Some("A device token (`kdt_...`) of the trader.".into());
+        components.add_security_scheme("device", SecurityScheme::Http(scheme));
     }
 }
 

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::body::Body;
-use kassa_engine::p2p::NewNotification;
+use kassa_engine::p2p::{NewMessage, NewNotification};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -201,6 +201,64 @@ impl NotificationBody {
             text,
             received_at_secs,
         })
+    }
+}
+
+/// A bank SMS or push notification, as the forwarding app read it.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct MessageBody {
+    /// The SMS sender (`900`, `Tinkoff`) or the app that pushed it.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 128)]
+    pub sender: Text,
+    /// The message as received.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1024)]
+    pub text: Text,
+    /// When the phone received it (RFC 3339). With the sender and the text it
+    /// is what makes a message the same one again.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, format = DateTime)]
+    pub time: Text,
+}
+
+impl MessageBody {
+    pub fn command(self, mut p: Problems) -> Result<NewMessage> {
+        let sender = p.required("sender", self.sender);
+        let text = p.required("text", self.text);
+        let received_at_secs = p.required("time", self.time).and_then(|t| {
+            let secs = parse_time(&t);
+            if secs.is_none() {
+                p.fail(
+                    "time",
+                    "This value should be an RFC 3339 time such as 2024-05-01T12:00:00Z.",
+                );
+            }
+            secs
+        });
+        p.finish()?;
+        Ok(NewMessage {
+            sender: sender.unwrap_or_default(),
+            text: text.unwrap_or_default(),
+            received_at_secs: received_at_secs.unwrap_or_default(),
+        })
+    }
+}
+
+/// A new device of the trader.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct DeviceBody {
+    /// What the trader calls it (`Pixel 7, Sber card`).
+    #[serde(default)]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100)]
+    pub name: Text,
+}
+
+impl DeviceBody {
+    pub fn name(self, mut p: Problems) -> Result<String> {
+        let name = p.required("name", self.name);
+        p.finish()?;
+        Ok(name.unwrap_or_default())
     }
 }
 

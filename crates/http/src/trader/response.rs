@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::SecondsFormat;
+use kassa_domain::bank_message::{BankMessage, TraderDevice};
 use kassa_domain::money::format_fixed;
 use kassa_domain::p2p::mask_card;
 use kassa_domain::payout::Payout;
@@ -279,4 +280,103 @@ impl PayoutView {
             deadline: time(p.deadline_secs),
         }
     }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeviceView {
+    pub id: String,
+    pub trader_id: String,
+    pub name: String,
+    /// False once revoked: its token is refused.
+    pub active: bool,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+    #[schema(format = DateTime)]
+    pub revoked_at: Option<String>,
+}
+
+impl From<&TraderDevice> for DeviceView {
+    fn from(d: &TraderDevice) -> Self {
+        DeviceView {
+            id: d.id.clone(),
+            trader_id: d.trader_id.clone(),
+            name: d.name.clone(),
+            active: d.revoked_at_secs.is_none(),
+            created_at: time(d.created_at_secs),
+            revoked_at: d.revoked_at_secs.and_then(time),
+        }
+    }
+}
+
+/// A new device, with its token: shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct NewDeviceView {
+    #[serde(flatten)]
+    pub device: DeviceView,
+    /// The device's bearer token for `POST /trader-api/messages`.
+    pub token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: String,
+    pub trader_id: String,
+    pub device_id: String,
+    pub sender: String,
+    /// As received, full card numbers masked.
+    pub text: String,
+    /// When the phone received it.
+    #[schema(value_type = String, format = DateTime)]
+    pub time: Option<String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Option<String>,
+    /// `credit`, `debit`, `balance` or `unknown`.
+    pub kind: &'static str,
+    /// The amount read (a balance's balance), in `currency`.
+    pub amount: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub currency: Option<Currency>,
+    /// The last digits of the card or account the message names.
+    pub digits: Option<String>,
+    /// The pattern that read it: `builtin:<name>` or an operator's `mpt_...`.
+    pub pattern: Option<String>,
+    /// The trader's cabinet a credit's digits named.
+    pub cabinet: Option<String>,
+    /// The bank notification a credit became (`kassa_id` in the notifications).
+    pub notification_id: Option<String>,
+    /// True when it completed a deal.
+    pub matched: bool,
+    pub deal_id: Option<String>,
+}
+
+impl From<&BankMessage> for MessageView {
+    fn from(m: &BankMessage) -> Self {
+        let r = &m.reading;
+        MessageView {
+            id: m.id.clone(),
+            trader_id: m.trader_id.clone(),
+            device_id: m.device_id.clone(),
+            sender: m.sender.clone(),
+            text: m.text.clone(),
+            time: time(m.received_at_secs),
+            created_at: time(m.created_at_secs),
+            kind: r.kind.as_str(),
+            amount: r.amount_minor.and_then(|a| amount(a, r.currency)),
+            currency: r.currency,
+            digits: r.digits.clone(),
+            pattern: r.pattern_id.clone(),
+            cabinet: m.cabinet_id.clone(),
+            notification_id: m.notification_id.clone(),
+            matched: m.deal_id.is_some(),
+            deal_id: m.deal_id.clone(),
+        }
+    }
+}
+
+/// A posted message, with the deal it completed, if any.
+#[derive(Serialize, ToSchema)]
+pub struct PostedMessage {
+    #[serde(flatten)]
+    pub message: MessageView,
+    pub deal: Option<DealView>,
 }

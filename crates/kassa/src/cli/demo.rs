@@ -73,6 +73,22 @@ pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<(
         "\nAll credentials as JSON:\n{}",
         serde_json::to_string_pretty(&issued)?
     );
+    let portal = server
+        .engine
+        .create_web_user(
+            kassa_domain::WebRealm::Merchant,
+            issued.merchant_id.clone(),
+            "demo@kassa.example",
+            None,
+        )
+        .await
+        .context("demo portal user")?;
+    println!("\nMerchant portal: {base}/portal/");
+    println!("  email             {}", portal.user.email);
+    println!(
+        "  password          {}",
+        portal.generated_password.unwrap_or_default()
+    );
     println!("\nCtrl-C stops the demo.");
     server.run_until_ctrl_c().await
 }

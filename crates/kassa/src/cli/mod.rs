@@ -19,6 +19,7 @@ mod ledger;
 mod merchant;
 mod p2p;
 mod service;
+mod web_user;
 
 use callback::callback;
 pub use callback::CallbackCommand;
@@ -27,8 +28,8 @@ pub use demo::DemoArgs;
 use merchant::merchant;
 pub use merchant::MerchantCommand;
 pub use p2p::{
-    AmountRuleCommand, CabinetAdd, CabinetCommand, DealCommand, NotificationCommand, RateCommand,
-    TraderCommand,
+    AmountRuleCommand, CabinetAdd, CabinetCommand, DealCommand, DeviceCommand, NotificationCommand,
+    P2pCommand, PatternCommand, RateCommand, TraderCommand,
 };
 use service::service;
 pub use service::ServiceCommand;
@@ -83,6 +84,9 @@ pub enum Command {
     /// Bank notifications posted by traders.
     #[command(subcommand)]
     Notification(NotificationCommand),
+    /// Bank SMS and pushes: the patterns that read them, the messages kept.
+    #[command(subcommand)]
+    P2p(P2pCommand),
     /// Measure invoice creation against a JSON echo on the same HTTP stack.
     Bench(crate::bench::BenchArgs),
     /// A merchant's balances: available, held for payouts, in reserve.
@@ -131,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Notification(cmd) => {
             p2p::notification(&*operator_engine(&config).await?, cmd).await
         }
+        Command::P2p(cmd) => p2p::p2p(&*operator_engine(&config).await?, cmd).await,
         Command::Bench(args) => crate::bench::run(args).await,
         Command::Balance(args) => ledger::balance(&*operator_engine(&config).await?, args).await,
         Command::Report(cmd) => ledger::report(&*operator_engine(&config).await?, cmd).await,

@@ -1,5 +1,5 @@
-//! The P2P operator commands: traders, cabinets, rates, amount rules, deals
-//! and bank notifications. Card numbers are printed masked.
+//! The P2P operator commands: traders and their devices, cabinets, rates,
+//! amount rules, deals, bank notifications and bank message patterns. Card numbers are printed masked.
 
 use anyhow::{anyhow, bail};
 use clap::{Args, Subcommand};
@@ -13,8 +13,11 @@ use serde_json::{json, Value};
 use super::print_json;
 
 mod deal;
+mod messages;
 pub(super) use deal::{deal, notification};
 pub use deal::{DealCommand, NotificationCommand};
+pub(super) use messages::p2p;
+pub use messages::{DeviceCommand, P2pCommand, PatternCommand};
 
 #[derive(Subcommand)]
 pub enum TraderCommand {
@@ -33,6 +36,9 @@ pub enum TraderCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The devices that forward a trader's bank SMS and pushes.
+    #[command(subcommand)]
+    Device(DeviceCommand),
 }
 
 #[derive(Args)]
@@ -218,6 +224,7 @@ pub(super) async fn trader(engine: &Engine, cmd: TraderCommand) -> anyhow::Resul
             }
             Ok(())
         }
+        TraderCommand::Device(cmd) => messages::device(engine, cmd).await,
     }
 }
 
