@@ -331,7 +331,9 @@ impl Engine {
             .body(rendered.body)
             .send()
             .await
-            .map_err(|e| crate::egress::error_chain(&e))?;
+            // Without the URL: it may carry the receiver's credentials or
+            // token, and the error is logged and kept with the attempt.
+            .map_err(|e| crate::egress::error_chain(&e.without_url()))?;
         let code = response.status().as_u16();
         let mut read = 0;
         while let Ok(Some(chunk)) = response.chunk().await {

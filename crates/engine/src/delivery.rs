@@ -18,6 +18,7 @@ use std::time::Instant;
 use kassa_domain::Callback;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
+use crate::callbacks::Delivery;
 use crate::{Engine, EngineResult};
 
 mod host;
@@ -445,7 +446,16 @@ impl Engine {
             _slots: (at_host, in_pool),
         };
         match self.deliver(callback, in_flight).await {
-            Ok(delivery) => delivery.ended(),
+            Ok(delivery) => {
+                // The attempt is recorded (committed) by now.
+                crate::telemetry::delivery(match delivery {
+                    Delivery::NotSent => "not_sent",
+                    Delivery::Delivered => "delivered",
+                    Delivery::Failed { for_good: false } => "failed",
+                    Delivery::Failed { for_good: true } => "given_up",
+                });
+                delivery.ended()
+            }
             Err(e) => {
                 tracing::error!(error = %e, "callback bookkeeping failed");
                 false

@@ -1,6 +1,7 @@
 //! Pay-in invoices: creation with idempotency, lookups, and status changes
 //! that commit together with the callbacks they owe.
 
+use crate::telemetry::{self, Change};
 use std::collections::BTreeMap;
 
 use hmac::Mac;
@@ -499,7 +500,7 @@ impl Engine {
                 // The store's unique key settles repeats, concurrent ones
                 // included; only then is the earlier invoice read.
                 match tx.insert_invoice(&invoice) {
-                    Ok(()) => {}
+                    Ok(()) => telemetry::note(Change::Invoice(invoice.status, invoice.test_mode)),
                     Err(StoreError::Duplicate(_)) => {
                         let existing = tx
                             .invoice_by_reference(
@@ -643,6 +644,7 @@ pub(crate) fn change_status(
 ) -> EngineResult<()> {
     invoice.transition(next, resolution, now_secs);
     tx.update_invoice(invoice)?;
+    telemetry::note(Change::Invoice(next, invoice.test_mode));
     if next.is_success() {
         crate::ledger::post_pay_in(tx, invoice, now_secs)?;
     }

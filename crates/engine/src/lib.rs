@@ -21,6 +21,7 @@ pub mod refunds;
 pub mod report;
 pub mod secrets;
 mod sweep;
+pub mod telemetry;
 pub mod web;
 pub mod workers;
 
@@ -230,7 +231,21 @@ impl Engine {
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> EngineResult<R> + Send + 'static,
     {
-        self.bounded(kassa_store::write(&*self.store, work)).await
+        let journaled = move |tx: &mut dyn Tx| {
+            let (result, changes) = telemetry::journaled(|| work(tx));
+            result.map(|r| (r, changes))
+        };
+        let answer = self
+            .bounded(kassa_store::write(&*self.store, journaled))
+            .await;
+        match answer {
+            Ok((result, changes)) => {
+                // Committed: only now are its changes counted.
+                telemetry::committed(&changes);
+                Ok(result)
+            }
+            Err(e) => Err(counted(e, "write")),
+        }
     }
 
     async fn read<R, F>(&self, work: F) -> EngineResult<R>
@@ -238,7 +253,9 @@ impl Engine {
         R: Send + 'static,
         F: FnOnce(&mut dyn Tx) -> EngineResult<R> + Send + 'static,
     {
-        self.bounded(kassa_store::read(&*self.store, work)).await
+        self.bounded(kassa_store::read(&*self.store, work))
+            .await
+            .map_err(|e| counted(e, "read"))
     }
 
     /// A store call that has not answered within `store_timeout_ms` is
@@ -257,6 +274,17 @@ impl Engine {
             )))
         })
     }
+}
+
+/// Counts a store call that failed for the store's reasons (a client's
+/// mistake, a conflict or a refusal is no store failure).
+fn counted(e: EngineError, op: &'static str) -> EngineError {
+    match &e {
+        EngineError::Unavailable(_) => telemetry::unavailable(op),
+        EngineError::Store(_) => telemetry::store_error(op),
+        _ => {}
+    }
+    e
 }
 
 impl From<EngineError> for StoreError {

@@ -2,6 +2,7 @@
 //! trader's cabinet, made from the merchant's `book_cabinet` hold when it has
 //! one for the amount, else booked on the spot with the same rules.
 
+use crate::telemetry::{self, Change};
 use std::collections::BTreeMap;
 
 use kassa_domain::ids::{new_id, prefix};
@@ -196,7 +197,7 @@ impl Engine {
             .write(move |tx| {
                 invoice.transition(InvoiceStatus::ProcessPending, Resolution::Ok, now);
                 match tx.insert_invoice(&invoice) {
-                    Ok(()) => {}
+                    Ok(()) => telemetry::note(Change::Invoice(invoice.status, invoice.test_mode)),
                     Err(StoreError::Duplicate(_)) => {
                         let existing = tx
                             .invoice_by_reference(

@@ -5,6 +5,7 @@
 //! test executor settles it as the request asked. An unfinished payout fails
 //! at its deadline and its hold goes back.
 
+use crate::telemetry::{self, Change};
 use kassa_domain::fee::FeeRule;
 use kassa_domain::ids::new_id;
 use kassa_domain::ledger::{self, Account, TxnKind};
@@ -137,6 +138,7 @@ fn change_payout(
         p.test_outcome = None;
     }
     tx.update_payout(p)?;
+    telemetry::note(Change::Payout(next, p.test_mode));
     owe_payout(tx, p, now_secs)
 }
 
@@ -270,7 +272,7 @@ impl Engine {
                 };
                 payout.fee_minor = rule.fee_on_top_minor(payout.amount_minor);
                 match tx.insert_payout(&payout) {
-                    Ok(()) => {}
+                    Ok(()) => telemetry::note(Change::Payout(payout.status, payout.test_mode)),
                     Err(StoreError::Duplicate(_)) => {
                         let existing = tx
                             .payout_by_request(&payout.merchant_id, test_mode, &payout.request_id)?

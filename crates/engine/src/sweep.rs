@@ -21,6 +21,7 @@ pub(crate) fn each_apart<T>(
         let id = id_of(&item);
         let mut item = Some(item);
         let mut failure = None;
+        let noted = crate::telemetry::mark();
         let kept = tx.apart(&mut |tx| {
             let item = item.take().expect("a savepoint runs its work once");
             match step(tx, item) {
@@ -31,6 +32,10 @@ pub(crate) fn each_apart<T>(
                 }
             }
         })?;
+        if !kept {
+            // Rolled back: what it changed is not counted.
+            crate::telemetry::forget_since(noted);
+        }
         match failure {
             None if kept => changed += 1,
             Some(e @ EngineError::Unavailable(_)) => return Err(e),

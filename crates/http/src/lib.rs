@@ -10,6 +10,7 @@ pub mod hpp;
 pub mod merchant_api;
 pub mod openapi;
 pub mod portal;
+pub mod telemetry;
 pub mod trader;
 pub mod web;
 
@@ -93,30 +94,52 @@ pub struct AppState {
 /// out: it is served on a listener of its own ([`admin_router`]).
 pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
     let state = app_state(engine);
+    use telemetry::measured;
     let faces = Router::new()
-        .merge(checkout::routes())
-        .merge(hpp::routes())
-        .merge(h2h::routes())
-        .merge(merchant_api::routes())
-        .merge(trader::routes())
-        .merge(portal::routes())
-        .merge(openapi::routes(with_admin));
+        .merge(measured("checkout", checkout::routes()))
+        .merge(measured("hpp", hpp::routes()))
+        .merge(measured("h2h", h2h::routes()))
+        .merge(measured("merchant_api", merchant_api::routes()))
+        .merge(measured("trader", trader::routes()))
+        .merge(measured("portal", portal::routes()))
+        .merge(measured("openapi", openapi::routes(with_admin)));
     let faces = if with_admin {
-        faces.merge(admin::routes())
+        faces.merge(operator_routes())
     } else {
         faces
     };
     with_probes(faces)
-        .fallback(|| async { CheckoutError::NotFound })
-        .method_not_allowed_fallback(|| async { CheckoutError::MethodNotAllowed })
+        .fallback(|| async {
+            telemetry::unmatched("none", StatusCode::NOT_FOUND);
+            CheckoutError::NotFound
+        })
+        .method_not_allowed_fallback(|| async {
+            telemetry::unmatched("none", StatusCode::METHOD_NOT_ALLOWED);
+            CheckoutError::MethodNotAllowed
+        })
         .with_state(state)
+}
+
+/// The admin API and `/metrics`: on the admin listener when there is one,
+/// else beside the faces; both for the operator's token.
+fn operator_routes() -> Router<AppState> {
+    let routes = admin::routes();
+    let routes = if telemetry::installed() {
+        routes.route("/metrics", get(telemetry::scrape))
+    } else {
+        routes
+    };
+    telemetry::measured("admin", routes)
 }
 
 /// The admin API alone, with its OpenAPI document, for its own listener
 /// (`admin_listen`): other paths answer in the admin API's error shape.
 pub fn admin_router(engine: Arc<Engine>) -> Router {
-    with_probes(admin::routes().merge(openapi::admin_routes()))
-        .fallback(trader::not_found)
+    with_probes(operator_routes().merge(telemetry::measured("openapi", openapi::admin_routes())))
+        .fallback(|| async {
+            telemetry::unmatched("none", StatusCode::NOT_FOUND);
+            trader::not_found().await
+        })
         .with_state(app_state(engine))
 }
 
@@ -130,12 +153,13 @@ fn app_state(engine: Arc<Engine>) -> AppState {
 }
 
 fn with_probes(routes: Router<AppState>) -> Router<AppState> {
-    routes
+    let probes = Router::new()
         .route(
             "/health",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
-        .route("/ready", get(ready))
+        .route("/ready", get(ready));
+    routes.merge(telemetry::measured("probe", probes))
 }
 
 /// A 503 says when to try again: the database is usually back, or another

@@ -119,6 +119,10 @@ settings! {
     db_statement_timeout_ms: u64 = 5_000,
     /// `tracing` filter, e.g. `info` or `kassa=debug`.
     log: String = "info".into(),
+    /// `text` (lines for people) or `json` (one JSON object per line).
+    log_format: String = "text".into(),
+    /// Record metrics and serve them at `GET /metrics` (admin token).
+    metrics: bool = true,
 }
 
 /// Where the store lives.
@@ -193,7 +197,15 @@ impl Config {
         Ok(config)
     }
 
+    /// Whether logs are written as JSON (`log_format = "json"`).
+    pub fn json_logs(&self) -> bool {
+        self.log_format == "json"
+    }
+
     fn check(&self) -> anyhow::Result<()> {
+        if !matches!(self.log_format.as_str(), "text" | "json") {
+            bail!("log_format must be text or json");
+        }
         if self.callback_retry_secs.is_empty() || self.callback_retry_secs.iter().any(|s| *s < 0) {
             bail!("callback_retry_secs needs at least one delay, none negative");
         }

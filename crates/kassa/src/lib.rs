@@ -101,6 +101,10 @@ impl Server {
         listener: TcpListener,
     ) -> anyhow::Result<Server> {
         let addr = listener.local_addr()?;
+        if config.metrics {
+            // Before the store opens: its metrics reach the recorder.
+            kassa_http::telemetry::install();
+        }
         let base_url = config
             .public_base_url
             .clone()

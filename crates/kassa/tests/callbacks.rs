@@ -639,3 +639,26 @@ async fn delivery_refuses_private_addresses_unless_allowed() {
     let error = attempts[1].error.as_deref().unwrap_or_default();
     assert!(error.contains("refused"), "{error}");
 }
+
+#[tokio::test]
+async fn a_failed_attempt_keeps_no_credential_of_its_url() {
+    let app = TestApp::spawn().await;
+    // Nothing listens there: the attempt fails to connect.
+    let reserved = Receiver::reserve();
+    let url = reserved
+        .url()
+        .replacen("http://", "http://hook:s3cret-pass@", 1)
+        + "?token=t0ken-in-query";
+    let id = create(&app, "process_pending", &url).await;
+    let entries = wait_for_logs(&app, &id, 1).await;
+    assert_entry(&entries[0], "failed", Value::Null, "process_pending");
+    let attempts = app.engine().callback_attempts(id.clone()).await.unwrap();
+    // The error is what the attempt keeps and what the log line shows.
+    let error = attempts[0].error.as_deref().unwrap_or_default();
+    assert!(!error.is_empty());
+    assert!(
+        !error.contains("s3cret-pass") && !error.contains("t0ken-in-query"),
+        "{error}"
+    );
+    drop(reserved);
+}

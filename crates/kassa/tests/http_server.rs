@@ -205,6 +205,29 @@ async fn with_admin_listen_the_admin_api_is_served_only_on_its_own_port() {
     // And the public port still serves the faces.
     let (status, _) = app.get_private("/api/payment-invoices").await;
     assert_eq!(status, 200);
+
+    // The metrics go with the admin API: on its port, for its token.
+    let scrape = |base: String| {
+        app.http
+            .get(format!("{base}/metrics"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+    };
+    assert_eq!(scrape(app.base_url.clone()).await.unwrap().status(), 404);
+    let own = scrape(format!("http://{admin_addr}")).await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own
+        .text()
+        .await
+        .unwrap()
+        .contains("kassa_http_requests_total"));
+    let anonymous = app
+        .http
+        .get(format!("http://{admin_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
 }
 
 #[tokio::test]

@@ -84,6 +84,31 @@ pub struct CallbackCounts {
     pub failed: u64,
 }
 
+/// Open P2P work on the cabinets of one currency and mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenP2p {
+    pub currency: String,
+    pub test_mode: bool,
+    /// `book_cabinet` holds not lapsed and not taken by a deal.
+    pub holds: u64,
+    /// Deals waiting for the customer's transfer.
+    pub deals: u64,
+}
+
+/// What a store is doing now, read when metrics are scraped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Write jobs submitted and not yet begun (SQLite's writer queue).
+    pub write_queue: u64,
+    /// Connections open (idle or lent) and idle, and the pool's bound
+    /// (PostgreSQL).
+    pub connections_open: u64,
+    pub connections_idle: u64,
+    pub connections_max: u64,
+    /// Jobs waiting for a connection to come free.
+    pub connection_waiters: u64,
+}
+
 /// One page of a listing, newest first, and whether more lie on either side.
 #[derive(Clone, Debug)]
 pub struct Page<T> {
@@ -155,6 +180,11 @@ pub trait Tx {
     /// Pending callbacks waiting for a later attempt (a retry, or a host's
     /// circuit), soonest first.
     fn waiting_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
+    /// Live holds and open deals by the currency and mode of their cabinets.
+    fn open_p2p(&mut self, now_secs: i64) -> StoreResult<Vec<OpenP2p>>;
+    /// Bank notifications no deal was found for, (test mode, count) by the
+    /// mode of the trader who posted them.
+    fn unmatched_notifications(&mut self) -> StoreResult<Vec<(bool, u64)>>;
     fn insert_callback_attempt(&mut self, attempt: &CallbackAttempt) -> StoreResult<()>;
     fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>>;
 
@@ -403,6 +433,8 @@ pub trait Store: Send + Sync + 'static {
     fn submit_read(&self, job: Box<dyn ReadJob>);
     /// Applies the migrations this build knows and the store has not seen.
     fn migrate(&self) -> StoreResult<()>;
+    /// Queue and pool figures, cheap to read (no query).
+    fn stats(&self) -> StoreStats;
 }
 
 /// A job built from a closure and the channel its caller waits on.

@@ -29,8 +29,8 @@ use serde_json::Value;
 mod web;
 
 use crate::{
-    CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx,
-    WriteJob,
+    CallbackCounts, Cursor, InvoiceSearch, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult,
+    StoreStats, Tx, WriteJob,
 };
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -143,6 +143,8 @@ struct PoolState {
     idle: Vec<Conn>,
     /// Connections open, idle or lent.
     open: usize,
+    /// Callers waiting for one to come back.
+    waiters: usize,
 }
 
 /// A bounded pool: connections are made on demand up to `max`; past that a
@@ -153,6 +155,8 @@ struct Pool {
     wait: Duration,
     state: Mutex<PoolState>,
     returned: Condvar,
+    /// How long callers waited for a connection (those that got one).
+    waited: metrics::Histogram,
 }
 
 impl Pool {
@@ -165,7 +169,13 @@ impl Pool {
     }
 
     fn get(self: &Arc<Self>) -> StoreResult<Lease> {
-        let deadline = Instant::now() + self.wait;
+        let started = Instant::now();
+        let lease = self.get_by(started + self.wait)?;
+        self.waited.record(started.elapsed());
+        Ok(lease)
+    }
+
+    fn get_by(self: &Arc<Self>, deadline: Instant) -> StoreResult<Lease> {
         let mut state = lock(&self.state);
         loop {
             if let Some(conn) = state.idle.pop() {
@@ -194,11 +204,13 @@ impl Pool {
                     self.wait.as_millis()
                 )));
             }
+            state.waiters += 1;
             state = self
                 .returned
                 .wait_timeout(state, left)
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .0;
+            state.waiters -= 1;
         }
     }
 
@@ -329,8 +341,10 @@ impl PgStore {
             state: Mutex::new(PoolState {
                 idle: Vec::new(),
                 open: 0,
+                waiters: 0,
             }),
             returned: Condvar::new(),
+            waited: metrics::histogram!("kassa_store_pool_wait_seconds"),
         });
         drop(pool.get()?);
         Ok(PgStore { pool })
@@ -453,6 +467,17 @@ impl Store for PgStore {
 
     fn migrate(&self) -> StoreResult<()> {
         off_runtime(|| self.migrate_blocking())
+    }
+
+    fn stats(&self) -> StoreStats {
+        let state = lock(&self.pool.state);
+        StoreStats {
+            connections_open: state.open as u64,
+            connections_idle: state.idle.len() as u64,
+            connections_max: self.pool.max as u64,
+            connection_waiters: state.waiters as u64,
+            ..StoreStats::default()
+        }
     }
 }
 
@@ -1011,6 +1036,45 @@ impl Tx for PgTx<'_> {
              ORDER BY next_attempt_at LIMIT $2",
             &[&now_secs, &(limit as i64)],
         )
+    }
+
+    fn open_p2p(&mut self, now_secs: i64) -> StoreResult<Vec<OpenP2p>> {
+        let rows = self.query(
+            "SELECT currency, test_mode, SUM(holds)::BIGINT, SUM(deals)::BIGINT FROM (
+                SELECT c.currency AS currency,
+                    COALESCE((c.doc::jsonb ->> 'test_mode')::BOOLEAN, FALSE) AS test_mode,
+                    1 AS holds, 0 AS deals
+                FROM slots s JOIN cabinets c ON c.id = s.cabinet_id
+                WHERE s.deal_id IS NULL AND s.expires_at > $1
+              UNION ALL
+                SELECT c.currency, COALESCE((c.doc::jsonb ->> 'test_mode')::BOOLEAN, FALSE), 0, 1
+                FROM deals d JOIN cabinets c ON c.id = d.cabinet_id
+                WHERE d.is_open) AS open
+             GROUP BY currency, test_mode ORDER BY currency, test_mode",
+            &[&now_secs],
+        )?;
+        rows.iter()
+            .map(|row| {
+                Ok(OpenP2p {
+                    currency: col(row, 0)?,
+                    test_mode: col(row, 1)?,
+                    holds: col::<i64>(row, 2)?.max(0) as u64,
+                    deals: col::<i64>(row, 3)?.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
+    fn unmatched_notifications(&mut self) -> StoreResult<Vec<(bool, u64)>> {
+        let rows = self.query(
+            "SELECT COALESCE((t.doc::jsonb ->> 'test_mode')::BOOLEAN, FALSE) AS test_mode, COUNT(*)
+             FROM bank_notifications n JOIN traders t ON t.id = n.trader_id
+             WHERE NOT n.matched GROUP BY 1 ORDER BY 1",
+            &[],
+        )?;
+        rows.iter()
+            .map(|row| Ok((col(row, 0)?, col::<i64>(row, 1)?.max(0) as u64)))
+            .collect()
     }
 
     fn insert_callback_attempt(&mut self, a: &CallbackAttempt) -> StoreResult<()> {

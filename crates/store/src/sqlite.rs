@@ -20,11 +20,13 @@ use kassa_domain::{
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use serde_json::Value;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 mod web;
 
 use crate::{
-    CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx,
-    WriteJob,
+    CallbackCounts, Cursor, InvoiceSearch, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult,
+    StoreStats, Tx, WriteJob,
 };
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.
@@ -60,6 +62,8 @@ pub struct SqliteStore {
     _stop_checkpoints: Sender<()>,
     path: PathBuf,
     writer: Mutex<Sender<Box<dyn WriteJob>>>,
+    /// Write jobs sent to the writer and not yet taken into a batch.
+    queued: Arc<AtomicU64>,
     readers: Arc<Mutex<Vec<Connection>>>,
 }
 
@@ -111,9 +115,11 @@ impl SqliteStore {
             .map_err(backend)?;
         let checkpoints = open(&path)?;
         let (sender, receiver) = mpsc::channel::<Box<dyn WriteJob>>();
+        let queued = Arc::new(AtomicU64::new(0));
+        let taken = queued.clone();
         std::thread::Builder::new()
             .name("kassa-sqlite-writer".into())
-            .spawn(move || writer_loop(conn, receiver))
+            .spawn(move || writer_loop(conn, receiver, &taken))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let (stop_checkpoints, stopped) = mpsc::channel::<()>();
         std::thread::Builder::new()
@@ -124,6 +130,7 @@ impl SqliteStore {
             _stop_checkpoints: stop_checkpoints,
             path,
             writer: Mutex::new(sender),
+            queued,
             readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
@@ -146,7 +153,8 @@ fn checkpoint_loop(conn: Connection, stop: Receiver<()>) {
     }
 }
 
-fn writer_loop(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
+fn writer_loop(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>, queued: &AtomicU64) {
+    let batch_jobs = metrics::histogram!("kassa_store_write_batch_jobs");
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while let Ok(first) = jobs.recv() {
         batch.push(first);
@@ -156,6 +164,8 @@ fn writer_loop(conn: Connection, jobs: Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
+        queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        batch_jobs.record(batch.len() as f64);
         run_batch(&conn, &mut batch);
         assert!(batch.is_empty());
     }
@@ -210,7 +220,9 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn WriteJob>>) {
 impl Store for SqliteStore {
     fn submit_write(&self, job: Box<dyn WriteJob>) {
         // A send fails only when the writer has stopped.
+        self.queued.fetch_add(1, Ordering::Relaxed);
         if let Err(mpsc::SendError(job)) = self.writer.lock().expect("writer lock").send(job) {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             job.refuse(StoreError::Closed);
         }
     }
@@ -239,6 +251,13 @@ impl Store for SqliteStore {
                 idle.push(conn);
             }
         });
+    }
+
+    fn stats(&self) -> StoreStats {
+        StoreStats {
+            write_queue: self.queued.load(Ordering::Relaxed),
+            ..StoreStats::default()
+        }
     }
 
     fn migrate(&self) -> StoreResult<()> {
@@ -674,6 +693,53 @@ impl Tx for SqliteTx<'_> {
              ORDER BY next_attempt_at LIMIT ?2",
             params![now_secs, limit as i64],
         )
+    }
+
+    fn open_p2p(&mut self, now_secs: i64) -> StoreResult<Vec<OpenP2p>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT currency, test_mode, SUM(holds), SUM(deals) FROM (
+                    SELECT c.currency AS currency,
+                        COALESCE(json_extract(c.doc, '$.test_mode'), 0) AS test_mode,
+                        1 AS holds, 0 AS deals
+                    FROM slots s JOIN cabinets c ON c.id = s.cabinet_id
+                    WHERE s.deal_id IS NULL AND s.expires_at > ?1
+                  UNION ALL
+                    SELECT c.currency, COALESCE(json_extract(c.doc, '$.test_mode'), 0), 0, 1
+                    FROM deals d JOIN cabinets c ON c.id = d.cabinet_id
+                    WHERE d.is_open = 1)
+                 GROUP BY currency, test_mode ORDER BY currency, test_mode",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![now_secs], |r| {
+                Ok(OpenP2p {
+                    currency: r.get(0)?,
+                    test_mode: r.get::<_, i64>(1)? != 0,
+                    holds: r.get::<_, i64>(2)?.max(0) as u64,
+                    deals: r.get::<_, i64>(3)?.max(0) as u64,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn unmatched_notifications(&mut self) -> StoreResult<Vec<(bool, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT COALESCE(json_extract(t.doc, '$.test_mode'), 0) AS test_mode, COUNT(*)
+                 FROM bank_notifications n JOIN traders t ON t.id = n.trader_id
+                 WHERE n.matched = 0 GROUP BY test_mode ORDER BY test_mode",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)?.max(0) as u64))
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
     }
 
     fn insert_callback_attempt(&mut self, a: &CallbackAttempt) -> StoreResult<()> {

@@ -2,6 +2,7 @@
 //! settles one (a trader's confirmation, a bank notification, a dispute
 //! decided, the deadline).
 
+use crate::telemetry::{self, Change};
 use kassa_domain::ids::new_id;
 use kassa_domain::money::{parse_minor, AmountError};
 use kassa_domain::{
@@ -58,6 +59,7 @@ pub(crate) fn open_deal(
     hold.deal_id = Some(deal.id.clone());
     tx.update_hold(&hold)?;
     tx.insert_deal(&deal)?;
+    telemetry::note(Change::Deal(deal.status, deal.test_mode));
     Ok(deal)
 }
 
@@ -86,6 +88,7 @@ pub(crate) fn change_deal(
         deal.settled_by = settled_by;
     }
     tx.update_deal(deal)?;
+    telemetry::note(Change::Deal(next, deal.test_mode));
     if was_open {
         tx.release_hold(&deal.hold_id)?;
     }
@@ -100,6 +103,7 @@ pub(crate) fn change_deal(
         // A dispute after the deadline reopens the P2P invoice until it is resolved.
         invoice.reopen_for_dispute(now_secs);
         tx.update_invoice(&invoice)?;
+        telemetry::note(Change::Invoice(invoice.status, invoice.test_mode));
         crate::callbacks::owe(tx, &invoice, now_secs)?;
     } else if invoice.status != status && invoice.status.can_become(status) {
         change_status(tx, &mut invoice, status, resolution, now_secs)?;

@@ -83,6 +83,10 @@ pub struct BenchArgs {
     /// receiver that never answers, in the run that has it.
     #[arg(long, default_value_t = 10)]
     pub dead_share: u32,
+    /// Serve without metrics (`metrics = false`): what the request metrics
+    /// and the rest cost, measured against a run with them.
+    #[arg(long)]
+    pub no_metrics: bool,
 }
 
 type BodyFn = Arc<dyn Fn(u64) -> Bytes + Send + Sync>;
@@ -126,7 +130,11 @@ struct Report {
 /// Numbers the requests of the whole run, so that every idempotency key is new.
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
 
+/// `--no-metrics`: the SQLite servers of the run record no metrics.
+static NO_METRICS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    NO_METRICS.store(args.no_metrics, Ordering::Relaxed);
     let levels_ok =
         !args.connections.is_empty() && args.connections.iter().all(|c| (1..=4096).contains(c));
     if !levels_ok || args.seconds == 0 || args.seconds > 3600 || args.warmup_secs > 600 {
@@ -193,6 +201,7 @@ async fn fresh_server(
     let mut config = Config {
         database_url: format!("sqlite://{}", dir.join("kassa.sqlite").display()),
         log: "warn".into(),
+        metrics: !NO_METRICS.load(Ordering::Relaxed),
         ..Config::default()
     };
     adjust(&mut config);

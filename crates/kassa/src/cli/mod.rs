@@ -108,7 +108,7 @@ pub enum Command {
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
-    init_tracing(&config.log);
+    init_tracing(&config.log, config.json_logs());
     match cli.command {
         Command::Serve => {
             let listener = TcpListener::bind(&config.listen)
@@ -149,12 +149,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing(filter: &str) {
+/// Logs go to stderr: lines for people, or with `log_format = "json"` one
+/// JSON object per line (time, level, target, message and fields, and the
+/// spans they happened in) for a log shipper.
+fn init_tracing(filter: &str, json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(true)
+            .try_init()
+    } else {
+        logs.try_init()
+    };
 }
 
 /// How long an operator's command may wait on the database: a report reads
