@@ -15,6 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::ledger::post;
 use crate::sweep::each_apart;
+use crate::telemetry::{self, Change};
 use crate::{Engine, EngineError, EngineResult};
 
 /// Refunds the test provider settles in one pass.
@@ -103,8 +104,12 @@ fn own_invoice(
 /// Sets the invoice from its refunds, stores it and owes its callback.
 fn follow_refunds(tx: &mut dyn Tx, invoice: &mut Invoice, now_secs: i64) -> EngineResult<()> {
     let refunds = tx.refunds_of_invoice(&invoice.id)?;
+    let before = invoice.status;
     invoice.apply_refunds(&refunds, now_secs);
     tx.update_invoice(invoice)?;
+    if invoice.status != before {
+        telemetry::note(Change::Invoice(invoice.status, invoice.test_mode));
+    }
     crate::callbacks::owe(tx, invoice, now_secs)
 }
 
