@@ -83,6 +83,7 @@ impl Engine {
             ("test provider", self.apply_test_outcomes().await),
             ("expiry", self.expire_due_invoices().await),
             ("deal deadlines", self.expire_due_deals().await),
+            ("cabinet health", self.health_pass().await),
             ("reserves", self.release_due_reserves().await),
             (
                 "payout test executor",
