@@ -157,12 +157,12 @@ impl Engine {
         Ok(changed)
     }
 
-    /// [`Self::switch_off_unhealthy_cabinets`] at most every few seconds, as
-    /// the sweeps run it.
-    pub(crate) async fn health_pass(&self) -> EngineResult<usize> {
+    /// [`Self::switch_off_unhealthy_cabinets`] as the sweeps run it: every
+    /// few seconds, and at once when deals have just expired.
+    pub(crate) async fn health_pass(&self, deals_ended: bool) -> EngineResult<usize> {
         let now = self.now_secs();
         let last = self.health_checked_at.load(Ordering::Relaxed);
-        if now < last.saturating_add(HEALTH_EVERY_SECS) {
+        if !deals_ended && now < last.saturating_add(HEALTH_EVERY_SECS) {
             return Ok(0);
         }
         self.health_checked_at.store(now, Ordering::Relaxed);
