@@ -5,12 +5,14 @@
 //! new silent period; an operator's switch-off stands whatever the device
 //! says.
 
+mod cli_support;
 mod common;
 mod h2h_support;
 mod messages_support;
 
 use std::time::Duration;
 
+use cli_support::TestDb;
 use common::TestApp;
 use h2h_support::Client;
 use messages_support::{cabinet, get, list, message, open_deal, post, spawn, trader, ADMIN_TOKEN};
@@ -403,4 +405,87 @@ async fn a_heartbeat_needs_a_live_device_token() {
     )
     .await;
     assert_eq!(r.status, 401, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_command_line_ties_devices_and_shows_why_a_cabinet_is_off() {
+    let app = spawn().await;
+    let db = TestDb::of(&app);
+    let (trader, token) = trader(&app, "Hana").await;
+    let sber = cabinet(&app, &trader, "sberbank", "4821").await;
+    let tbank = cabinet(&app, &trader, "tbank", "5610").await;
+
+    let added = db
+        .json_ok(&[
+            "trader",
+            "device",
+            "add",
+            "--trader",
+            &trader.id,
+            "--name",
+            "Sber phone",
+            "--cabinet",
+            &sber,
+            "--json",
+        ])
+        .await;
+    assert_eq!(added["cabinets"], json!([sber]));
+    let device_id = added["device_id"].as_str().unwrap().to_string();
+    let run = db
+        .kassa(&[
+            "trader",
+            "device",
+            "add",
+            "--trader",
+            &trader.id,
+            "--name",
+            "x",
+            "--cabinet",
+            "cab_nope",
+        ])
+        .await;
+    assert!(!run.success, "{}", run.stdout);
+    assert!(run.stderr.contains("cabinet"), "{}", run.stderr);
+
+    app.advance_secs(SILENT + 1);
+    sweep(&app).await;
+    let listed = db
+        .json_ok(&["cabinet", "list", "--trader", &trader.id, "--json"])
+        .await;
+    let reason = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["cabinet_id"] == id)
+            .map(|c| c["disabled_reason"].clone())
+            .unwrap()
+    };
+    assert_eq!(reason(&sber), "device_silent");
+    assert_eq!(reason(&tbank), Value::Null, "no device forwards for it");
+    let run = db.kassa(&["cabinet", "list", "--trader", &trader.id]).await;
+    assert!(
+        run.stdout.contains("inactive: device_silent"),
+        "{}",
+        run.stdout
+    );
+
+    // Tied to no cabinet, the device now speaks for both.
+    let run = db
+        .kassa(&["trader", "device", "cabinets", &device_id])
+        .await;
+    assert!(run.success, "{}", run.stderr);
+    assert!(run.stdout.contains("all cabinets"), "{}", run.stdout);
+    let run = db
+        .kassa(&["cabinet", "set", &sber, "--active", "false"])
+        .await;
+    assert!(run.stdout.contains("inactive: operator"), "{}", run.stdout);
+    let r = set_active(
+        &app,
+        &format!("/trader-api/cabinets/{sber}/active"),
+        &token,
+        true,
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.body);
 }

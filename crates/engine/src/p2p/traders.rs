@@ -156,9 +156,9 @@ impl Engine {
     }
 
     /// Switches a cabinet on or off, one within the actor's reach. Off, it
-    /// records who switched it; on, it clears the reason and its health is
-    /// judged afresh from now. A trader cannot switch on a cabinet the
-    /// operator switched off.
+    /// records who switched it (also over an automatic switch-off); on, it
+    /// clears the reason and its health is judged afresh from now. A trader
+    /// cannot switch on, nor claim, a cabinet the operator switched off.
     pub async fn set_cabinet_active(
         &self,
         actor: impl Into<Actor>,
@@ -172,10 +172,10 @@ impl Engine {
                 .cabinet_to_switch(&cabinet_id)?
                 .filter(|c| actor.reaches(&c.trader_id))
                 .ok_or(EngineError::NotFound)?;
-            if active == cabinet.active {
-                return Ok(cabinet);
-            }
             if active {
+                if cabinet.active {
+                    return Ok(cabinet);
+                }
                 if actor != Actor::Operator
                     && cabinet.disabled_reason == Some(DisabledReason::Operator)
                 {
@@ -187,10 +187,17 @@ impl Engine {
                 cabinet.disabled_reason = None;
                 cabinet.enabled_at_secs = Some(now);
             } else {
-                cabinet.disabled_reason = Some(match actor {
+                let reason = match actor {
                     Actor::Operator => DisabledReason::Operator,
                     Actor::Trader(_) => DisabledReason::Trader,
-                });
+                };
+                // A person's switch-off takes over an automatic one; the
+                // operator's is never turned into the trader's.
+                let stands = [Some(reason), Some(DisabledReason::Operator)];
+                if !cabinet.active && stands.contains(&cabinet.disabled_reason) {
+                    return Ok(cabinet);
+                }
+                cabinet.disabled_reason = Some(reason);
             }
             cabinet.active = active;
             tx.update_cabinet(&cabinet)?;
