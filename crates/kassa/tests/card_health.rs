@@ -490,3 +490,30 @@ async fn the_command_line_ties_devices_and_shows_why_a_cabinet_is_off() {
     .await;
     assert_eq!(r.status, 409, "{}", r.body);
 }
+
+#[tokio::test]
+async fn an_operators_switch_off_racing_the_sweep_is_never_overwritten() {
+    let app = spawn().await;
+    let (trader, token) = trader(&app, "Igor").await;
+    let mut cabinets = Vec::new();
+    for i in 0..24 {
+        cabinets.push(cabinet(&app, &trader, "sberbank", &format!("{:04}", 4000 + i)).await);
+    }
+    device_for(&app, &token, &[]).await;
+    app.advance_secs(SILENT + 1);
+    // The sweep and the operator switch the same cabinets off at once; each
+    // switch is decided on the row as it is then, so the operator's reason
+    // stands whichever comes first.
+    let switches = cabinets.iter().map(|id| {
+        let path = format!("/admin-api/cabinets/{id}/active");
+        let app = &app;
+        async move { set_active(app, &path, ADMIN_TOKEN, false).await.status }
+    });
+    let (statuses, _) = tokio::join!(futures::future::join_all(switches), sweep(&app));
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    for id in &cabinets {
+        let view = admin_view(&app, &trader.id, id).await;
+        assert_eq!(view["active"], false);
+        assert_eq!(view["disabled_reason"], "operator", "{view}");
+    }
+}
