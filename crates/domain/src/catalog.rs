@@ -87,6 +87,9 @@ pub struct Service {
     pub fields: Vec<Field>,
     pub fee: FeeRule,
     pub reserve: ReserveRule,
+    /// Whether a refund gives the fee back (kept unless the operator says).
+    #[serde(default)]
+    pub refund_fee: crate::refund::RefundFee,
     /// The operator offers the service.
     pub enabled: bool,
     /// The service can take payments now (its provider is up).
@@ -190,6 +193,7 @@ fn service(code: String, method: &str, flow: Flow, currency: Currency, max_major
         fields: Vec::new(),
         fee: FeeRule::default(),
         reserve: ReserveRule::default(),
+        refund_fee: crate::refund::RefundFee::Kept,
         enabled: true,
         available: true,
     }

@@ -52,6 +52,7 @@ pub mod prefix {
     pub const MERCHANT: &str = "mer";
     pub const CUSTOMER: &str = "cus";
     pub const CALLBACK: &str = "cb";
+    pub const REFUND: &str = "rfd";
     pub const MERCHANT_SERVICE: &str = "comcps";
 }
 

@@ -15,6 +15,8 @@ pub enum Account {
     MerchantAvailable(String),
     /// Held for payouts under way.
     MerchantPendingPayouts(String),
+    /// Refunds on their way back to customers.
+    MerchantPendingRefunds(String),
     /// The rolling reserve, released after the service's reserve lifetime.
     MerchantReserve(String),
     /// The platform's fees.
@@ -34,6 +36,7 @@ impl Account {
             Account::MerchantAvailable(id) => format!("merchant:{id}:available"),
             Account::MerchantPendingPayouts(id) => format!("merchant:{id}:pending_payouts"),
             Account::MerchantReserve(id) => format!("merchant:{id}:reserve"),
+            Account::MerchantPendingRefunds(id) => format!("merchant:{id}:pending_refunds"),
             Account::PlatformRevenue => "platform:revenue".into(),
             Account::TraderSettlement(id) => format!("trader:{id}:settlement"),
             Account::World => "world".into(),
@@ -48,6 +51,9 @@ impl Account {
                 Some(Account::MerchantPendingPayouts(id.to_string()))
             }
             ["merchant", id, "reserve"] => Some(Account::MerchantReserve(id.to_string())),
+            ["merchant", id, "pending_refunds"] => {
+                Some(Account::MerchantPendingRefunds(id.to_string()))
+            }
             ["platform", "revenue"] => Some(Account::PlatformRevenue),
             ["trader", id, "settlement"] => Some(Account::TraderSettlement(id.to_string())),
             ["world"] => Some(Account::World),
@@ -62,6 +68,7 @@ impl Account {
             Account::MerchantAvailable(_)
                 | Account::MerchantPendingPayouts(_)
                 | Account::MerchantReserve(_)
+                | Account::MerchantPendingRefunds(_)
         )
     }
 }
@@ -91,6 +98,13 @@ pub enum TxnKind {
     /// The operator credited or debited a merchant by hand (a top-up, a
     /// correction), against the world.
     Adjustment,
+    /// A refund was asked for: its amount taken from available (less the fee
+    /// given back, which comes from revenue) and held until it settles.
+    RefundHold,
+    /// A refund went back to the customer.
+    RefundDone,
+    /// A refund failed: the hold goes back where it came from.
+    RefundRelease,
 }
 
 impl TxnKind {
@@ -102,6 +116,9 @@ impl TxnKind {
             TxnKind::PayoutDone => "payout_done",
             TxnKind::PayoutRelease => "payout_release",
             TxnKind::Adjustment => "adjustment",
+            TxnKind::RefundHold => "refund_hold",
+            TxnKind::RefundDone => "refund_done",
+            TxnKind::RefundRelease => "refund_release",
         }
     }
 }
@@ -274,6 +291,49 @@ pub fn payout_release(merchant_id: &str, total: i64) -> Vec<Posting> {
     ]
 }
 
+/// A refund of `amount` asked for: the merchant's available balance pays it,
+/// less `fee_returned`, which revenue gives back; the whole is held.
+pub fn refund_hold(merchant_id: &str, amount: i64, fee_returned: i64) -> Vec<Posting> {
+    assert!(amount > 0 && (0..=amount).contains(&fee_returned));
+    vec![
+        Posting {
+            account: Account::MerchantAvailable(merchant_id.into()),
+            amount_minor: -(amount - fee_returned),
+        },
+        Posting {
+            account: Account::PlatformRevenue,
+            amount_minor: -fee_returned,
+        },
+        Posting {
+            account: Account::MerchantPendingRefunds(merchant_id.into()),
+            amount_minor: amount,
+        },
+    ]
+}
+
+/// A refund paid back to the customer, outside the system.
+pub fn refund_done(merchant_id: &str, amount: i64) -> Vec<Posting> {
+    vec![
+        Posting {
+            account: Account::MerchantPendingRefunds(merchant_id.into()),
+            amount_minor: -amount,
+        },
+        Posting {
+            account: Account::World,
+            amount_minor: amount,
+        },
+    ]
+}
+
+/// A refund failed: the hold back to available, the fee back to revenue.
+pub fn refund_release(merchant_id: &str, amount: i64, fee_returned: i64) -> Vec<Posting> {
+    let mut postings = refund_hold(merchant_id, amount, fee_returned);
+    for p in &mut postings {
+        p.amount_minor = -p.amount_minor;
+    }
+    postings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +344,7 @@ mod tests {
             Account::MerchantAvailable("mer_1".into()),
             Account::MerchantPendingPayouts("mer_1".into()),
             Account::MerchantReserve("mer_1".into()),
+            Account::MerchantPendingRefunds("mer_1".into()),
             Account::PlatformRevenue,
             Account::TraderSettlement("trd_1".into()),
             Account::World,
@@ -301,6 +362,9 @@ mod tests {
             payout_hold("m", 5_100),
             payout_done("m", Account::TraderSettlement("t".into()), 5_000, 100),
             payout_release("m", 5_100),
+            refund_hold("m", 5_000, 150),
+            refund_done("m", 5_000),
+            refund_release("m", 5_000, 150),
         ] {
             Transaction::new(
                 "t".into(),

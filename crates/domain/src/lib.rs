@@ -30,3 +30,8 @@ pub use p2p::{
 };
 pub mod ledger;
 pub mod payout;
+pub mod refund;
+pub mod web;
+
+pub use refund::{Refund, RefundFee, RefundStatus};
+pub use web::{WebRealm, WebSession, WebUser};

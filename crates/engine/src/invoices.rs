@@ -86,7 +86,7 @@ impl Serialize for Canonical<'_> {
 
 /// Decimal text without the zeros that carry no value: `0100.50` and `100.5`
 /// are the same amount.
-fn normalized_decimal(text: &str) -> String {
+pub(crate) fn normalized_decimal(text: &str) -> String {
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let whole = whole.trim_start_matches('0');
     let fraction = fraction.trim_end_matches('0');

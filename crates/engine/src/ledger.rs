@@ -125,6 +125,8 @@ pub struct Balance {
     pub test_mode: bool,
     pub available_minor: i64,
     pub pending_payouts_minor: i64,
+    /// Refunds asked for and not yet settled.
+    pub pending_refunds_minor: i64,
     pub reserve_minor: i64,
 }
 
@@ -233,6 +235,7 @@ impl Engine {
                             test_mode,
                             available_minor: 0,
                             pending_payouts_minor: 0,
+                            pending_refunds_minor: 0,
                             reserve_minor: 0,
                         });
                         out.len() - 1
@@ -242,6 +245,7 @@ impl Engine {
                 match account.rsplit(':').next() {
                     Some("available") => b.available_minor = sum,
                     Some("pending_payouts") => b.pending_payouts_minor = sum,
+                    Some("pending_refunds") => b.pending_refunds_minor = sum,
                     Some("reserve") => b.reserve_minor = sum,
                     _ => {}
                 }

@@ -16,9 +16,12 @@ pub mod p2p;
 pub mod p2p_invoices;
 mod page_tokens;
 pub mod payouts;
+pub mod portal;
+pub mod refunds;
 pub mod report;
 pub mod secrets;
 mod sweep;
+pub mod web;
 pub mod workers;
 
 use std::sync::Arc;
@@ -30,6 +33,7 @@ pub use callbacks::{CallbackRenderer, CallbackSecrets, Rendered};
 pub use clock::{Clock, DatabaseClock, ManualClock, SystemClock, TimeSample};
 pub use error::{EngineError, EngineResult};
 pub use invoices::NewInvoice;
+pub use refunds::{CreatedRefund, NewRefund};
 pub use secrets::Sealer;
 
 /// The engine's settings; the binary fills them from its configuration.
@@ -75,6 +79,12 @@ pub struct EngineConfig {
     pub master_key: [u8; 32],
     /// SHA-256 of the admin API's bearer token; `None`: no admin API access.
     pub admin_token_sha256: Option<String>,
+    /// A web session ends after this long unused, and this long after sign-in.
+    pub web_session_idle_secs: i64,
+    pub web_session_absolute_secs: i64,
+    /// Failed sign-ins in a row that lock a web account, and for how long.
+    pub web_max_failed_sign_ins: u32,
+    pub web_lock_secs: i64,
 }
 
 impl Default for EngineConfig {
@@ -100,6 +110,10 @@ impl Default for EngineConfig {
             store_timeout_ms: 5_000,
             master_key: [0u8; 32],
             admin_token_sha256: None,
+            web_session_idle_secs: 30 * 60,
+            web_session_absolute_secs: 12 * 3600,
+            web_max_failed_sign_ins: 5,
+            web_lock_secs: 15 * 60,
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::{Engine, EngineError, EngineResult};
 
 /// The CSV header line of the daily report.
 pub const DAILY_HEADER: &str =
-    "time,kind,reference,currency,available,pending_payouts,reserve,fee,amount,transaction_id";
+    "time,kind,reference,currency,available,pending_payouts,reserve,pending_refunds,fee,amount,transaction_id";
 
 /// The length of a UTC day, in seconds.
 const DAY_SECS: i64 = 86_400;
@@ -64,6 +64,7 @@ pub struct ReportLine {
     pub available_minor: i64,
     pub pending_payouts_minor: i64,
     pub reserve_minor: i64,
+    pub pending_refunds_minor: i64,
     /// The platform's fee the transaction charged (pay-ins and payouts done).
     pub fee_minor: Option<i64>,
     /// The transaction's gross amount (see [`gross_minor`]).
@@ -80,12 +81,13 @@ pub struct DailyReport {
     pub lines: Vec<ReportLine>,
 }
 
-/// The three balances of a merchant in one currency.
+/// The balances of a merchant in one currency.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Balances {
     available: i64,
     pending_payouts: i64,
     reserve: i64,
+    pending_refunds: i64,
 }
 
 /// `YYYY-MM-DD`, strictly: four-digit year, two-digit month and day, a date
@@ -127,6 +129,9 @@ fn deltas(txn: &Transaction, merchant_id: &str) -> Balances {
                 d.pending_payouts += p.amount_minor
             }
             Account::MerchantReserve(m) if m == merchant_id => d.reserve += p.amount_minor,
+            Account::MerchantPendingRefunds(m) if m == merchant_id => {
+                d.pending_refunds += p.amount_minor
+            }
             _ => {}
         }
     }
@@ -150,7 +155,8 @@ pub fn gross_minor(txn: &Transaction, merchant_id: &str) -> i64 {
     let own = |a: &Account| match a {
         Account::MerchantAvailable(m)
         | Account::MerchantPendingPayouts(m)
-        | Account::MerchantReserve(m) => m == merchant_id,
+        | Account::MerchantReserve(m)
+        | Account::MerchantPendingRefunds(m) => m == merchant_id,
         _ => false,
     };
     txn.postings
@@ -163,13 +169,17 @@ pub fn gross_minor(txn: &Transaction, merchant_id: &str) -> i64 {
 /// The fee a transaction charged: its posting to revenue, where fees apply.
 fn fee_minor(txn: &Transaction) -> Option<i64> {
     match txn.kind {
-        TxnKind::PayIn | TxnKind::PayoutDone => Some(
-            txn.postings
-                .iter()
-                .filter(|p| p.account == Account::PlatformRevenue)
-                .map(|p| p.amount_minor)
-                .sum(),
-        ),
+        // A refund's hold gives the fee back (negative), its release takes
+        // it again.
+        TxnKind::PayIn | TxnKind::PayoutDone | TxnKind::RefundHold | TxnKind::RefundRelease => {
+            Some(
+                txn.postings
+                    .iter()
+                    .filter(|p| p.account == Account::PlatformRevenue)
+                    .map(|p| p.amount_minor)
+                    .sum(),
+            )
+        }
         _ => None,
     }
 }
@@ -202,6 +212,7 @@ impl DailyReport {
                 format_fixed(l.available_minor, e),
                 format_fixed(l.pending_payouts_minor, e),
                 format_fixed(l.reserve_minor, e),
+                format_fixed(l.pending_refunds_minor, e),
                 money(l.fee_minor),
                 money(l.amount_minor),
                 l.transaction_id.clone(),
@@ -258,6 +269,7 @@ impl Engine {
                         Account::MerchantAvailable(_)
                             | Account::MerchantPendingPayouts(_)
                             | Account::MerchantReserve(_)
+                            | Account::MerchantPendingRefunds(_)
                     )
                 });
                 if t.kind == TxnKind::PayIn
@@ -286,6 +298,7 @@ impl Engine {
                         Some("available") => b.available = value,
                         Some("pending_payouts") => b.pending_payouts = value,
                         Some("reserve") => b.reserve = value,
+                        Some("pending_refunds") => b.pending_refunds = value,
                         _ => {}
                     }
                 }
@@ -312,6 +325,7 @@ impl Engine {
                     available_minor: b.available,
                     pending_payouts_minor: b.pending_payouts,
                     reserve_minor: b.reserve,
+                    pending_refunds_minor: b.pending_refunds,
                     fee_minor: None,
                     amount_minor: None,
                     transaction_id: String::new(),
@@ -323,6 +337,7 @@ impl Engine {
                     close.available += d.available;
                     close.pending_payouts += d.pending_payouts;
                     close.reserve += d.reserve;
+                    close.pending_refunds += d.pending_refunds;
                     lines.push(ReportLine {
                         at_secs: t.at_secs,
                         kind: LineKind::Transaction(t.kind),
@@ -331,6 +346,7 @@ impl Engine {
                         available_minor: d.available,
                         pending_payouts_minor: d.pending_payouts,
                         reserve_minor: d.reserve,
+                        pending_refunds_minor: d.pending_refunds,
                         fee_minor: fee_minor(t),
                         amount_minor: Some(gross_minor(t, &merchant_id)),
                         transaction_id: t.id.clone(),

@@ -95,6 +95,10 @@ impl Engine {
                 self.apply_payout_test_outcomes().await,
             ),
             ("payout deadlines", self.expire_due_payouts().await),
+            (
+                "refund test provider",
+                self.apply_refund_test_outcomes().await,
+            ),
         ] {
             match result {
                 Ok(n) => busy |= n > 0,

@@ -9,7 +9,9 @@ pub mod h2h;
 pub mod hpp;
 pub mod merchant_api;
 pub mod openapi;
+pub mod portal;
 pub mod trader;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -97,6 +99,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(h2h::routes())
         .merge(merchant_api::routes())
         .merge(trader::routes())
+        .merge(portal::routes())
         .merge(openapi::routes(with_admin));
     let faces = if with_admin {
         faces.merge(admin::routes())

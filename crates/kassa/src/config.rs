@@ -104,6 +104,13 @@ settings! {
     /// off; 0: never.
     cabinet_expired_deals_max: u32 =
         engine.cabinet_expired_deals_max => cabinet_expired_deals_max,
+    /// A portal session ends after this long unused, and this long after sign-in.
+    web_session_idle_secs: i64 = engine.web_session_idle_secs => web_session_idle_secs,
+    web_session_absolute_secs: i64 =
+        engine.web_session_absolute_secs => web_session_absolute_secs,
+    /// Failed sign-ins in a row that lock a web account, and for how long.
+    web_max_failed_sign_ins: u32 = engine.web_max_failed_sign_ins => web_max_failed_sign_ins,
+    web_lock_secs: i64 = engine.web_lock_secs => web_lock_secs,
     /// Bearer token of the admin API (`/admin-api/`); absent: the admin API
     /// answers 401 to everyone.
     admin_token: Option<String> = None,
@@ -208,6 +215,16 @@ impl Config {
         }
         if !(14 * 60..=2 * 24 * 3600).contains(&self.invoice_ttl_secs) {
             bail!("invoice_ttl_secs must be between 840 (14 min) and 172800 (2 days)");
+        }
+        if !(60..=self.web_session_absolute_secs).contains(&self.web_session_idle_secs)
+            || self.web_session_absolute_secs > 30 * 24 * 3600
+        {
+            bail!("web_session_idle_secs must be at least 60 and at most web_session_absolute_secs, itself at most 30 days");
+        }
+        if !(1..=100).contains(&self.web_max_failed_sign_ins)
+            || !(1..=24 * 3600).contains(&self.web_lock_secs)
+        {
+            bail!("web_max_failed_sign_ins must be between 1 and 100, and web_lock_secs between 1 s and 1 day");
         }
         if !(1..=3600).contains(&self.hold_ttl_secs) {
             bail!("hold_ttl_secs must be between 1 and 3600");

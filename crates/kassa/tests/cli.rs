@@ -468,3 +468,83 @@ async fn callback_resend_and_list_through_the_cli() {
     assert!(stderr.contains("callback_url"), "{stderr}");
     receiver.stays_at(3).await;
 }
+
+#[tokio::test]
+async fn merchant_user_add_prints_a_password_once_that_signs_in_to_the_portal() {
+    let db = fresh_db();
+    let issued = db
+        .json_ok(&["merchant", "create", "--name", "Corner Shop", "--json"])
+        .await;
+    let merchant = issued["merchant_id"].as_str().unwrap();
+    let out = db
+        .kassa_ok(&[
+            "merchant",
+            "user",
+            "add",
+            "--merchant",
+            merchant,
+            "--email",
+            "Owner@Shop.example",
+            "--totp",
+        ])
+        .await;
+    let line = |prefix: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix:?} in {out}"))
+            .to_string()
+    };
+    let password = line("password: ");
+    let otpauth = line("totp: ");
+    assert!(password.len() >= 20, "{out}");
+    assert!(otpauth.starts_with("otpauth://totp/"), "{out}");
+    assert!(!db.contains(&password), "the password is stored hashed");
+    let secret = otpauth
+        .split("secret=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert!(!db.contains(secret), "the TOTP secret is stored sealed");
+    let listed = db
+        .kassa_ok(&["merchant", "user", "list", "--merchant", merchant])
+        .await;
+    assert!(listed.contains("owner@shop.example\ttotp"), "{listed}");
+
+    // The same email twice, an unknown merchant, a bad email: refused.
+    for args in [
+        ["--merchant", merchant, "--email", "owner@shop.example"],
+        ["--merchant", "mer_nobody", "--email", "a@shop.example"],
+        ["--merchant", merchant, "--email", "not-an-email"],
+    ] {
+        let mut all = vec!["merchant", "user", "add"];
+        all.extend(args);
+        kassa_fails(&db, &all).await;
+    }
+
+    let engine = kassa::Server::start(
+        &db.config(),
+        Some(Arc::new(ManualClock::starting_now())),
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    )
+    .await
+    .unwrap()
+    .engine
+    .clone();
+    let totp = totp_rs::TOTP::from_url(&otpauth).unwrap();
+    let code = totp.generate(engine.now_secs() as u64);
+    let outcome = engine
+        .sign_in(
+            kassa_domain::WebRealm::Merchant,
+            "owner@shop.example",
+            password,
+            Some(code),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, kassa_engine::web::SignIn::SignedIn { .. }),
+        "{outcome:?}"
+    );
+}

@@ -4,7 +4,9 @@
 //! processed, partly processed or failed; payouts created (some beyond the
 //! available money), settled by the test executor or by traders (take, done,
 //! decline), several at once racing for the same money; deadlines and
-//! reserve releases by moving the clock.
+//! reserve releases by moving the clock; refunds of paid test invoices
+//! (some past what is left or past the balance), with the fee kept or given
+//! back, settled or failed by the test provider.
 //!
 //! The test keeps its own model of every account, written from the rules in
 //! `docs/ledger.md` rather than from the engine's code, and after each
@@ -29,12 +31,14 @@ use common::TestApp;
 use kassa_domain::ledger::Transaction;
 use kassa_domain::money::format_fixed;
 use kassa_domain::payout::{PayoutSource, PayoutStatus};
-use kassa_domain::{Currency, DealStatus, FeeRule, InvoiceStatus, Merchant, ReserveRule};
+use kassa_domain::{
+    Currency, DealStatus, FeeRule, InvoiceStatus, Merchant, RefundFee, RefundStatus, ReserveRule,
+};
 use kassa_engine::p2p::NewCabinet;
 use kassa_engine::p2p_invoices::NewP2pInvoice;
 use kassa_engine::payouts::NewPayout;
 use kassa_engine::report::day_start_secs;
-use kassa_engine::{Clock, EngineError, NewInvoice};
+use kassa_engine::{Clock, EngineError, NewInvoice, NewRefund};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map};
@@ -139,6 +143,20 @@ struct OpenDeal {
     deadline: i64,
 }
 
+/// A paid test invoice, and what its refunds took of it.
+#[derive(Clone, Debug)]
+struct PaidInvoice {
+    id: String,
+    currency: &'static str,
+    service: String,
+    processed: i64,
+    fee: i64,
+    /// Refunded so far (refunds that did not fail).
+    refunded: i64,
+    /// The fee those refunds gave back.
+    fee_returned: i64,
+}
+
 struct Trader {
     id: String,
     currencies: Vec<&'static str>,
@@ -157,6 +175,8 @@ struct Model {
     deals: Vec<OpenDeal>,
     services: BTreeMap<&'static str, (FeeRule, ReserveRule)>,
     payout_fees: BTreeMap<&'static str, FeeRule>,
+    refund_fees: BTreeMap<String, RefundFee>,
+    paid: Vec<PaidInvoice>,
     traders: Vec<Trader>,
     log: Vec<String>,
 }
@@ -365,6 +385,8 @@ async fn run_sequence(seed: u64) {
             .map(|s| (*s, (FeeRule::default(), ReserveRule::default())))
             .collect(),
         payout_fees: BTreeMap::new(),
+        refund_fees: BTreeMap::new(),
+        paid: Vec::new(),
         traders,
         log: Vec::new(),
     };
@@ -390,7 +412,8 @@ async fn run_sequence(seed: u64) {
             42..=44 => run.confirm_open_deal().await,
             45..=59 => run.create_payout().await,
             60..=64 => run.concurrent_payouts().await,
-            65..=89 => run.trader_acts().await,
+            65..=79 => run.trader_acts().await,
+            80..=89 => run.refund().await,
             _ => run.advance_clock().await,
         }
         run.check_books().await;
@@ -480,10 +503,20 @@ impl Run {
         self.model
             .log
             .push(format!("service {code}: fee {fee:?}, reserve {reserve:?}"));
+        let refund_fee = if self.rng.gen_bool(0.5) {
+            RefundFee::Returned
+        } else {
+            RefundFee::Kept
+        };
+        self.model
+            .log
+            .push(format!("service {code}: refund fee {refund_fee:?}"));
         let catalog = self.engine().catalog().await.expect("catalog");
         let mut service = catalog.service(code).cloned().expect("shipped service");
         service.fee = fee;
         service.reserve = reserve;
+        service.refund_fee = refund_fee;
+        self.model.refund_fees.insert(code.to_string(), refund_fee);
         self.engine()
             .put_service(service)
             .await
@@ -600,7 +633,122 @@ impl Run {
                 processed_fee,
                 reserve_rule,
             );
+            self.model.paid.push(PaidInvoice {
+                id: invoice.id.clone(),
+                currency,
+                service: service.clone(),
+                processed,
+                fee: processed_fee,
+                refunded: 0,
+                fee_returned: 0,
+            });
         }
+    }
+
+    /// A refund of a paid test invoice: sometimes all that is left, sometimes
+    /// more than that; the test provider pays it back or fails it.
+    async fn refund(&mut self) {
+        if self.model.paid.is_empty() {
+            return;
+        }
+        let index = self.rng.gen_range(0..self.model.paid.len());
+        let paid = self.model.paid[index].clone();
+        let left = paid.processed - paid.refunded;
+        let asked = match self.rng.gen_range(0..6) {
+            0 => None,
+            1 => Some(left + self.rng.gen_range(1..=1_000)),
+            _ if left > 0 => Some(self.rng.gen_range(1..=left)),
+            _ => Some(1),
+        };
+        let fail = self.rng.gen_range(0..4) == 0;
+        let outcome = if fail { "refund_failed" } else { "refunded" };
+        self.model.log.push(format!(
+            "refund {} {} {asked:?} of {left} left -> {outcome}",
+            paid.id, paid.currency
+        ));
+        let amount = asked.unwrap_or(left);
+        // The rules of docs/ledger.md: the fee's share of every live refund
+        // together, rounded down, less what the earlier ones gave back.
+        let rule = self
+            .model
+            .refund_fees
+            .get(&paid.service)
+            .copied()
+            .unwrap_or_default();
+        let fee_returned = match rule {
+            RefundFee::Kept => 0,
+            RefundFee::Returned => {
+                let share = (paid.fee as i128 * (paid.refunded + amount) as i128
+                    / paid.processed as i128) as i64;
+                (share - paid.fee_returned).clamp(0, amount.max(0))
+            }
+        };
+        let available = self.model.balance(true, paid.currency, "available");
+        let mut fields = Map::new();
+        fields.insert("status".into(), json!(outcome));
+        let reference_id = self.next_id("refund");
+        let result = self
+            .engine()
+            .create_refund(
+                &self.merchant,
+                NewRefund {
+                    invoice_id: paid.id.clone(),
+                    reference_id: Some(reference_id),
+                    amount: asked.map(|a| format_fixed(a, 2)),
+                    service_fields: Some(fields),
+                    test_mode: true,
+                },
+            )
+            .await;
+        let over = amount > left || amount <= 0;
+        match result {
+            Err(EngineError::Invalid(fields)) if over && fields.contains_key("amount") => return,
+            Err(EngineError::InsufficientFunds) if !over && available < amount - fee_returned => {
+                return
+            }
+            Ok(created)
+                if !over
+                    && available >= amount - fee_returned
+                    && created.refund.amount_minor == amount
+                    && created.refund.fee_returned_minor == fee_returned => {}
+            other => self.fail(&format!(
+                "refund of {amount} ({left} left, fee back {fee_returned}, available {available}): {:?}",
+                other.map(|c| c.refund)
+            )),
+        }
+        if !fail {
+            let p = &mut self.model.paid[index];
+            p.refunded += amount;
+            p.fee_returned += fee_returned;
+            let entries = vec![
+                (self.model.key(true, "available"), -(amount - fee_returned)),
+                (self.model.key(true, "platform:revenue"), -fee_returned),
+                (self.model.key(true, "world"), amount),
+            ];
+            self.model.post(paid.currency, entries);
+        }
+        // The refund settles as asked, and the invoice follows it.
+        let (merchant_id, id) = (self.model.merchant.clone(), paid.id.clone());
+        let expected = if fail {
+            RefundStatus::RefundFailed
+        } else {
+            RefundStatus::Refunded
+        };
+        self.eventually("the test provider to settle the refund", || {
+            let engine = self.engine();
+            let (merchant_id, id) = (merchant_id.clone(), id.clone());
+            async move {
+                let refunds = engine
+                    .refunds_of_invoice(merchant_id, true, id)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match refunds.last() {
+                    Some(r) if r.status == expected => Ok(()),
+                    other => Err(format!("last refund {other:?}")),
+                }
+            }
+        })
+        .await;
     }
 
     /// The operator credits the live books by hand (`kassa adjust`).

@@ -134,6 +134,7 @@ async fn rub_balance(app: &TestApp, test_mode: bool) -> Balance {
             test_mode,
             available_minor: 0,
             pending_payouts_minor: 0,
+            pending_refunds_minor: 0,
             reserve_minor: 0,
         })
 }
@@ -190,6 +191,8 @@ async fn assert_live_balances(app: &TestApp, expected: &Balance) {
             "available_minor": expected.available_minor,
             "pending_payouts": fixed(expected.pending_payouts_minor),
             "pending_payouts_minor": expected.pending_payouts_minor,
+            "pending_refunds": fixed(expected.pending_refunds_minor),
+            "pending_refunds_minor": expected.pending_refunds_minor,
             "reserve": fixed(expected.reserve_minor),
             "reserve_minor": expected.reserve_minor,
         })

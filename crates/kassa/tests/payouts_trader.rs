@@ -117,6 +117,7 @@ async fn rub_balance(app: &TestApp, test_mode: bool) -> Balance {
             test_mode,
             available_minor: 0,
             pending_payouts_minor: 0,
+            pending_refunds_minor: 0,
             reserve_minor: 0,
         })
 }

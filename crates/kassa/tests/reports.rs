@@ -18,7 +18,7 @@ use kassa_engine::{Clock, EngineError};
 use serde_json::{json, Map, Value};
 
 const HEADER: &str =
-    "time,kind,reference,currency,available,pending_payouts,reserve,fee,amount,transaction_id";
+    "time,kind,reference,currency,available,pending_payouts,reserve,pending_refunds,fee,amount,transaction_id";
 
 /// Runs a command that must be refused: non-zero exit, a message.
 async fn kassa_fails(db: &TestDb, args: &[&str]) -> String {

@@ -13,9 +13,10 @@ use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, Trade
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
+use kassa_domain::refund::Refund;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice, Merchant, Method,
-    Service, Trader,
+    Service, Trader, WebRealm, WebSession, WebUser,
 };
 use serde_json::Value;
 
@@ -50,6 +51,23 @@ pub enum Cursor {
     First,
     After(String),
     Before(String),
+}
+
+/// What a person looks for among a merchant's invoices of one mode; every
+/// part left `None` matches all.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InvoiceSearch {
+    /// An invoice id or the merchant's reference, exactly.
+    pub id_or_reference: Option<String>,
+    /// `InvoiceStatus::as_str`.
+    pub status: Option<String>,
+    /// Created at or after.
+    pub from_secs: Option<i64>,
+    /// Created before.
+    pub to_secs: Option<i64>,
+    pub currency: Option<String>,
+    /// Only with a currency: the amount asked for, in its minor units.
+    pub amount_minor: Option<i64>,
 }
 
 /// The callback backlog in the database, every node's.
@@ -319,8 +337,59 @@ pub trait Tx {
     fn payouts_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Payout>>;
     fn payouts_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Payout>>;
 
+    /// Fails with [`StoreError::Duplicate`] when the reference id is taken.
+    fn insert_refund(&mut self, refund: &Refund) -> StoreResult<()>;
+    fn update_refund(&mut self, refund: &Refund) -> StoreResult<()>;
+    fn refund(&mut self, id: &str) -> StoreResult<Option<Refund>>;
+    fn refund_by_reference(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        reference_id: &str,
+    ) -> StoreResult<Option<Refund>>;
+    /// An invoice's refunds, oldest first.
+    fn refunds_of_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Refund>>;
+    /// Refunds the test provider is due to settle at `now_secs`, soonest first.
+    fn refunds_due_for_test(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Refund>>;
+
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;
+
+    /// Invoices matching `search`, newest first, `limit` of them after
+    /// skipping `offset`.
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>>;
+    /// A merchant's payouts of one mode, newest first, `limit` of them after
+    /// skipping `offset`; `status` (`PayoutStatus::as_str`) narrows them.
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>>;
+    /// The ledger transactions of an invoice, payout or reserve, oldest first.
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>>;
+
+    /// Fails with [`StoreError::Duplicate`] when the realm has the email.
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()>;
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()>;
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>>;
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>>;
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>>;
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()>;
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>>;
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()>;
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()>;
+    /// Ends every session of a user (a new password, a lock by the operator).
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()>;
 }
 
 /// What a write job does once its commit is known.

@@ -16,16 +16,22 @@ use kassa_domain::bank_message::{BankMessage, MessageKind, MessagePattern, Trade
 use kassa_domain::ledger::Transaction;
 use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
+use kassa_domain::refund::Refund;
 use kassa_domain::{
     BankNotification, Cabinet, Callback, CallbackAttempt, Deal, DealStatus, Hold, Invoice,
-    Merchant, Method, Service, Trader,
+    Merchant, Method, Service, Trader, WebRealm, WebSession, WebUser,
 };
 use postgres::error::SqlState;
 use postgres::types::{FromSql, ToSql};
 use postgres::{Client, Config, NoTls, Row, Statement};
 use serde_json::Value;
 
-use crate::{CallbackCounts, Cursor, Page, ReadJob, Store, StoreError, StoreResult, Tx, WriteJob};
+mod web;
+
+use crate::{
+    CallbackCounts, Cursor, InvoiceSearch, Page, ReadJob, Store, StoreError, StoreResult, Tx,
+    WriteJob,
+};
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -41,6 +47,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/postgres/0004_bank_messages.sql"),
     ),
+    (5, include_str!("../migrations/postgres/0005_web_users.sql")),
+    (6, include_str!("../migrations/postgres/0006_refunds.sql")),
 ];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).
@@ -1697,6 +1705,70 @@ impl Tx for PgTx<'_> {
         Ok(self.exec("DELETE FROM message_patterns WHERE id = $1", &[&id])? > 0)
     }
 
+    fn insert_refund(&mut self, r: &Refund) -> StoreResult<()> {
+        let doc = to_doc(r)?;
+        self.insert(
+            "refund",
+            "INSERT INTO refunds (id, invoice_id, merchant_id, test_mode, reference_id, status, test_due, doc)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+            &[
+                &r.id,
+                &r.invoice_id,
+                &r.merchant_id,
+                &r.test_mode,
+                &r.reference_id,
+                &r.status.as_str(),
+                &r.test_due_secs(),
+                &doc,
+            ],
+        )
+    }
+
+    fn update_refund(&mut self, r: &Refund) -> StoreResult<()> {
+        let doc = to_doc(r)?;
+        let n = self.exec(
+            "UPDATE refunds SET status = $2, test_due = $3, doc = $4 WHERE id = $1",
+            &[&r.id, &r.status.as_str(), &r.test_due_secs(), &doc],
+        )?;
+        expect_one(n, "update refund")
+    }
+
+    fn refund(&mut self, id: &str) -> StoreResult<Option<Refund>> {
+        let sql = self.claim(
+            "SELECT doc FROM refunds WHERE id = $1",
+            locking!("SELECT doc FROM refunds WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
+    }
+
+    fn refund_by_reference(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        reference_id: &str,
+    ) -> StoreResult<Option<Refund>> {
+        self.doc(
+            "SELECT doc FROM refunds WHERE merchant_id = $1 AND test_mode = $2 AND reference_id = $3",
+            &[&merchant_id, &test_mode, &reference_id],
+        )
+    }
+
+    fn refunds_of_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Refund>> {
+        self.docs(
+            "SELECT doc FROM refunds WHERE invoice_id = $1 ORDER BY seq",
+            &[&invoice_id],
+        )
+    }
+
+    fn refunds_due_for_test(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Refund>> {
+        // Not claimed here: the engine takes each refund's invoice, then the
+        // refund, in the order every refund change takes them.
+        self.docs(
+            "SELECT doc FROM refunds WHERE test_due IS NOT NULL AND test_due <= $1 ORDER BY test_due LIMIT $2",
+            &[&now_secs, &(limit as i64)],
+        )
+    }
+
     fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()> {
         let doc = to_doc(value)?;
         self.exec(
@@ -1708,6 +1780,72 @@ impl Tx for PgTx<'_> {
 
     fn setting(&mut self, key: &str) -> StoreResult<Option<Value>> {
         self.doc("SELECT doc FROM settings WHERE key = $1", &[&key])
+    }
+
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>> {
+        web::search_invoices(self, merchant_id, test_mode, search, offset, limit)
+    }
+
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        web::payouts_of_merchant(self, merchant_id, test_mode, status, offset, limit)
+    }
+
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>> {
+        web::transactions_of(self, reference)
+    }
+
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::insert_user(self, user)
+    }
+
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        web::update_user(self, user)
+    }
+
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>> {
+        web::user(self, id)
+    }
+
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
+        web::user_by_email(self, realm, email)
+    }
+
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>> {
+        web::users_of(self, realm, subject_id)
+    }
+
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()> {
+        web::insert_session(self, session)
+    }
+
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>> {
+        web::session(self, token_hash)
+    }
+
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()> {
+        web::touch_session(self, token_hash, now_secs)
+    }
+
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()> {
+        web::delete_session(self, token_hash)
+    }
+
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()> {
+        web::delete_sessions_of(self, user_id)
     }
 }
 

@@ -146,6 +146,7 @@ pub async fn balance(
                 test_mode: auth.test_mode,
                 available_minor: 0,
                 pending_payouts_minor: 0,
+                pending_refunds_minor: 0,
                 reserve_minor: 0,
             });
         }
@@ -167,6 +168,8 @@ pub async fn balance(
                     available_minor: b.available_minor,
                     pending_payouts: f(b.pending_payouts_minor),
                     pending_payouts_minor: b.pending_payouts_minor,
+                    pending_refunds: f(b.pending_refunds_minor),
+                    pending_refunds_minor: b.pending_refunds_minor,
                     reserve: f(b.reserve_minor),
                     reserve_minor: b.reserve_minor,
                 },

@@ -8,6 +8,7 @@ mod invoices;
 mod openapi;
 pub mod parse;
 mod public;
+mod refunds;
 pub mod render;
 pub mod request;
 pub mod response;
@@ -49,6 +50,15 @@ pub fn routes() -> Router<AppState> {
             "/api/payment-invoices/{id}/callbacks",
             post(invoices::resend_callback),
         )
+        .route(
+            "/api/payment-invoices/{id}/refund",
+            post(refunds::create_refund),
+        )
+        .route(
+            "/api/payment-invoices/{id}/refunds",
+            get(refunds::list_refunds),
+        )
+        .route("/api/refunds/{id}", get(refunds::get_refund))
         .route("/api/reports/daily", get(account::daily_report))
         .route("/api/balance", get(account::balance))
 }

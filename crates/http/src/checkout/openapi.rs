@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{account, invoices, public};
+use super::{account, invoices, public, refunds};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,9 @@ pub struct CheckoutPublicDoc;
         invoices::get_private,
         invoices::list_invoices,
         invoices::resend_callback,
+        refunds::create_refund,
+        refunds::list_refunds,
+        refunds::get_refund,
         account::list_services,
         account::get_service,
         account::balance,
@@ -50,6 +53,7 @@ pub struct CheckoutPublicDoc;
     modifiers(&PrivateKey),
     tags(
         (name = "invoices", description = "Invoices and their callbacks."),
+        (name = "refunds", description = "Refunds of processed invoices: several per invoice, up to its processed amount."),
         (name = "account", description = "Services, balances and statements."),
     )
 )]

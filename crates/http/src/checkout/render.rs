@@ -89,6 +89,34 @@ pub fn public_invoice<'a>(hpp_url: &'a str, i: &'a Invoice) -> Data<PublicInvoic
     }
 }
 
+/// A refund as the private API shows it.
+pub fn refund_resource(r: &kassa_domain::Refund) -> RefundResource<'_> {
+    let c = r.currency;
+    RefundResource {
+        kind: "refunds",
+        id: &r.id,
+        attributes: RefundResourceAttributes {
+            serial_number: serial(&r.id),
+            status: r.status.as_str(),
+            reference_id: &r.reference_id,
+            amount: Amount(r.amount_minor, c),
+            currency: c.code(),
+            fee_refunded: Amount(r.fee_returned_minor, c),
+            test_mode: r.test_mode,
+            created: r.created_at_secs,
+            updated: r.updated_at_secs,
+        },
+        relationships: RefundRelationships {
+            invoice: Related {
+                data: Ref {
+                    kind: "payment-invoices",
+                    id: &r.invoice_id,
+                },
+            },
+        },
+    }
+}
+
 /// `callback_logs`: one entry per attempt, keyed by its unix time. Attempts in
 /// the same second take the next free second, so that keys stay unique
 /// integers in order. No attempt yet: an empty array, as the spec shows.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use kassa_domain::ReturnUrls;
-use kassa_engine::NewInvoice;
+use kassa_engine::{NewInvoice, NewRefund};
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
@@ -180,6 +180,90 @@ impl CreateInvoiceRequest {
         }
         data.attributes.given().ok_or_else(|| {
             CheckoutError::invalid("data.attributes", "This value should be an object.")
+        })
+    }
+}
+
+/// `POST /api/payment-invoices/{id}/refund`: a JSON:API document.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct CreateRefundRequest {
+    #[serde(default)]
+    pub data: RefundBodyField,
+}
+
+#[derive(Default, Deserialize, ToSchema)]
+pub struct RefundBody {
+    /// `refund` (or `refunds`).
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<String>, pattern = "^refunds?$")]
+    pub kind: Option<Text>,
+    #[serde(default)]
+    pub attributes: RefundAttributesField,
+}
+
+/// What to refund.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct RefundAttributes {
+    /// Your id of the refund: a repeat with the same `reference_id` and body
+    /// answers 200 with the refund made first; another body, 409.
+    pub reference_id: Option<Text>,
+    /// How much, up to what is left of the processed amount; without it,
+    /// all that is left.
+    pub amount: Option<Amount>,
+    /// In test mode, `status` chooses the outcome: `refunded` (the
+    /// default), `refund_failed`, or `refunding` (refunded a minute later).
+    pub service_fields: Option<Object>,
+}
+
+crate::nested_fields!(RefundBody, RefundAttributes);
+type RefundBodyField = Field<RefundBody>;
+type RefundAttributesField = Field<RefundAttributes>;
+
+impl CreateRefundRequest {
+    /// The refund of an invoice this body asks for, in the key's mode.
+    pub fn new_refund(
+        self,
+        invoice_id: String,
+        test_mode: bool,
+    ) -> Result<NewRefund, CheckoutError> {
+        let Field::Given(data) = self.data else {
+            return Err(CheckoutError::invalid(
+                "data",
+                "This value should be an object.",
+            ));
+        };
+        match data.kind {
+            None => {}
+            Some(Field::Given(kind)) if kind == "refund" || kind == "refunds" => {}
+            Some(_) => {
+                return Err(CheckoutError::invalid(
+                    "data.type",
+                    "This value should be refund.",
+                ))
+            }
+        }
+        let a = match data.attributes {
+            Field::Given(a) => a,
+            // Every attribute is optional: no attributes refund all that is left.
+            Field::Absent => RefundAttributes::default(),
+            Field::Wrong(_) => {
+                return Err(CheckoutError::invalid(
+                    "data.attributes",
+                    "This value should be an object.",
+                ))
+            }
+        };
+        let mut p = Problems::default();
+        let reference_id = p.optional("reference_id", a.reference_id);
+        let amount = p.optional("amount", a.amount).map(|d| d.0);
+        let service_fields = p.optional("service_fields", a.service_fields);
+        p.finish()?;
+        Ok(NewRefund {
+            invoice_id,
+            reference_id,
+            amount,
+            service_fields,
+            test_mode,
         })
     }
 }

@@ -280,6 +280,49 @@ pub struct CursorLinks {
     pub next: String,
 }
 
+/// A refund (`/api/refunds/{id}`).
+#[derive(Serialize, ToSchema)]
+pub struct RefundResource<'a> {
+    /// Always `refunds`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub id: &'a str,
+    pub attributes: RefundResourceAttributes<'a>,
+    pub relationships: RefundRelationships<'a>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundResourceAttributes<'a> {
+    pub serial_number: &'a str,
+    /// `refunding`, then `refunded` or `refund_failed`.
+    pub status: &'static str,
+    pub reference_id: &'a str,
+    pub amount: Amount,
+    pub currency: &'static str,
+    /// The platform's fee given back with the refund (0 when it is kept).
+    pub fee_refunded: Amount,
+    pub test_mode: bool,
+    pub created: i64,
+    pub updated: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundRelationships<'a> {
+    pub invoice: Related<'a>,
+}
+
+/// An invoice's refunds, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct RefundList<'a> {
+    pub meta: RefundListMeta,
+    pub data: Vec<RefundResource<'a>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RefundListMeta {
+    pub count: usize,
+}
+
 /// The callback owed by a resend.
 #[derive(Serialize, ToSchema)]
 pub struct CallbackResource<'a> {
@@ -315,6 +358,9 @@ pub struct BalanceAttributes {
     pub available_minor: i64,
     pub pending_payouts: String,
     pub pending_payouts_minor: i64,
+    /// Refunds asked for and not yet settled.
+    pub pending_refunds: String,
+    pub pending_refunds_minor: i64,
     pub reserve: String,
     pub reserve_minor: i64,
 }

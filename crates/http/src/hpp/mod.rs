@@ -33,53 +33,7 @@ pub fn routes() -> Router<AppState> {
         .layer(axum::middleware::map_response(guard::protect_response))
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Ru,
-    Uk,
-}
-
-impl Lang {
-    fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Ru => "ru",
-            Lang::Uk => "uk",
-        }
-    }
-
-    fn parse(code: &str) -> Option<Lang> {
-        match code.get(..2)?.to_ascii_lowercase().as_str() {
-            "en" => Some(Lang::En),
-            "ru" => Some(Lang::Ru),
-            "uk" => Some(Lang::Uk),
-            _ => None,
-        }
-    }
-
-    /// `?lang=` first, then the first of Accept-Language that we speak.
-    fn choose(query: Option<&str>, headers: &HeaderMap) -> Lang {
-        query
-            .and_then(Lang::parse)
-            .or_else(|| {
-                headers
-                    .get(header::ACCEPT_LANGUAGE)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').find_map(|part| Lang::parse(part.trim())))
-            })
-            .unwrap_or(Lang::En)
-    }
-
-    /// The page's words: (en, ru, uk) chosen by `self`.
-    fn t(self, words: (&'static str, &'static str, &'static str)) -> &'static str {
-        match self {
-            Lang::En => words.0,
-            Lang::Ru => words.1,
-            Lang::Uk => words.2,
-        }
-    }
-}
+pub use crate::web::Lang;
 
 const TITLE: (&str, &str, &str) = ("Payment", "Оплата", "Оплата");
 const TO_PAY: (&str, &str, &str) = ("Amount to pay", "Сумма к оплате", "Сума до сплати");

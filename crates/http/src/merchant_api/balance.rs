@@ -41,6 +41,7 @@ pub async fn balance(
                 test_mode: signed.test_mode,
                 available_minor: 0,
                 pending_payouts_minor: 0,
+                pending_refunds_minor: 0,
                 reserve_minor: 0,
             });
         }

@@ -62,6 +62,14 @@ pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<(
         "curl -s -u '{}:{}' -H 'Content-Type: application/json' {base}/api/payment-invoices -d '{{\"data\":{{\"type\":\"payment-invoices\",\"attributes\":{{\"amount\":\"100.50\",\"currency\":\"USD\",\"service\":\"test_usd_test\",\"service_fields\":{{\"status\":\"processed\"}},\"description\":\"First invoice\"}}}}}}'",
         t.private_key_id, t.private_key_secret
     );
+    println!(
+        "\nRefund 30.00 of it once it is processed (put the data.id the answer gave for INVOICE_ID); \
+         the test provider settles the refund, and the invoice becomes partially_refunded:\n"
+    );
+    println!(
+        "curl -s -u '{}:{}' -H 'Content-Type: application/json' {base}/api/payment-invoices/INVOICE_ID/refund -d '{{\"data\":{{\"type\":\"refund\",\"attributes\":{{\"amount\":\"30.00\",\"reference_id\":\"refund-1\"}}}}}}'",
+        t.private_key_id, t.private_key_secret
+    );
     println!("\nOr one to pay by hand on the hosted page (open its hpp_url):\n");
     println!(
         "curl -s {base}/public-api/payment-invoices -H 'Content-Type: application/json' -d '{{\"public_key\":\"{}\",\"service\":\"payment_card_usd_hpp\",\"currency\":\"USD\",\"amount\":123.45,\"description\":\"Demo order\"}}'",
@@ -72,6 +80,22 @@ pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<(
     println!(
         "\nAll credentials as JSON:\n{}",
         serde_json::to_string_pretty(&issued)?
+    );
+    let portal = server
+        .engine
+        .create_web_user(
+            kassa_domain::WebRealm::Merchant,
+            issued.merchant_id.clone(),
+            "demo@kassa.example",
+            None,
+        )
+        .await
+        .context("demo portal user")?;
+    println!("\nMerchant portal: {base}/portal/");
+    println!("  email             {}", portal.user.email);
+    println!(
+        "  password          {}",
+        portal.generated_password.unwrap_or_default()
     );
     println!("\nCtrl-C stops the demo.");
     server.run_until_ctrl_c().await

@@ -6,6 +6,7 @@ use kassa_engine::merchants::{MerchantChange, MerchantSummary, NewMerchant};
 use kassa_engine::Engine;
 
 use super::print_json;
+use super::web_user::{user, UserCommand};
 
 #[derive(Subcommand)]
 pub enum MerchantCommand {
@@ -68,10 +69,16 @@ pub enum MerchantCommand {
         #[arg(long)]
         url_hosts: Option<String>,
     },
+    /// The people who sign in to the merchant portal.
+    User {
+        #[command(subcommand)]
+        cmd: UserCommand,
+    },
 }
 
 pub(super) async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
     match cmd {
+        MerchantCommand::User { cmd } => user(engine, cmd).await,
         MerchantCommand::Create {
             name,
             site_login,

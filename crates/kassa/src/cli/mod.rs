@@ -18,7 +18,9 @@ mod demo;
 mod ledger;
 mod merchant;
 mod p2p;
+mod refund;
 mod service;
+mod web_user;
 
 use callback::callback;
 pub use callback::CallbackCommand;
@@ -99,6 +101,9 @@ pub enum Command {
     /// Credit (or, with a negative amount, debit) a merchant's available
     /// balance by hand: a top-up from outside, or a correction.
     Adjust(ledger::AdjustArgs),
+    /// Refunds: settle one by hand.
+    #[command(subcommand)]
+    Refund(refund::RefundCommand),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -140,6 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(cmd) => ledger::report(&*operator_engine(&config).await?, cmd).await,
         Command::PayoutFee(cmd) => ledger::payout_fee(&*operator_engine(&config).await?, cmd).await,
         Command::Adjust(args) => ledger::adjust(&*operator_engine(&config).await?, args).await,
+        Command::Refund(cmd) => refund::refund(&*operator_engine(&config).await?, cmd).await,
     }
 }
 

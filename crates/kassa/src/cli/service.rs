@@ -5,10 +5,17 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use clap::Subcommand;
 use kassa_domain::money::format_fixed;
-use kassa_domain::Service;
+use kassa_domain::{RefundFee, Service};
 use kassa_engine::Engine;
 
 use super::{minor, print_json, rate};
+
+/// `--refund-fee`: the catalog's rule, as the operator writes it.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum RefundFeeArg {
+    Kept,
+    Returned,
+}
 
 #[derive(Subcommand)]
 pub enum ServiceCommand {
@@ -40,6 +47,9 @@ pub enum ServiceCommand {
         reserve_rate: Option<String>,
         #[arg(long)]
         reserve_lifetime_secs: Option<i64>,
+        /// Whether a refund gives the fee back: `kept` (the default) or `returned`.
+        #[arg(long)]
+        refund_fee: Option<RefundFeeArg>,
     },
     /// Add or replace a service from a JSON file (the shape `service list --json` prints).
     Put {
@@ -85,6 +95,7 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
             fee_max,
             reserve_rate,
             reserve_lifetime_secs,
+            refund_fee,
         } => {
             let catalog = engine.catalog().await.map_err(fail)?;
             let mut s: Service = catalog
@@ -124,6 +135,12 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
                     bail!("reserve_lifetime_secs must not be negative");
                 }
                 s.reserve.lifetime_secs = v;
+            }
+            if let Some(v) = refund_fee {
+                s.refund_fee = match v {
+                    RefundFeeArg::Kept => RefundFee::Kept,
+                    RefundFeeArg::Returned => RefundFee::Returned,
+                };
             }
             let s = engine.put_service(s).await.map_err(fail)?;
             println!("service {} updated", s.code);
