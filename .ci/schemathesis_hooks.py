@@ -3,7 +3,7 @@ request (body or query), and the H2H signature is a field of the body,
 neither of which an OpenAPI security scheme can say, so the seeded
 merchant's test key is put there and the H2H body signed with its test
 secret; the Merchant API's requests are signed too. Everything else is left
-as generated. A trader's bank messages are posted with its device's token,
+as generated. A trader's bank messages and heartbeats are sent with its device's token,
 not the trader token every other trader API request carries."""
 
 import hashlib
@@ -73,9 +73,12 @@ class DeviceToken(requests.auth.AuthBase):
         return request
 
 
+DEVICE_PATHS = ("/trader-api/messages", "/trader-api/devices/heartbeat")
+
+
 def put_device_token(case, kwargs):
-    """POST /trader-api/messages takes a device token (the `device` scheme)."""
-    if not DEVICE_TOKEN or case.operation.path != "/trader-api/messages":
+    """The device's own requests (the `device` scheme) take its token."""
+    if not DEVICE_TOKEN or case.operation.path not in DEVICE_PATHS:
         return
     if case.operation.method.upper() != "POST":
         return

@@ -16,6 +16,7 @@ pub use invoice::{
     Source,
 };
 pub use money::{AmountError, Currency};
+pub mod cabinet_health;
 pub mod callback;
 pub mod merchant;
 
@@ -24,7 +25,8 @@ pub use merchant::{CredentialKind, Credentials, Merchant};
 pub mod p2p;
 
 pub use p2p::{
-    AlternativeRule, BankNotification, Cabinet, Deal, DealStatus, Direction, Hold, Trader,
+    AlternativeRule, BankNotification, Cabinet, Deal, DealStatus, Direction, DisabledReason, Hold,
+    Trader,
 };
 pub mod ledger;
 pub mod payout;

@@ -44,6 +44,47 @@ pub struct Cabinet {
     /// Its trader's mode, copied when the cabinet is added (it never changes).
     #[serde(default)]
     pub test_mode: bool,
+    /// Why an inactive cabinet is off; `None` while it is on.
+    #[serde(default)]
+    pub disabled_reason: Option<DisabledReason>,
+    /// When it was last switched on: its health is judged from then on, so a
+    /// cabinet switched back on is off again only after a new silent period
+    /// or N new expired deals.
+    #[serde(default)]
+    pub enabled_at_secs: Option<i64>,
+}
+
+/// Why a cabinet is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisabledReason {
+    /// Its trader switched it off.
+    Trader,
+    /// The operator switched it off.
+    Operator,
+    /// Every device forwarding for it was silent longer than allowed.
+    DeviceSilent,
+    /// Its last deals all expired unpaid.
+    DealsExpired,
+}
+
+impl DisabledReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisabledReason::Trader => "trader",
+            DisabledReason::Operator => "operator",
+            DisabledReason::DeviceSilent => "device_silent",
+            DisabledReason::DealsExpired => "deals_expired",
+        }
+    }
+
+    /// Switched off by the health sweep rather than by a person.
+    pub fn is_automatic(self) -> bool {
+        matches!(
+            self,
+            DisabledReason::DeviceSilent | DisabledReason::DealsExpired
+        )
+    }
 }
 
 impl Cabinet {

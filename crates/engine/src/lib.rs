@@ -70,6 +70,11 @@ pub struct EngineConfig {
     pub p2p_invoice_ttl_secs: i64,
     /// Time a payout has to be taken and paid before it fails.
     pub payout_ttl_secs: i64,
+    /// A cabinet whose devices are all silent longer is switched off; 0: never.
+    pub cabinet_silent_secs: i64,
+    /// A cabinet whose last this many deals all expired unpaid is switched
+    /// off; 0: never.
+    pub cabinet_expired_deals_max: u32,
     /// How long a request waits on the store before it is answered 503.
     pub store_timeout_ms: u64,
     pub master_key: [u8; 32],
@@ -101,6 +106,8 @@ impl Default for EngineConfig {
             deal_ttl_secs: 30 * 60,
             p2p_invoice_ttl_secs: 60 * 60,
             payout_ttl_secs: 60 * 60,
+            cabinet_silent_secs: 15 * 60,
+            cabinet_expired_deals_max: 3,
             store_timeout_ms: 5_000,
             master_key: [0u8; 32],
             admin_token_sha256: None,
@@ -138,6 +145,8 @@ pub struct Engine {
     /// Credential lookups: (kind, key) to the merchant and its mode.
     credential_cache:
         cache::TtlCache<(kassa_domain::CredentialKind, String), (kassa_domain::Merchant, bool)>,
+    /// When this node last judged the cabinets' health (engine clock).
+    health_checked_at: std::sync::atomic::AtomicI64,
 }
 
 impl Engine {
@@ -183,6 +192,7 @@ impl Engine {
             pattern_cache: p2p::PatternCache::default(),
             credential_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
             merchant_cache: cache::TtlCache::new(merchants::CREDENTIALS_TTL, 10_000),
+            health_checked_at: std::sync::atomic::AtomicI64::new(i64::MIN),
         })
     }
 

@@ -79,10 +79,16 @@ impl Engine {
 
     async fn sweep_once(&self) -> bool {
         let mut busy = false;
+        let outcomes = self.apply_test_outcomes().await;
+        let invoices = self.expire_due_invoices().await;
+        let deals = self.expire_due_deals().await;
+        // Deals that just expired may end a cabinet's run: judged at once.
+        let deals_ended = matches!(deals, Ok(n) if n > 0);
         for (name, result) in [
-            ("test provider", self.apply_test_outcomes().await),
-            ("expiry", self.expire_due_invoices().await),
-            ("deal deadlines", self.expire_due_deals().await),
+            ("test provider", outcomes),
+            ("expiry", invoices),
+            ("deal deadlines", deals),
+            ("cabinet health", self.health_pass(deals_ended).await),
             ("reserves", self.release_due_reserves().await),
             (
                 "payout test executor",

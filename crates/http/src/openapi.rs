@@ -119,4 +119,25 @@ mod tests {
             assert!(doc["paths"].as_object().is_some_and(|p| !p.is_empty()));
         }
     }
+
+    /// Client generators name their methods by `operationId`: two operations
+    /// sharing one would collide (or be renamed at random).
+    #[test]
+    fn every_operation_id_is_unique_within_its_document() {
+        for face in FACES {
+            let doc: serde_json::Value =
+                serde_json::from_str(&document_text(face).unwrap()).unwrap();
+            let mut seen = std::collections::BTreeMap::new();
+            for (path, item) in doc["paths"].as_object().unwrap() {
+                for (method, op) in item.as_object().unwrap() {
+                    let Some(id) = op.get("operationId").and_then(|v| v.as_str()) else {
+                        panic!("{face}: {method} {path} has no operationId");
+                    };
+                    if let Some(other) = seen.insert(id.to_string(), format!("{method} {path}")) {
+                        panic!("{face}: operationId {id} of {method} {path} is also {other}'s");
+                    }
+                }
+            }
+        }
+    }
 }

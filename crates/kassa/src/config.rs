@@ -98,6 +98,12 @@ settings! {
     p2p_invoice_ttl_secs: i64 = engine.p2p_invoice_ttl_secs => p2p_invoice_ttl_secs,
     /// Time a payout has to be taken and paid before it fails.
     payout_ttl_secs: i64 = engine.payout_ttl_secs => payout_ttl_secs,
+    /// A cabinet whose devices are all silent longer is switched off; 0: never.
+    cabinet_silent_secs: i64 = engine.cabinet_silent_secs => cabinet_silent_secs,
+    /// A cabinet whose last this many deals all expired unpaid is switched
+    /// off; 0: never.
+    cabinet_expired_deals_max: u32 =
+        engine.cabinet_expired_deals_max => cabinet_expired_deals_max,
     /// A portal session ends after this long unused, and this long after sign-in.
     web_session_idle_secs: i64 = engine.web_session_idle_secs => web_session_idle_secs,
     web_session_absolute_secs: i64 =
@@ -242,6 +248,14 @@ impl Config {
         }
         if !(60..=30 * 24 * 3600).contains(&self.payout_ttl_secs) {
             bail!("payout_ttl_secs must be between 60 s and 30 days");
+        }
+        if self.cabinet_silent_secs != 0
+            && !(60..=7 * 24 * 3600).contains(&self.cabinet_silent_secs)
+        {
+            bail!("cabinet_silent_secs must be 0 (off) or between 60 s and 7 days");
+        }
+        if self.cabinet_expired_deals_max > 100 {
+            bail!("cabinet_expired_deals_max must be between 0 (off) and 100");
         }
         if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             bail!("admin_token must be at least 16 characters");

@@ -197,6 +197,11 @@ pub trait Tx {
     fn insert_cabinet(&mut self, cabinet: &Cabinet) -> StoreResult<()>;
     fn update_cabinet(&mut self, cabinet: &Cabinet) -> StoreResult<()>;
     fn cabinet(&mut self, id: &str) -> StoreResult<Option<Cabinet>>;
+    /// A cabinet about to be switched: inside a write, locked until the
+    /// write ends, so the switch is decided on its current row.
+    fn cabinet_to_switch(&mut self, id: &str) -> StoreResult<Option<Cabinet>>;
+    /// Every active cabinet, of every method and mode.
+    fn all_active_cabinets(&mut self) -> StoreResult<Vec<Cabinet>>;
     fn cabinets_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<Cabinet>>;
     /// Active cabinets of a method and currency.
     fn active_cabinets(&mut self, method: &str, currency: &str) -> StoreResult<Vec<Cabinet>>;
@@ -243,6 +248,13 @@ pub trait Tx {
         open_only: bool,
         limit: usize,
     ) -> StoreResult<Vec<Deal>>;
+    /// A cabinet's deals made at or after `since_secs`, newest first.
+    fn recent_deals_of_cabinet(
+        &mut self,
+        cabinet_id: &str,
+        since_secs: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>>;
     /// Open deals whose deadline is at or before `now_secs`.
     fn deals_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Deal>>;
 
@@ -263,6 +275,7 @@ pub trait Tx {
 
     fn insert_device(&mut self, device: &TraderDevice) -> StoreResult<()>;
     fn update_device(&mut self, device: &TraderDevice) -> StoreResult<()>;
+    /// Inside a write, the device is locked until the write ends.
     fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>>;
     fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>>;
     /// Oldest first.

@@ -1149,6 +1149,18 @@ impl Tx for PgTx<'_> {
         self.doc("SELECT doc FROM cabinets WHERE id = $1", &[&id])
     }
 
+    fn cabinet_to_switch(&mut self, id: &str) -> StoreResult<Option<Cabinet>> {
+        let sql = self.claim(
+            "SELECT doc FROM cabinets WHERE id = $1",
+            locking!("SELECT doc FROM cabinets WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
+    }
+
+    fn all_active_cabinets(&mut self) -> StoreResult<Vec<Cabinet>> {
+        self.docs("SELECT doc FROM cabinets WHERE active ORDER BY seq", &[])
+    }
+
     fn cabinets_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<Cabinet>> {
         self.docs(
             "SELECT doc FROM cabinets WHERE trader_id = $1 ORDER BY seq",
@@ -1356,6 +1368,18 @@ impl Tx for PgTx<'_> {
         self.docs(
             "SELECT doc FROM deals WHERE trader_id = $1 AND (is_open OR NOT $2) ORDER BY created_at DESC, seq DESC LIMIT $3",
             &[&trader_id, &open_only, &(limit as i64)],
+        )
+    }
+
+    fn recent_deals_of_cabinet(
+        &mut self,
+        cabinet_id: &str,
+        since_secs: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>> {
+        self.docs(
+            "SELECT doc FROM deals WHERE cabinet_id = $1 AND created_at >= $2 ORDER BY created_at DESC, seq DESC LIMIT $3",
+            &[&cabinet_id, &since_secs, &(limit as i64)],
         )
     }
 
@@ -1664,7 +1688,11 @@ impl Tx for PgTx<'_> {
     }
 
     fn device(&mut self, id: &str) -> StoreResult<Option<TraderDevice>> {
-        self.doc("SELECT doc FROM trader_devices WHERE id = $1", &[&id])
+        let sql = self.claim(
+            "SELECT doc FROM trader_devices WHERE id = $1",
+            locking!("SELECT doc FROM trader_devices WHERE id = $1"),
+        );
+        self.doc(sql, &[&id])
     }
 
     fn device_by_token(&mut self, token_hash: &str) -> StoreResult<Option<TraderDevice>> {

@@ -808,6 +808,18 @@ impl Tx for SqliteTx<'_> {
         self.doc("SELECT doc FROM cabinets WHERE id = ?1", [id])
     }
 
+    // One writer at a time: the row read in a write is the current one.
+    fn cabinet_to_switch(&mut self, id: &str) -> StoreResult<Option<Cabinet>> {
+        self.cabinet(id)
+    }
+
+    fn all_active_cabinets(&mut self) -> StoreResult<Vec<Cabinet>> {
+        self.docs(
+            "SELECT doc FROM cabinets WHERE active = 1 ORDER BY rowid",
+            [],
+        )
+    }
+
     fn cabinets_of_trader(&mut self, trader_id: &str) -> StoreResult<Vec<Cabinet>> {
         self.docs(
             "SELECT doc FROM cabinets WHERE trader_id = ?1 ORDER BY rowid",
@@ -997,6 +1009,18 @@ impl Tx for SqliteTx<'_> {
         self.docs(
             "SELECT doc FROM deals WHERE trader_id = ?1 AND (is_open = 1 OR ?2 = 0) ORDER BY created_at DESC, rowid DESC LIMIT ?3",
             params![trader_id, open_only, limit as i64],
+        )
+    }
+
+    fn recent_deals_of_cabinet(
+        &mut self,
+        cabinet_id: &str,
+        since_secs: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>> {
+        self.docs(
+            "SELECT doc FROM deals WHERE cabinet_id = ?1 AND created_at >= ?2 ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+            params![cabinet_id, since_secs, limit as i64],
         )
     }
 

@@ -320,6 +320,25 @@ pub struct TraderDevice {
     pub token_hash: String,
     pub created_at_secs: i64,
     pub revoked_at_secs: Option<i64>,
+    /// Its last heartbeat or message.
+    #[serde(default)]
+    pub last_seen_at_secs: Option<i64>,
+    /// The cabinets it forwards for; empty: all its trader's cabinets.
+    #[serde(default)]
+    pub cabinet_ids: Vec<String>,
+}
+
+impl TraderDevice {
+    /// Whether it forwards the bank messages of `cabinet_id`.
+    pub fn forwards_for(&self, cabinet_id: &str) -> bool {
+        self.cabinet_ids.is_empty() || self.cabinet_ids.iter().any(|c| c == cabinet_id)
+    }
+
+    /// When it was last heard of: its last heartbeat or message, or when it
+    /// was added.
+    pub fn heard_at_secs(&self) -> i64 {
+        self.last_seen_at_secs.unwrap_or(self.created_at_secs)
+    }
 }
 
 /// A bank message as a device forwarded it, and what became of it.

@@ -61,8 +61,10 @@ impl Engine {
         actor: impl Into<Actor>,
         trader_id: String,
         name: String,
+        cabinet_ids: Vec<String>,
     ) -> EngineResult<(TraderDevice, String)> {
         let actor = actor.into();
+        let cabinet_ids = super::health::check_cabinet_ids(cabinet_ids)?;
         let name = name.trim().to_string();
         if name.is_empty() || name.chars().count() > DEVICE_NAME_MAX || name.contains('\0') {
             return Err(EngineError::invalid(
@@ -78,12 +80,15 @@ impl Engine {
             token_hash: self.device_token_hash(&token),
             created_at_secs: self.now_secs(),
             revoked_at_secs: None,
+            last_seen_at_secs: None,
+            cabinet_ids,
         };
         let saved = device.clone();
         self.write(move |tx| {
             tx.trader(&saved.trader_id)?
                 .filter(|t| actor.reaches(&t.id))
                 .ok_or_else(|| EngineError::invalid("trader", "No such trader."))?;
+            super::health::check_cabinets_of(tx, &saved.trader_id, &saved.cabinet_ids)?;
             Ok(tx.insert_device(&saved)?)
         })
         .await?;
@@ -230,9 +235,12 @@ impl Engine {
                     });
                 }
                 // Revoked since its token was read: the message is refused.
-                tx.device(&message.device_id)?
+                let device = tx
+                    .device(&message.device_id)?
                     .filter(|d| d.revoked_at_secs.is_none())
                     .ok_or(EngineError::Unauthorized)?;
+                // A message is a heartbeat too.
+                super::health::note_seen(tx, device, now)?;
                 let message = settle_message(tx, message, now)?;
                 tx.insert_bank_message(&message)?;
                 Ok(MessageOutcome { message, new: true })

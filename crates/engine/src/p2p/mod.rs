@@ -4,11 +4,13 @@
 //! the deadline that frees the amount.
 
 mod deals;
+mod health;
 mod holds;
 mod messages;
 mod traders;
 
 pub(crate) use deals::attach_deal_with;
+pub use health::DEVICE_CABINETS_MAX;
 pub(crate) use holds::{take_amount, Cabinets, HeldHints, HoldSpec, Pool};
 pub(crate) use messages::PatternCache;
 pub use messages::{MessageOutcome, NewMessage, PATTERNS_MAX, SENDER_MAX};

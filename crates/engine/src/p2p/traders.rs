@@ -1,7 +1,7 @@
 //! Traders and their cabinets: who receives P2P pay-ins and where.
 
 use kassa_domain::ids::new_id;
-use kassa_domain::{Actor, Cabinet, Deal, Trader};
+use kassa_domain::{Actor, Cabinet, Deal, DisabledReason, Trader};
 
 use super::{NewCabinet, LIST_MAX};
 use crate::secrets::{random_token, sha256_hex};
@@ -131,6 +131,8 @@ impl Engine {
             active: new.active,
             created_at_secs: self.now_secs(),
             test_mode: false,
+            disabled_reason: (!new.active).then_some(DisabledReason::Trader),
+            enabled_at_secs: None,
         };
         self.write(move |tx| {
             let mut cabinet = cabinet;
@@ -153,7 +155,10 @@ impl Engine {
             .await
     }
 
-    /// Switches a cabinet on or off, one within the actor's reach.
+    /// Switches a cabinet on or off, one within the actor's reach. Off, it
+    /// records who switched it (also over an automatic switch-off); on, it
+    /// clears the reason and its health is judged afresh from now. A trader
+    /// cannot switch on, nor claim, a cabinet the operator switched off.
     pub async fn set_cabinet_active(
         &self,
         actor: impl Into<Actor>,
@@ -161,11 +166,39 @@ impl Engine {
         active: bool,
     ) -> EngineResult<Cabinet> {
         let actor = actor.into();
+        let now = self.now_secs();
         self.write(move |tx| {
             let mut cabinet = tx
-                .cabinet(&cabinet_id)?
+                .cabinet_to_switch(&cabinet_id)?
                 .filter(|c| actor.reaches(&c.trader_id))
                 .ok_or(EngineError::NotFound)?;
+            if active {
+                if cabinet.active {
+                    return Ok(cabinet);
+                }
+                if actor != Actor::Operator
+                    && cabinet.disabled_reason == Some(DisabledReason::Operator)
+                {
+                    return Err(EngineError::Conflict(
+                        "the operator switched this cabinet off; only the operator can switch it on"
+                            .into(),
+                    ));
+                }
+                cabinet.disabled_reason = None;
+                cabinet.enabled_at_secs = Some(now);
+            } else {
+                let reason = match actor {
+                    Actor::Operator => DisabledReason::Operator,
+                    Actor::Trader(_) => DisabledReason::Trader,
+                };
+                // A person's switch-off takes over an automatic one; the
+                // operator's is never turned into the trader's.
+                let stands = [Some(reason), Some(DisabledReason::Operator)];
+                if !cabinet.active && stands.contains(&cabinet.disabled_reason) {
+                    return Ok(cabinet);
+                }
+                cabinet.disabled_reason = Some(reason);
+            }
             cabinet.active = active;
             tx.update_cabinet(&cabinet)?;
             Ok(cabinet)

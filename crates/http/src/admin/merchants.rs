@@ -15,7 +15,7 @@ use crate::trader::response::List;
 use crate::trader::{not_found_as, path_id, ErrorBody, OperatorAuth, PathId, Result};
 use crate::AppState;
 
-#[utoipa::path(get, path = "/admin-api/merchants", tag = "merchants",
+#[utoipa::path(get, path = "/admin-api/merchants", tag = "merchants", operation_id = "list_merchants",
     security(("bearer" = [])),
     responses(
         (status = 200, body = List<Merchant>),
@@ -27,7 +27,7 @@ pub async fn list(State(app): State<AppState>, _: OperatorAuth) -> Result<Respon
     Ok(Json(List { data }).into_response())
 }
 
-#[utoipa::path(get, path = "/admin-api/merchants/{id}", tag = "merchants",
+#[utoipa::path(get, path = "/admin-api/merchants/{id}", tag = "merchants", operation_id = "get_merchant",
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
@@ -47,7 +47,7 @@ pub async fn get(State(app): State<AppState>, _: OperatorAuth, path: PathId) -> 
 
 /// Changes the settings the body names; `null` clears a URL or gives back
 /// the operator's retry schedule. Nothing changes when one is wrong.
-#[utoipa::path(patch, path = "/admin-api/merchants/{id}", tag = "merchants",
+#[utoipa::path(patch, path = "/admin-api/merchants/{id}", tag = "merchants", operation_id = "update_merchant",
     params(("id" = String, Path)),
     request_body = MerchantPatch,
     security(("bearer" = [])),

@@ -19,7 +19,7 @@ use crate::trader::{
 };
 use crate::AppState;
 
-#[utoipa::path(post, path = "/admin-api/cabinets/{id}/active", tag = "operations",
+#[utoipa::path(post, path = "/admin-api/cabinets/{id}/active", tag = "operations", operation_id = "set_cabinet_active",
     params(("id" = String, Path)),
     request_body = ActiveBody,
     security(("bearer" = [])),
@@ -38,7 +38,7 @@ pub async fn set_cabinet_active(
     cabinets::set_active(&app, &who, path, body).await
 }
 
-#[utoipa::path(get, path = "/admin-api/deals/{id}", tag = "operations",
+#[utoipa::path(get, path = "/admin-api/deals/{id}", tag = "operations", operation_id = "get_deal",
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
@@ -55,7 +55,7 @@ pub async fn get_deal(
 }
 
 /// The money of a deal arrived: it completes, settled by the operator.
-#[utoipa::path(post, path = "/admin-api/deals/{id}/confirm", tag = "operations",
+#[utoipa::path(post, path = "/admin-api/deals/{id}/confirm", tag = "operations", operation_id = "confirm_deal",
     params(("id" = String, Path)),
     request_body(content = NoFields, description = "Empty, or `{}`."),
     security(("bearer" = [])),
@@ -76,7 +76,7 @@ pub async fn confirm_deal(
 }
 
 /// Ends a disputed deal: completed (the money arrived) or canceled.
-#[utoipa::path(post, path = "/admin-api/deals/{id}/resolve", tag = "operations",
+#[utoipa::path(post, path = "/admin-api/deals/{id}/resolve", tag = "operations", operation_id = "resolve_deal",
     params(("id" = String, Path)),
     request_body = ResolveBody,
     security(("bearer" = [])),
@@ -97,7 +97,7 @@ pub async fn resolve_deal(
 }
 
 /// Every trader's bank notifications, or one trader's, newest first.
-#[utoipa::path(get, path = "/admin-api/notifications", tag = "operations",
+#[utoipa::path(get, path = "/admin-api/notifications", tag = "operations", operation_id = "list_notifications",
     params(
         ("unmatched" = Option<bool>, Query, description = "Only those that matched no deal."),
         ("trader" = Option<String>, Query, description = "Only this trader's."),
@@ -126,7 +126,7 @@ pub async fn list_notifications(
 
 /// Every trader's bank messages, or one trader's, newest first: debits,
 /// balances and unknown texts as well as credits.
-#[utoipa::path(get, path = "/admin-api/messages", tag = "operations",
+#[utoipa::path(get, path = "/admin-api/messages", tag = "operations", operation_id = "list_messages",
     params(
         ("kind" = Option<String>, Query,
             description = "`credit`, `debit`, `balance`, `unknown` or `all` (the default)."),
@@ -154,7 +154,7 @@ pub async fn list_messages(
 }
 
 /// The callback backlog over every node, and this node's pipeline.
-#[utoipa::path(get, path = "/admin-api/callbacks/stats", tag = "operations",
+#[utoipa::path(get, path = "/admin-api/callbacks/stats", tag = "operations", operation_id = "callback_stats",
     security(("bearer" = [])),
     responses(
         (status = 200, body = CallbackStats),

@@ -12,7 +12,7 @@ use crate::trader::request::read_json;
 use crate::trader::{ErrorBody, OperatorAuth, PathId, Result};
 use crate::AppState;
 
-#[utoipa::path(get, path = "/admin-api/rates/{currency}", tag = "rates",
+#[utoipa::path(get, path = "/admin-api/rates/{currency}", tag = "rates", operation_id = "get_rate",
     params(("currency" = String, Path, description = "ISO 4217 code, any case.")),
     security(("bearer" = [])),
     responses(
@@ -26,7 +26,7 @@ pub async fn get(State(app): State<AppState>, _: OperatorAuth, path: PathId) -> 
     Ok(Json(RateView { currency, rate }).into_response())
 }
 
-#[utoipa::path(put, path = "/admin-api/rates/{currency}", tag = "rates",
+#[utoipa::path(put, path = "/admin-api/rates/{currency}", tag = "rates", operation_id = "set_rate",
     params(("currency" = String, Path, description = "ISO 4217 code, any case.")),
     request_body = RateBody,
     security(("bearer" = [])),
@@ -53,7 +53,7 @@ pub async fn put(
     .into_response())
 }
 
-#[utoipa::path(get, path = "/admin-api/amount-rules/{currency}", tag = "rates",
+#[utoipa::path(get, path = "/admin-api/amount-rules/{currency}", tag = "rates", operation_id = "get_amount_rule",
     params(("currency" = String, Path, description = "ISO 4217 code, any case.")),
     security(("bearer" = [])),
     responses(
@@ -71,7 +71,7 @@ pub async fn get_rule(
     Ok(Json(AmountRuleView::new(currency, rule)).into_response())
 }
 
-#[utoipa::path(put, path = "/admin-api/amount-rules/{currency}", tag = "rates",
+#[utoipa::path(put, path = "/admin-api/amount-rules/{currency}", tag = "rates", operation_id = "set_amount_rule",
     params(("currency" = String, Path, description = "ISO 4217 code, any case.")),
     request_body = AmountRuleBody,
     security(("bearer" = [])),

@@ -19,7 +19,7 @@ use crate::trader::response::{CabinetView, DealView, List, NewTraderView, Trader
 use crate::trader::{cabinets, deals, path_id, ApiError, ErrorBody, OperatorAuth, PathId, Result};
 use crate::AppState;
 
-#[utoipa::path(get, path = "/admin-api/traders", tag = "traders",
+#[utoipa::path(get, path = "/admin-api/traders", tag = "traders", operation_id = "list_traders",
     security(("bearer" = [])),
     responses(
         (status = 200, body = List<TraderView>),
@@ -32,7 +32,7 @@ pub async fn list(State(app): State<AppState>, _: OperatorAuth) -> Result<Respon
 }
 
 /// A new trader; the answer carries its token, shown this once.
-#[utoipa::path(post, path = "/admin-api/traders", tag = "traders",
+#[utoipa::path(post, path = "/admin-api/traders", tag = "traders", operation_id = "create_trader",
     request_body = NewTraderBody,
     security(("bearer" = [])),
     responses(
@@ -52,7 +52,7 @@ pub async fn create(State(app): State<AppState>, _: OperatorAuth, body: Body) ->
     Ok((StatusCode::CREATED, Json(answer)).into_response())
 }
 
-#[utoipa::path(get, path = "/admin-api/traders/{id}", tag = "traders",
+#[utoipa::path(get, path = "/admin-api/traders/{id}", tag = "traders", operation_id = "get_trader",
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
@@ -66,7 +66,7 @@ pub async fn get(State(app): State<AppState>, _: OperatorAuth, path: PathId) -> 
     Ok(Json(TraderView::from(&trader)).into_response())
 }
 
-#[utoipa::path(get, path = "/admin-api/traders/{id}/cabinets", tag = "traders",
+#[utoipa::path(get, path = "/admin-api/traders/{id}/cabinets", tag = "traders", operation_id = "list_trader_cabinets",
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
@@ -85,7 +85,7 @@ pub async fn list_cabinets(
 }
 
 /// A new cabinet of the trader.
-#[utoipa::path(post, path = "/admin-api/traders/{id}/cabinets", tag = "traders",
+#[utoipa::path(post, path = "/admin-api/traders/{id}/cabinets", tag = "traders", operation_id = "add_trader_cabinet",
     params(("id" = String, Path)),
     request_body = NewCabinetBody,
     security(("bearer" = [])),
@@ -126,7 +126,7 @@ pub async fn add_cabinet(
 }
 
 /// The trader's deals, newest first, requisites masked.
-#[utoipa::path(get, path = "/admin-api/traders/{id}/deals", tag = "traders",
+#[utoipa::path(get, path = "/admin-api/traders/{id}/deals", tag = "traders", operation_id = "list_trader_deals",
     params(("id" = String, Path),
         ("status" = Option<String>, Query,
         pattern = "^(open|all|transfer_waiting|completed|canceled|disputed)$",

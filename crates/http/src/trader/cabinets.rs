@@ -39,7 +39,7 @@ pub async fn set_active<A: Acting>(
 }
 
 /// The trader's cabinets, requisites in full.
-#[utoipa::path(get, path = "/trader-api/cabinets", tag = "cabinets",
+#[utoipa::path(get, path = "/trader-api/cabinets", tag = "cabinets", operation_id = "list_cabinets",
     security(("bearer" = [])),
     responses(
         (status = 200, body = List<CabinetView>),
@@ -51,7 +51,7 @@ pub async fn list_own(State(app): State<AppState>, who: TraderAuth) -> Result<Re
 
 /// Switches one of the trader's cabinets on or off: an inactive one takes
 /// no new deals.
-#[utoipa::path(post, path = "/trader-api/cabinets/{id}/active", tag = "cabinets",
+#[utoipa::path(post, path = "/trader-api/cabinets/{id}/active", tag = "cabinets", operation_id = "set_cabinet_active",
     params(("id" = String, Path)),
     request_body = ActiveBody,
     security(("bearer" = [])),

@@ -113,7 +113,7 @@ pub async fn resolve<A: Acting>(
 }
 
 /// The trader's deals, newest first.
-#[utoipa::path(get, path = "/trader-api/deals", tag = "deals",
+#[utoipa::path(get, path = "/trader-api/deals", tag = "deals", operation_id = "list_deals",
     params(("status" = Option<String>, Query,
         pattern = "^(open|all|transfer_waiting|completed|canceled|disputed)$",
         description = "`open`: waiting for the transfer; `all` (the default); or one status.")),
@@ -132,7 +132,7 @@ pub async fn list_own(
     of_trader(&app, who.0.id, filter, View::Owner).await
 }
 
-#[utoipa::path(get, path = "/trader-api/deals/{id}", tag = "deals",
+#[utoipa::path(get, path = "/trader-api/deals/{id}", tag = "deals", operation_id = "get_deal",
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
@@ -149,7 +149,7 @@ pub async fn get_own(
 }
 
 /// The money of a deal arrived: it completes (a repeat answers the same).
-#[utoipa::path(post, path = "/trader-api/deals/{id}/confirm", tag = "deals",
+#[utoipa::path(post, path = "/trader-api/deals/{id}/confirm", tag = "deals", operation_id = "confirm_deal",
     params(("id" = String, Path)),
     request_body(content = NoFields, description = "Empty, or `{}`."),
     security(("bearer" = [])),
@@ -170,7 +170,7 @@ pub async fn confirm_own(
 }
 
 /// Ends a disputed deal: completed (the money arrived) or canceled.
-#[utoipa::path(post, path = "/trader-api/deals/{id}/resolve", tag = "deals",
+#[utoipa::path(post, path = "/trader-api/deals/{id}/resolve", tag = "deals", operation_id = "resolve_deal",
     params(("id" = String, Path)),
     request_body = ResolveBody,
     security(("bearer" = [])),

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_domain::Actor;
 
-use super::auth::TraderAuth;
+use super::auth::{DeviceAuth, TraderAuth};
 use super::error::{not_found_as, ErrorBody};
-use super::request::{read_json, DeviceBody, NoFields};
+use super::request::{read_json, DeviceBody, DeviceCabinetsBody, NoFields};
 use super::response::{DeviceView, List, NewDeviceView};
 use super::{path_id, PathId, Result};
 use crate::AppState;
@@ -27,11 +27,11 @@ use crate::AppState;
     ))]
 pub async fn create(State(app): State<AppState>, who: TraderAuth, body: Body) -> Result<Response> {
     let (dto, problems) = read_json::<DeviceBody>(body, false).await?;
-    let name = dto.name(problems)?;
+    let (name, cabinets) = dto.command(problems)?;
     let trader_id = who.0.id;
     let (device, token) = app
         .engine
-        .create_device(Actor::Trader(trader_id.clone()), trader_id, name)
+        .create_device(Actor::Trader(trader_id.clone()), trader_id, name, cabinets)
         .await?;
     Ok(Json(NewDeviceView {
         device: DeviceView::from(&device),
@@ -80,5 +80,59 @@ pub async fn revoke(
         .revoke_device(Actor::Trader(who.0.id), id)
         .await
         .map_err(not_found_as("device"))?;
+    Ok(Json(DeviceView::from(&device)).into_response())
+}
+
+/// Ties a device to the cabinets it forwards for (empty: all the trader's).
+/// Its silence switches those cabinets off.
+#[utoipa::path(post, path = "/trader-api/devices/{id}/cabinets", tag = "devices",
+    operation_id = "set_device_cabinets",
+    params(("id" = String, Path)),
+    request_body = DeviceCabinetsBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DeviceView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+pub async fn set_cabinets(
+    State(app): State<AppState>,
+    who: TraderAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    let id = path_id(path, "device")?;
+    let (dto, problems) = read_json::<DeviceCabinetsBody>(body, false).await?;
+    let cabinets = dto.cabinets(problems)?;
+    let device = app
+        .engine
+        .set_device_cabinets(Actor::Trader(who.0.id), id, cabinets)
+        .await
+        .map_err(not_found_as("device"))?;
+    Ok(Json(DeviceView::from(&device)).into_response())
+}
+
+/// The device is alive: the forwarding app sends this every minute or so,
+/// with its device token. Every bank message it posts counts as one too.
+/// A cabinet already switched off stays off.
+#[utoipa::path(post, path = "/trader-api/devices/heartbeat", tag = "devices",
+    operation_id = "device_heartbeat",
+    request_body(content = NoFields, description = "Empty, or `{}`."),
+    security(("device" = [])),
+    responses(
+        (status = 200, body = DeviceView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn heartbeat(
+    State(app): State<AppState>,
+    who: DeviceAuth,
+    body: Body,
+) -> Result<Response> {
+    let (NoFields {}, problems) = read_json(body, true).await?;
+    problems.finish()?;
+    let device = app.engine.device_heartbeat(who.0.id).await?;
     Ok(Json(DeviceView::from(&device)).into_response())
 }

@@ -63,7 +63,9 @@ pub fn routes() -> Router<AppState> {
             route(post(messages::post).get(messages::list_own)),
         )
         .route("/devices", route(post(devices::create).get(devices::list)))
+        .route("/devices/heartbeat", route(post(devices::heartbeat)))
         .route("/devices/{id}/revoke", route(post(devices::revoke)))
+        .route("/devices/{id}/cabinets", route(post(devices::set_cabinets)))
         .route("/payouts", route(get(payouts::list)))
         .route("/payouts/offered", route(get(payouts::offered)))
         .route("/payouts/{id}", route(get(payouts::get)))

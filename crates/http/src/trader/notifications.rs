@@ -37,7 +37,7 @@ pub async fn listed(app: &AppState, actor: Actor, unmatched: bool) -> Result<Res
 
 /// Posts a bank notification. A repeat of the same `id` answers with the
 /// one posted first and `Idempotent-Replayed: true`.
-#[utoipa::path(post, path = "/trader-api/notifications", tag = "notifications",
+#[utoipa::path(post, path = "/trader-api/notifications", tag = "notifications", operation_id = "post_notification",
     request_body = NotificationBody,
     security(("bearer" = [])),
     responses(
@@ -77,7 +77,7 @@ pub async fn post(State(app): State<AppState>, who: TraderAuth, body: Body) -> R
 }
 
 /// The trader's notifications, newest first.
-#[utoipa::path(get, path = "/trader-api/notifications", tag = "notifications",
+#[utoipa::path(get, path = "/trader-api/notifications", tag = "notifications", operation_id = "list_notifications",
     params(("unmatched" = Option<bool>, Query, description = "Only those that matched no deal.")),
     security(("bearer" = [])),
     responses(

@@ -12,6 +12,7 @@ use super::{cabinets, deals, devices, messages, notifications, payouts};
 const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
     "ActiveBody",
     "DeviceBody",
+    "DeviceCabinetsBody",
     "MessageBody",
     "NoFields",
     "NotificationBody",
@@ -44,6 +45,8 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
         devices::create,
         devices::list,
         devices::revoke,
+        devices::set_cabinets,
+        devices::heartbeat,
         payouts::list,
         payouts::offered,
         payouts::get,

@@ -44,7 +44,7 @@ fn own(engine: &Engine, p: &Payout) -> PayoutView {
 
 /// Pending payouts of a method and currency one of the trader's active
 /// cabinets serves, oldest first, masked.
-#[utoipa::path(get, path = "/trader-api/payouts/offered", tag = "payouts",
+#[utoipa::path(get, path = "/trader-api/payouts/offered", tag = "payouts", operation_id = "list_offered_payouts",
     security(("bearer" = [])),
     responses(
         (status = 200, body = List<PayoutView>),
@@ -69,7 +69,7 @@ pub async fn offered(
 }
 
 /// The payouts this trader took, newest first.
-#[utoipa::path(get, path = "/trader-api/payouts", tag = "payouts",
+#[utoipa::path(get, path = "/trader-api/payouts", tag = "payouts", operation_id = "list_payouts",
     params(("status" = Option<String>, Query, pattern = "^(all|in_progress|success|failed)$")),
     security(("bearer" = [])),
     responses(
@@ -105,7 +105,7 @@ pub async fn list(
 }
 
 /// One of the trader's payouts.
-#[utoipa::path(get, path = "/trader-api/payouts/{id}", tag = "payouts",
+#[utoipa::path(get, path = "/trader-api/payouts/{id}", tag = "payouts", operation_id = "get_payout",
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
@@ -126,7 +126,7 @@ pub async fn get(State(app): State<AppState>, who: TraderAuth, path: PathId) -> 
 }
 
 /// The payout is this trader's to pay; the answer has its fields in full.
-#[utoipa::path(post, path = "/trader-api/payouts/{id}/take", tag = "payouts",
+#[utoipa::path(post, path = "/trader-api/payouts/{id}/take", tag = "payouts", operation_id = "take_payout",
     params(("id" = String, Path)),
     request_body(content = NoFields, description = "Empty, or `{}`."),
     security(("bearer" = [])),
@@ -155,7 +155,7 @@ pub async fn take(
 }
 
 /// Paid, with the transfer's receipt.
-#[utoipa::path(post, path = "/trader-api/payouts/{id}/done", tag = "payouts",
+#[utoipa::path(post, path = "/trader-api/payouts/{id}/done", tag = "payouts", operation_id = "complete_payout",
     params(("id" = String, Path)),
     request_body = ReceiptBody,
     security(("bearer" = [])),
@@ -185,7 +185,7 @@ pub async fn complete(
 
 /// The trader will not pay it (one it took, or one it is offered): it goes
 /// back to the other traders and is not offered to this one again.
-#[utoipa::path(post, path = "/trader-api/payouts/{id}/decline", tag = "payouts",
+#[utoipa::path(post, path = "/trader-api/payouts/{id}/decline", tag = "payouts", operation_id = "decline_payout",
     params(("id" = String, Path)),
     request_body(content = NoFields, description = "Empty, or `{}`."),
     security(("bearer" = [])),

@@ -252,13 +252,36 @@ pub struct DeviceBody {
     #[serde(default)]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 100)]
     pub name: Text,
+    /// The trader's cabinets it forwards for; absent or empty: all of them.
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<String>>, max_items = 100)]
+    pub cabinets: Field<Vec<String>>,
 }
 
 impl DeviceBody {
-    pub fn name(self, mut p: Problems) -> Result<String> {
+    /// The device's name and the cabinets it forwards for.
+    pub fn command(self, mut p: Problems) -> Result<(String, Vec<String>)> {
         let name = p.required("name", self.name);
+        let cabinets = p.optional("cabinets", self.cabinets);
         p.finish()?;
-        Ok(name.unwrap_or_default())
+        Ok((name.unwrap_or_default(), cabinets.unwrap_or_default()))
+    }
+}
+
+/// The cabinets a device forwards for.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct DeviceCabinetsBody {
+    /// The trader's cabinets; empty: all of them.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, required = true, max_items = 100)]
+    pub cabinets: Field<Vec<String>>,
+}
+
+impl DeviceCabinetsBody {
+    pub fn cabinets(self, mut p: Problems) -> Result<Vec<String>> {
+        let cabinets = p.required("cabinets", self.cabinets);
+        p.finish()?;
+        Ok(cabinets.unwrap_or_default())
     }
 }
 

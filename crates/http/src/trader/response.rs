@@ -94,6 +94,11 @@ pub struct CabinetView {
     /// `null`: no limit.
     pub max_open_deals: Option<u32>,
     pub active: bool,
+    /// Why it is off: `trader` or `operator` (switched off by them),
+    /// `device_silent` (its devices were silent too long) or `deals_expired`
+    /// (its last deals all expired unpaid); `null` while it is on.
+    #[schema(value_type = Option<String>, pattern = "^(trader|operator|device_silent|deals_expired)$")]
+    pub disabled_reason: Option<&'static str>,
     pub test_mode: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Option<String>,
@@ -116,6 +121,7 @@ impl CabinetView {
             daily_limit: limit(c.daily_limit_minor),
             max_open_deals: (c.max_open_deals > 0).then_some(c.max_open_deals),
             active: c.active,
+            disabled_reason: c.disabled_reason.map(|r| r.as_str()),
             test_mode: c.test_mode,
             created_at: time(c.created_at_secs),
         }
@@ -293,6 +299,11 @@ pub struct DeviceView {
     pub created_at: Option<String>,
     #[schema(format = DateTime)]
     pub revoked_at: Option<String>,
+    /// Its last heartbeat or message; `null`: never heard from.
+    #[schema(format = DateTime)]
+    pub last_seen: Option<String>,
+    /// The cabinets it forwards for; empty: all its trader's.
+    pub cabinets: Vec<String>,
 }
 
 impl From<&TraderDevice> for DeviceView {
@@ -304,6 +315,8 @@ impl From<&TraderDevice> for DeviceView {
             active: d.revoked_at_secs.is_none(),
             created_at: time(d.created_at_secs),
             revoked_at: d.revoked_at_secs.and_then(time),
+            last_seen: d.last_seen_at_secs.and_then(time),
+            cabinets: d.cabinet_ids.clone(),
         }
     }
 }

@@ -178,6 +178,49 @@ async fn demo_p2p(
         "curl -s {base}/trader-api/notifications -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"id\":\"sms-1\",\"cabinet\":\"{}\",\"amount\":\"9000.00\",\"text\":\"Received 9 000.00 RUB\"}}'",
         cabinets[0].id
     );
+    demo_device(server, &trader, &token, &cabinets[0]).await
+}
+
+/// The demo trader's phone: a device forwarding for the card, and the bank
+/// SMS it would post when the 9000.00 arrive.
+async fn demo_device(
+    server: &Server,
+    trader: &kassa_domain::Trader,
+    trader_token: &str,
+    card: &kassa_domain::Cabinet,
+) -> anyhow::Result<()> {
+    let base = &server.base_url;
+    let (device, token) = server
+        .engine
+        .create_device(
+            kassa_domain::Actor::Trader(trader.id.clone()),
+            trader.id.clone(),
+            "Demo phone".into(),
+            vec![card.id.clone()],
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let digits = &card.requisite[card.requisite.len().saturating_sub(4)..];
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sms = serde_json::json!({
+        "sender": "Tinkoff",
+        "text": format!("Пополнение. Карта *{digits}. 9 000 ₽ от Иван И. Доступно 12 345,67 ₽"),
+        "time": now,
+    });
+    println!(
+        "\nOr let the trader's phone {} (device token {token}) forward the bank's SMS, which settles the deal the same way:\n",
+        device.id
+    );
+    println!(
+        "curl -s {base}/trader-api/messages -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{sms}'"
+    );
+    println!(
+        "\nThe phone heartbeats; after {} s without a heartbeat or a message its card is switched off (see it with GET /trader-api/cabinets, token {trader_token}):\n",
+        server.engine.config().cabinet_silent_secs
+    );
+    println!(
+        "curl -s -X POST {base}/trader-api/devices/heartbeat -H 'Authorization: Bearer {token}'"
+    );
     Ok(())
 }
 

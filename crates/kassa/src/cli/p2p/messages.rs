@@ -4,7 +4,9 @@
 
 use anyhow::{anyhow, bail};
 use clap::Subcommand;
-use kassa_domain::bank_message::{builtin_patterns, BankMessage, MessageKind, MessagePattern};
+use kassa_domain::bank_message::{
+    builtin_patterns, BankMessage, MessageKind, MessagePattern, TraderDevice,
+};
 use kassa_domain::money::format_fixed;
 use kassa_domain::Actor;
 use kassa_engine::{Engine, EngineError};
@@ -22,8 +24,18 @@ pub enum DeviceCommand {
         /// What the trader calls it (`Pixel 7, Sber card`).
         #[arg(long)]
         name: String,
+        /// A cabinet of the trader it forwards for (repeat for several);
+        /// none: all the trader's cabinets.
+        #[arg(long = "cabinet")]
+        cabinets: Vec<String>,
         #[arg(long)]
         json: bool,
+    },
+    /// Set the cabinets a device forwards for (none: all its trader's).
+    Cabinets {
+        id: String,
+        #[arg(long = "cabinet")]
+        cabinets: Vec<String>,
     },
     /// Revoke a device: its token is refused from now on.
     Revoke { id: String },
@@ -90,9 +102,14 @@ pub enum PatternCommand {
 
 pub(crate) async fn device(engine: &Engine, cmd: DeviceCommand) -> anyhow::Result<()> {
     match cmd {
-        DeviceCommand::Add { trader, name, json } => {
+        DeviceCommand::Add {
+            trader,
+            name,
+            cabinets,
+            json,
+        } => {
             let (d, token) = engine
-                .create_device(Actor::Operator, trader, name)
+                .create_device(Actor::Operator, trader, name, cabinets)
                 .await
                 .map_err(fail)?;
             if json {
@@ -100,12 +117,25 @@ pub(crate) async fn device(engine: &Engine, cmd: DeviceCommand) -> anyhow::Resul
                     "device_id": d.id,
                     "trader_id": d.trader_id,
                     "name": d.name,
+                    "cabinets": d.cabinet_ids,
                     "token": token,
                 }));
             }
             println!("device {} ({}) of trader {}", d.id, d.name, d.trader_id);
+            println!("  forwards for {}", forwards_for(&d));
             println!("  device token {token}");
             println!("The token is shown once; enter it in the forwarding app now.");
+            Ok(())
+        }
+        DeviceCommand::Cabinets { id, cabinets } => {
+            let d = engine
+                .set_device_cabinets(Actor::Operator, id.clone(), cabinets)
+                .await
+                .map_err(|e| match e {
+                    EngineError::NotFound => anyhow!("no device {id}"),
+                    other => fail(other),
+                })?;
+            println!("device {} forwards for {}", d.id, forwards_for(&d));
             Ok(())
         }
         DeviceCommand::Revoke { id } => {
@@ -131,6 +161,8 @@ pub(crate) async fn device(engine: &Engine, cmd: DeviceCommand) -> anyhow::Resul
                             "active": d.revoked_at_secs.is_none(),
                             "created_at": time(d.created_at_secs),
                             "revoked_at": d.revoked_at_secs.map(time),
+                            "last_seen": d.last_seen_at_secs.map(time),
+                            "cabinets": d.cabinet_ids,
                         })
                     })
                     .collect();
@@ -142,10 +174,27 @@ pub(crate) async fn device(engine: &Engine, cmd: DeviceCommand) -> anyhow::Resul
                 } else {
                     "revoked"
                 };
-                println!("{}\t{state}\t{}", d.id, d.name);
+                let seen = d
+                    .last_seen_at_secs
+                    .map(time)
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{}\t{state}\t{}\tlast seen {seen}\t{}",
+                    d.id,
+                    d.name,
+                    forwards_for(&d)
+                );
             }
             Ok(())
         }
+    }
+}
+
+fn forwards_for(d: &TraderDevice) -> String {
+    if d.cabinet_ids.is_empty() {
+        "all cabinets".into()
+    } else {
+        d.cabinet_ids.join(",")
     }
 }
 

@@ -161,6 +161,15 @@ fn time(secs: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `active`, or `inactive` and why (`inactive: device_silent`).
+fn state(c: &Cabinet) -> String {
+    match (c.active, c.disabled_reason) {
+        (true, _) => "active".into(),
+        (false, Some(r)) => format!("inactive: {}", r.as_str()),
+        (false, None) => "inactive".into(),
+    }
+}
+
 fn cabinet_json(c: &Cabinet) -> Value {
     let e = c.currency.exponent();
     let limit = |minor: i64| (minor > 0).then(|| format_fixed(minor, e));
@@ -177,6 +186,7 @@ fn cabinet_json(c: &Cabinet) -> Value {
         "daily_limit": limit(c.daily_limit_minor),
         "max_open_deals": (c.max_open_deals > 0).then_some(c.max_open_deals),
         "active": c.active,
+        "disabled_reason": c.disabled_reason.map(|r| r.as_str()),
         "test_mode": c.test_mode,
         "created_at": time(c.created_at_secs),
     })
@@ -280,7 +290,7 @@ pub(super) async fn cabinet(engine: &Engine, cmd: CabinetCommand) -> anyhow::Res
                 cabinet.currency,
                 cabinet.bank_name,
                 cabinet.masked_requisite(),
-                if cabinet.active { "active" } else { "inactive" }
+                state(&cabinet)
             );
             Ok(())
         }
@@ -316,7 +326,7 @@ pub(super) async fn cabinet(engine: &Engine, cmd: CabinetCommand) -> anyhow::Res
                     } else {
                         String::new()
                     },
-                    if c.active { "active" } else { "inactive" }
+                    state(&c)
                 );
             }
             Ok(())
@@ -330,11 +340,7 @@ pub(super) async fn cabinet(engine: &Engine, cmd: CabinetCommand) -> anyhow::Res
                     EngineError::NotFound => anyhow!("no cabinet {id}"),
                     other => fail(other),
                 })?;
-            println!(
-                "cabinet {}: {}",
-                c.id,
-                if c.active { "active" } else { "inactive" }
-            );
+            println!("cabinet {}: {}", c.id, state(&c));
             Ok(())
         }
     }
