@@ -124,22 +124,25 @@ pub struct Page<T> {
 /// cabinet's amount) sees the row as it is now and keeps it from every other
 /// writer until the transaction ends, so a change is always decided against
 /// the current state. The engine takes deals before their invoices.
+///
+/// The area traits below are its parts; one per area keeps each backend's
+/// queries in a file per area, and `&mut dyn Tx` calls them all without
+/// importing them.
 pub trait Tx:
     MerchantTx + InvoiceTx + CallbackTx + P2pTx + LedgerTx + PayoutTx + RefundTx + WebTx
 {
 }
 
-impl<
-        T: MerchantTx
-            + InvoiceTx
-            + CallbackTx
-            + P2pTx
-            + LedgerTx
-            + PayoutTx
-            + RefundTx
-            + WebTx
-            + ?Sized,
-    > Tx for T
+impl<T> Tx for T where
+    T: MerchantTx
+        + InvoiceTx
+        + CallbackTx
+        + P2pTx
+        + LedgerTx
+        + PayoutTx
+        + RefundTx
+        + WebTx
+        + ?Sized
 {
 }
 
