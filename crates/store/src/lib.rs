@@ -124,7 +124,30 @@ pub struct Page<T> {
 /// cabinet's amount) sees the row as it is now and keeps it from every other
 /// writer until the transaction ends, so a change is always decided against
 /// the current state. The engine takes deals before their invoices.
-pub trait Tx {
+///
+/// The area traits below are its parts; one per area keeps each backend's
+/// queries in a file per area, and `&mut dyn Tx` calls them all without
+/// importing them.
+pub trait Tx:
+    MerchantTx + InvoiceTx + CallbackTx + P2pTx + LedgerTx + PayoutTx + RefundTx + WebTx
+{
+}
+
+impl<T> Tx for T where
+    T: MerchantTx
+        + InvoiceTx
+        + CallbackTx
+        + P2pTx
+        + LedgerTx
+        + PayoutTx
+        + RefundTx
+        + WebTx
+        + ?Sized
+{
+}
+
+/// Merchants, their credentials, the catalog of methods and services, and settings.
+pub trait MerchantTx {
     fn insert_merchant(&mut self, merchant: &Merchant) -> StoreResult<()>;
     fn update_merchant(&mut self, merchant: &Merchant) -> StoreResult<()>;
     fn merchant(&mut self, id: &str) -> StoreResult<Option<Merchant>>;
@@ -143,6 +166,12 @@ pub trait Tx {
     fn service(&mut self, code: &str) -> StoreResult<Option<Service>>;
     fn services(&mut self) -> StoreResult<Vec<Service>>;
 
+    fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
+    fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;
+}
+
+/// Invoices.
+pub trait InvoiceTx {
     /// Fails with [`StoreError::Duplicate`] when the reference id is taken.
     fn insert_invoice(&mut self, invoice: &Invoice) -> StoreResult<()>;
     fn update_invoice(&mut self, invoice: &Invoice) -> StoreResult<()>;
@@ -165,7 +194,10 @@ pub trait Tx {
     fn invoices_due_to_expire(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Invoice>>;
     /// Open invoices with a test outcome still to apply.
     fn invoices_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Invoice>>;
+}
 
+/// Callbacks owed to merchants and their delivery attempts.
+pub trait CallbackTx {
     fn insert_callback(&mut self, callback: &Callback) -> StoreResult<()>;
     fn update_callback(&mut self, callback: &Callback) -> StoreResult<()>;
     fn callback(&mut self, id: &str) -> StoreResult<Option<Callback>>;
@@ -180,13 +212,17 @@ pub trait Tx {
     /// Pending callbacks waiting for a later attempt (a retry, or a host's
     /// circuit), soonest first.
     fn waiting_callbacks(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Callback>>;
+    fn insert_callback_attempt(&mut self, attempt: &CallbackAttempt) -> StoreResult<()>;
+    fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>>;
+}
+
+/// P2P: traders, cabinets, slots and holds, deals, bank notifications, devices, bank messages and their patterns.
+pub trait P2pTx {
     /// Live holds and open deals by the currency and mode of their cabinets.
     fn open_p2p(&mut self, now_secs: i64) -> StoreResult<Vec<OpenP2p>>;
     /// Bank notifications no deal was found for, (test mode, count) by the
     /// mode of the trader who posted them.
     fn unmatched_notifications(&mut self) -> StoreResult<Vec<(bool, u64)>>;
-    fn insert_callback_attempt(&mut self, attempt: &CallbackAttempt) -> StoreResult<()>;
-    fn callback_attempts(&mut self, invoice_id: &str) -> StoreResult<Vec<CallbackAttempt>>;
 
     fn insert_trader(&mut self, trader: &Trader) -> StoreResult<()>;
     fn update_trader(&mut self, trader: &Trader) -> StoreResult<()>;
@@ -301,7 +337,10 @@ pub trait Tx {
     fn message_patterns(&mut self) -> StoreResult<Vec<MessagePattern>>;
     /// True when there was one.
     fn delete_message_pattern(&mut self, id: &str) -> StoreResult<bool>;
+}
 
+/// The ledger, reserves, and the locks and savepoints that guard them.
+pub trait LedgerTx {
     /// Holds an account until the transaction ends, so that checking its
     /// balance and posting to it is one step for every process (a no-op where
     /// a single writer already serializes writes).
@@ -344,7 +383,10 @@ pub trait Tx {
     ) -> StoreResult<()>;
     fn due_reserves(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<(String, Value)>>;
     fn mark_reserve_released(&mut self, id: &str) -> StoreResult<()>;
+}
 
+/// Payouts.
+pub trait PayoutTx {
     /// Fails with [`StoreError::Duplicate`] when the request id is taken.
     fn insert_payout(&mut self, payout: &Payout) -> StoreResult<()>;
     fn update_payout(&mut self, payout: &Payout) -> StoreResult<()>;
@@ -366,7 +408,10 @@ pub trait Tx {
     /// Unfinished payouts whose deadline is at or before `now_secs`.
     fn payouts_due(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Payout>>;
     fn payouts_with_test_outcome(&mut self, limit: usize) -> StoreResult<Vec<Payout>>;
+}
 
+/// Refunds.
+pub trait RefundTx {
     /// Fails with [`StoreError::Duplicate`] when the reference id is taken.
     fn insert_refund(&mut self, refund: &Refund) -> StoreResult<()>;
     fn update_refund(&mut self, refund: &Refund) -> StoreResult<()>;
@@ -381,10 +426,10 @@ pub trait Tx {
     fn refunds_of_invoice(&mut self, invoice_id: &str) -> StoreResult<Vec<Refund>>;
     /// Refunds the test provider is due to settle at `now_secs`, soonest first.
     fn refunds_due_for_test(&mut self, now_secs: i64, limit: usize) -> StoreResult<Vec<Refund>>;
+}
 
-    fn put_setting(&mut self, key: &str, value: &Value) -> StoreResult<()>;
-    fn setting(&mut self, key: &str) -> StoreResult<Option<Value>>;
-
+/// The tables of Kassa's pages (web users and sessions) and the portal's listings.
+pub trait WebTx {
     /// Invoices matching `search`, newest first, `limit` of them after
     /// skipping `offset`.
     fn search_invoices(

@@ -7,7 +7,7 @@ use kassa_domain::{Invoice, WebRealm, WebSession, WebUser};
 use rusqlite::params;
 
 use super::{expect_one, to_doc, SqliteTx};
-use crate::{InvoiceSearch, StoreResult};
+use crate::{InvoiceSearch, StoreResult, WebTx};
 
 pub(super) fn search_invoices(
     tx: &SqliteTx,
@@ -153,4 +153,72 @@ pub(super) fn delete_session(tx: &SqliteTx, token_hash: &str) -> StoreResult<()>
 pub(super) fn delete_sessions_of(tx: &SqliteTx, user_id: &str) -> StoreResult<()> {
     tx.exec("DELETE FROM web_sessions WHERE user_id = ?1", [user_id])
         .map(drop)
+}
+
+impl WebTx for SqliteTx<'_> {
+    fn search_invoices(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        search: &InvoiceSearch,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Invoice>> {
+        search_invoices(self, merchant_id, test_mode, search, offset, limit)
+    }
+
+    fn payouts_of_merchant(
+        &mut self,
+        merchant_id: &str,
+        test_mode: bool,
+        status: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<Payout>> {
+        payouts_of_merchant(self, merchant_id, test_mode, status, offset, limit)
+    }
+
+    fn transactions_of(&mut self, reference: &str) -> StoreResult<Vec<Transaction>> {
+        transactions_of(self, reference)
+    }
+
+    fn insert_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        insert_user(self, user)
+    }
+
+    fn update_web_user(&mut self, user: &WebUser) -> StoreResult<()> {
+        update_user(self, user)
+    }
+
+    fn web_user(&mut self, id: &str) -> StoreResult<Option<WebUser>> {
+        user(self, id)
+    }
+
+    fn web_user_by_email(&mut self, realm: WebRealm, email: &str) -> StoreResult<Option<WebUser>> {
+        user_by_email(self, realm, email)
+    }
+
+    fn web_users_of(&mut self, realm: WebRealm, subject_id: &str) -> StoreResult<Vec<WebUser>> {
+        users_of(self, realm, subject_id)
+    }
+
+    fn insert_web_session(&mut self, session: &WebSession) -> StoreResult<()> {
+        insert_session(self, session)
+    }
+
+    fn web_session(&mut self, token_hash: &str) -> StoreResult<Option<WebSession>> {
+        session(self, token_hash)
+    }
+
+    fn touch_web_session(&mut self, token_hash: &str, now_secs: i64) -> StoreResult<()> {
+        touch_session(self, token_hash, now_secs)
+    }
+
+    fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()> {
+        delete_session(self, token_hash)
+    }
+
+    fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()> {
+        delete_sessions_of(self, user_id)
+    }
 }
