@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::TestApp;
 use kassa_domain::{Deal, DealStatus, InvoiceStatus, Trader};
 use kassa_engine::p2p::{BookRequest, NewCabinet};
-use kassa_engine::p2p_invoices::NewP2pInvoice;
 use kassa_engine::EngineError;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
@@ -125,31 +124,7 @@ async fn cabinet(app: &TestApp, trader: &Trader, bank: &str, requisite: &str) ->
 /// A live Merchant API pay-in invoice of `amount` RUB paid by card at `bank`
 /// (the traders here are live); its deal.
 async fn open_deal(app: &TestApp, amount: &str, bank: &str) -> Deal {
-    let engine = app.engine();
-    let merchant = engine
-        .merchant(app.merchant.merchant_id.clone())
-        .await
-        .expect("merchant");
-    let created = engine
-        .create_p2p_invoice(
-            merchant,
-            false,
-            NewP2pInvoice {
-                internal_id: Some(kassa_domain::ids::new_id("order")),
-                amount: amount.into(),
-                currency: "RUB".into(),
-                notification_url: "http://127.0.0.1:9/callback".into(),
-                notification_token: "token".into(),
-                payment_method: Some(bank.into()),
-                payment_option: Some("CARD".into()),
-                start_deal: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("invoice with a deal");
-    let deal_id = created.invoice.deal_id.expect("a deal");
-    engine.deal(deal_id).await.expect("deal")
+    common::open_deal_in(app, false, amount, bank).await
 }
 
 async fn deal_status(app: &TestApp, id: &str) -> DealStatus {

@@ -374,3 +374,40 @@ pub fn rub_cabinet(
         active: true,
     }
 }
+
+/// A Merchant API pay-in of `amount` RUB paid by card at `bank`, in test or
+/// live mode, that starts a deal; the deal.
+pub async fn open_deal_in(
+    app: &TestApp,
+    test_mode: bool,
+    amount: &str,
+    bank: &str,
+) -> kassa_domain::Deal {
+    let engine = app.engine();
+    let merchant = engine
+        .merchant(app.merchant.merchant_id.clone())
+        .await
+        .expect("merchant");
+    let created = engine
+        .create_p2p_invoice(
+            merchant,
+            test_mode,
+            kassa_engine::p2p_invoices::NewP2pInvoice {
+                internal_id: Some(kassa_domain::ids::new_id("order")),
+                amount: amount.into(),
+                currency: "RUB".into(),
+                notification_url: "http://127.0.0.1:9/callback".into(),
+                notification_token: "token".into(),
+                payment_method: Some(bank.into()),
+                payment_option: Some("CARD".into()),
+                start_deal: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("invoice with a deal");
+    engine
+        .deal(created.invoice.deal_id.expect("a deal"))
+        .await
+        .expect("deal")
+}

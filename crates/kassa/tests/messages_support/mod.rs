@@ -5,7 +5,6 @@
 
 use kassa_domain::{Deal, Trader};
 use kassa_engine::p2p::NewCabinet;
-use kassa_engine::p2p_invoices::NewP2pInvoice;
 use reqwest::header::HeaderMap;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -126,33 +125,7 @@ pub async fn open_deal(app: &TestApp, amount: &str, bank: &str) -> Deal {
 
 /// [`open_deal`] in test or live mode.
 pub async fn open_deal_in(app: &TestApp, test_mode: bool, amount: &str, bank: &str) -> Deal {
-    let engine = app.engine();
-    let merchant = engine
-        .merchant(app.merchant.merchant_id.clone())
-        .await
-        .expect("merchant");
-    let created = engine
-        .create_p2p_invoice(
-            merchant,
-            test_mode,
-            NewP2pInvoice {
-                internal_id: Some(kassa_domain::ids::new_id("order")),
-                amount: amount.into(),
-                currency: "RUB".into(),
-                notification_url: "http://127.0.0.1:9/callback".into(),
-                notification_token: "token".into(),
-                payment_method: Some(bank.into()),
-                payment_option: Some("CARD".into()),
-                start_deal: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("invoice with a deal");
-    let deal = engine
-        .deal(created.invoice.deal_id.expect("a deal"))
-        .await
-        .expect("deal");
+    let deal = crate::common::open_deal_in(app, test_mode, amount, bank).await;
     assert_eq!(deal.amount_minor.to_string(), amount.replace('.', ""));
     deal
 }
