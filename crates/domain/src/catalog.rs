@@ -87,6 +87,10 @@ pub struct Service {
     pub fields: Vec<Field>,
     pub fee: FeeRule,
     pub reserve: ReserveRule,
+    /// What a `verify` invoice may be for besides 0: the amount the provider
+    /// holds and releases to check a card (none: 0 only).
+    #[serde(default)]
+    pub verification_amount_minor: Option<i64>,
     /// Whether a refund gives the fee back (kept unless the operator says).
     #[serde(default)]
     pub refund_fee: crate::refund::RefundFee,
@@ -97,12 +101,14 @@ pub struct Service {
 }
 
 /// The outcomes the `test` service can be asked for through its `status` field.
-pub const TEST_OUTCOMES: [&str; 6] = [
+pub const TEST_OUTCOMES: [&str; 8] = [
     "process_pending",
     "processing",
     "processed",
     "partially_processed",
     "process_failed",
+    "verified",
+    "verify_failed",
     "terminated",
 ];
 
@@ -194,6 +200,7 @@ fn service(code: String, method: &str, flow: Flow, currency: Currency, max_major
         fee: FeeRule::default(),
         reserve: ReserveRule::default(),
         refund_fee: crate::refund::RefundFee::Kept,
+        verification_amount_minor: None,
         enabled: true,
         available: true,
     }

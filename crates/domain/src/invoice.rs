@@ -20,10 +20,13 @@ pub enum InvoiceStatus {
     Refunded,
     PartiallyRefunded,
     RefundFailed,
+    /// A `verify` invoice's instrument checked out; no money moved.
+    Verified,
+    VerifyFailed,
 }
 
 impl InvoiceStatus {
-    pub const ALL: [InvoiceStatus; 12] = [
+    pub const ALL: [InvoiceStatus; 14] = [
         InvoiceStatus::Created,
         InvoiceStatus::ProcessPending,
         InvoiceStatus::Processing,
@@ -36,6 +39,8 @@ impl InvoiceStatus {
         InvoiceStatus::Refunded,
         InvoiceStatus::PartiallyRefunded,
         InvoiceStatus::RefundFailed,
+        InvoiceStatus::Verified,
+        InvoiceStatus::VerifyFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +57,8 @@ impl InvoiceStatus {
             InvoiceStatus::Refunded => "refunded",
             InvoiceStatus::PartiallyRefunded => "partially_refunded",
             InvoiceStatus::RefundFailed => "refund_failed",
+            InvoiceStatus::Verified => "verified",
+            InvoiceStatus::VerifyFailed => "verify_failed",
         }
     }
 
@@ -73,11 +80,30 @@ impl InvoiceStatus {
         !self.is_open()
     }
 
+    /// Money was taken: the books hold a pay-in.
     pub fn is_success(self) -> bool {
         matches!(
             self,
             InvoiceStatus::Processed | InvoiceStatus::PartiallyProcessed
         )
+    }
+
+    /// What the customer tried worked: paid, or (for `verify`) checked.
+    /// Where the customer is sent next, not whether money moved.
+    pub fn ended_well(self) -> bool {
+        self.is_success() || self == InvoiceStatus::Verified
+    }
+
+    /// Whether an invoice of `flow` can end in this status: a charge is
+    /// processed or fails, a verification is verified or fails to be; both
+    /// can expire or be terminated.
+    pub fn fits(self, flow: PaymentFlow) -> bool {
+        use InvoiceStatus::*;
+        match self {
+            Processed | PartiallyProcessed | ProcessFailed => flow == PaymentFlow::Charge,
+            Verified | VerifyFailed => flow == PaymentFlow::Verify,
+            _ => true,
+        }
     }
 
     /// The payment is settled and a refund may follow (see `refund.rs`).
@@ -102,7 +128,13 @@ impl InvoiceStatus {
                 | (Created | ProcessPending, Processing)
                 | (
                     Created | ProcessPending | Processing,
-                    Processed | PartiallyProcessed | ProcessFailed | Expired | Terminated,
+                    Processed
+                        | PartiallyProcessed
+                        | ProcessFailed
+                        | Verified
+                        | VerifyFailed
+                        | Expired
+                        | Terminated,
                 )
         )
     }
@@ -250,9 +282,24 @@ pub struct MerchantApiFields {
 impl Invoice {
     /// Moves the invoice to `next`, filling the processed amounts on success.
     /// Panics on a transition the state machine forbids: callers check first.
+    /// The status can follow this invoice's, for its flow.
+    pub fn can_become(&self, next: InvoiceStatus) -> bool {
+        self.status.can_become(next) && next.fits(self.payment_flow)
+    }
+
+    /// The test provider's and the hosted page's test buttons' outcome.
+    pub fn outcome(&self, succeeded: bool) -> InvoiceStatus {
+        match (self.payment_flow, succeeded) {
+            (PaymentFlow::Charge, true) => InvoiceStatus::Processed,
+            (PaymentFlow::Charge, false) => InvoiceStatus::ProcessFailed,
+            (PaymentFlow::Verify, true) => InvoiceStatus::Verified,
+            (PaymentFlow::Verify, false) => InvoiceStatus::VerifyFailed,
+        }
+    }
+
     pub fn transition(&mut self, next: InvoiceStatus, resolution: Resolution, now_secs: i64) {
         assert!(
-            self.status.can_become(next),
+            self.can_become(next),
             "invoice {}: {:?} -> {:?}",
             self.id,
             self.status,
@@ -299,6 +346,21 @@ impl Invoice {
 mod tests {
     use super::InvoiceStatus::*;
     use super::*;
+
+    #[test]
+    fn each_flow_ends_in_its_own_outcomes() {
+        for status in InvoiceStatus::ALL {
+            let charge = status.fits(PaymentFlow::Charge);
+            let verify = status.fits(PaymentFlow::Verify);
+            match status {
+                Processed | PartiallyProcessed | ProcessFailed => assert!(charge && !verify),
+                Verified | VerifyFailed => assert!(verify && !charge),
+                _ => assert!(charge && verify, "{status:?}"),
+            }
+        }
+        assert!(Verified.ended_well() && !Verified.is_success());
+        assert!(!VerifyFailed.ended_well() && VerifyFailed.is_final());
+    }
 
     #[test]
     fn final_states_are_final() {

@@ -104,6 +104,14 @@ fn check_service(s: &Service) -> EngineResult<()> {
             "The reserve is between 0 and 100% and its lifetime not negative.",
         ));
     }
+    if s.verification_amount_minor
+        .is_some_and(|v| v < 1 || v > s.amount_max_minor)
+    {
+        return Err(EngineError::invalid(
+            "verification_amount",
+            "A verification amount is above 0 and within the service's maximum.",
+        ));
+    }
     for f in &s.fields {
         if let Some(re) = &f.regexp {
             Regex::new(re)

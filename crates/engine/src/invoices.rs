@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use kassa_domain::ids::{new_id, prefix};
 use kassa_domain::money::{parse_minor, AmountError};
 use kassa_domain::{
-    Customer, Flow, Invoice, InvoiceStatus, Merchant, PaymentFlow, Resolution, ReturnUrls, Source,
+    Customer, Flow, Invoice, InvoiceStatus, Merchant, PaymentFlow, Resolution, ReturnUrls, Service,
+    Source,
 };
 use kassa_store::{Cursor, Page, StoreError, Tx};
 use serde::Serialize;
@@ -102,6 +103,14 @@ impl Engine {
                 );
             }
         }
+        let payment_flow = match new.payment_flow.as_deref() {
+            None => PaymentFlow::Charge,
+            Some(text) => PaymentFlow::parse(text).unwrap_or_else(|| {
+                err("flow", "This value should be one of: charge, verify.");
+                PaymentFlow::Charge
+            }),
+        };
+        let verify = payment_flow == PaymentFlow::Verify;
         let mut amount_minor = 0;
         match service {
             None if new.service.is_empty() => err("service", "This value should not be blank."),
@@ -125,6 +134,25 @@ impl Engine {
                 }
                 match parse_minor(&new.amount, s.currency.exponent()) {
                     _ if new.amount.is_empty() => err("amount", "This value should not be blank."),
+                    // A verification takes no money: nothing, or the amount
+                    // the service's provider holds and releases to check a card.
+                    Ok(minor) if verify => {
+                        if minor == 0 || Some(minor) == s.verification_amount_minor {
+                            amount_minor = minor;
+                        } else {
+                            let e = s.currency.exponent();
+                            err(
+                                "amount",
+                                &match s.verification_amount_minor {
+                                    Some(v) => format!(
+                                        "This value should be 0 or {} for a verification.",
+                                        kassa_domain::money::format_short(v, e)
+                                    ),
+                                    None => "This value should be 0 for a verification.".into(),
+                                },
+                            )
+                        }
+                    }
                     Ok(minor) if minor <= 0 => {
                         err("amount", "This value should be greater than 0.")
                     }
@@ -149,15 +177,23 @@ impl Engine {
                 for (field, message) in s.check_fields(new.service_fields.as_ref()) {
                     err(&field, &message);
                 }
+                // A P2P deal is a transfer of money; there is nothing to verify.
+                if verify && s.flow == Flow::P2p {
+                    err("flow", "This service takes payments only.");
+                }
+                if let Some(asked) = test_outcome(s, new) {
+                    if !asked.fits(payment_flow) {
+                        err(
+                            "service_fields.status",
+                            &format!(
+                                "This value does not fit a {} invoice.",
+                                payment_flow.as_str()
+                            ),
+                        );
+                    }
+                }
             }
         }
-        let payment_flow = match new.payment_flow.as_deref() {
-            None => PaymentFlow::Charge,
-            Some(text) => PaymentFlow::parse(text).unwrap_or_else(|| {
-                err("flow", "This value should be one of: charge, verify.");
-                PaymentFlow::Charge
-            }),
-        };
         if let Some(customer) = &new.customer {
             match customer.get("reference_id") {
                 Some(Value::String(r)) if !r.is_empty() && r.len() <= REFERENCE_ID_MAX => {}
@@ -302,17 +338,15 @@ impl Engine {
                 }
             };
         let service = service.expect("validation found the service");
-        let fee_minor = service.fee.fee_minor(amount_minor);
-        let test_outcome = match service.flow {
-            Flow::Test => new
-                .service_fields
-                .as_ref()
-                .and_then(|f| f.get("status"))
-                .and_then(Value::as_str)
-                .and_then(InvoiceStatus::parse)
-                .filter(|s| *s != InvoiceStatus::ProcessPending),
-            _ => None,
+        // A verification moves no money: no fee, nothing for the merchant.
+        let (fee_minor, deposit_minor) = match payment_flow {
+            PaymentFlow::Charge => {
+                let fee = service.fee.fee_minor(amount_minor);
+                (fee, amount_minor - fee)
+            }
+            PaymentFlow::Verify => (0, 0),
         };
+        let test_outcome = test_outcome(&service, &new);
         let reference_id = new.reference_id.clone().unwrap_or_else(uuid_v4);
         let customer = new.customer.map(|data| Customer {
             id: new_id(prefix::CUSTOMER),
@@ -334,7 +368,7 @@ impl Engine {
             currency: service.currency,
             amount_minor,
             fee_minor,
-            deposit_minor: amount_minor - fee_minor,
+            deposit_minor,
             processed_amount_minor: None,
             processed_fee_minor: None,
             processed_deposit_minor: None,
@@ -488,11 +522,12 @@ impl Engine {
                 if invoice.status.is_final() {
                     return Ok(invoice);
                 }
-                let (status, resolution) = if succeed {
-                    (InvoiceStatus::Processed, Resolution::Ok)
+                let resolution = if succeed {
+                    Resolution::Ok
                 } else {
-                    (InvoiceStatus::ProcessFailed, Resolution::Declined)
+                    Resolution::Declined
                 };
+                let status = invoice.outcome(succeed);
                 change_status(tx, &mut invoice, status, resolution, now)?;
                 Ok(invoice)
             })
@@ -500,6 +535,19 @@ impl Engine {
         self.wake_workers();
         Ok(invoice)
     }
+}
+
+/// The outcome the `test` service is asked for in `service_fields.status`.
+fn test_outcome(service: &Service, new: &NewInvoice) -> Option<InvoiceStatus> {
+    if service.flow != Flow::Test {
+        return None;
+    }
+    new.service_fields
+        .as_ref()
+        .and_then(|f| f.get("status"))
+        .and_then(Value::as_str)
+        .and_then(InvoiceStatus::parse)
+        .filter(|s| *s != InvoiceStatus::ProcessPending)
 }
 
 /// Moves an invoice to `next` and owes its callback, in the caller's

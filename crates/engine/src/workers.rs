@@ -54,11 +54,13 @@ impl Engine {
                     let Some(outcome) = invoice.test_outcome.take() else {
                         return Ok(());
                     };
-                    if !invoice.status.can_become(outcome) {
+                    if !invoice.can_become(outcome) {
                         return Ok(tx.update_invoice(&invoice)?);
                     }
                     let resolution = match outcome {
-                        InvoiceStatus::ProcessFailed => Resolution::Declined,
+                        InvoiceStatus::ProcessFailed | InvoiceStatus::VerifyFailed => {
+                            Resolution::Declined
+                        }
                         InvoiceStatus::Terminated => Resolution::Terminated,
                         _ => Resolution::Ok,
                     };

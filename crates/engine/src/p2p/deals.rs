@@ -105,7 +105,7 @@ pub(crate) fn change_deal(
         tx.update_invoice(&invoice)?;
         telemetry::note(Change::Invoice(invoice.status, invoice.test_mode));
         crate::callbacks::owe(tx, &invoice, now_secs)?;
-    } else if invoice.status != status && invoice.status.can_become(status) {
+    } else if invoice.status != status && invoice.can_become(status) {
         change_status(tx, &mut invoice, status, resolution, now_secs)?;
     }
     Ok(())

@@ -76,6 +76,12 @@ fn status_text(lang: Lang, status: InvoiceStatus) -> &'static str {
         Refunding | Refunded | PartiallyRefunded | RefundFailed => {
             ("Refunded", "Возвращено", "Повернуто")
         }
+        Verified => ("Card verified", "Карта проверена", "Картку перевірено"),
+        VerifyFailed => (
+            "Card not verified",
+            "Карта не прошла проверку",
+            "Картку не перевірено",
+        ),
     })
 }
 
@@ -116,7 +122,7 @@ fn layout(lang: Lang, title: &str, body: Markup) -> Markup {
 /// Where the customer goes once the invoice is final, if the merchant said.
 fn return_target(invoice: &Invoice) -> Option<&str> {
     let urls = invoice.return_urls.as_ref();
-    let chosen = if invoice.status.is_success() {
+    let chosen = if invoice.status.ended_well() {
         urls.and_then(|u| u.success.as_deref())
     } else if invoice.status.is_final() {
         urls.and_then(|u| u.fail.as_deref())

@@ -73,9 +73,12 @@ pub fn invoice_status(invoice: &Invoice, deal: Option<&Deal>) -> &'static str {
         | InvoiceStatus::Refunding
         | InvoiceStatus::Refunded
         | InvoiceStatus::PartiallyRefunded
-        | InvoiceStatus::RefundFailed => "completed",
+        | InvoiceStatus::RefundFailed
+        | InvoiceStatus::Verified => "completed",
         InvoiceStatus::Expired => "expired",
-        InvoiceStatus::ProcessFailed | InvoiceStatus::Terminated => "canceled",
+        InvoiceStatus::ProcessFailed | InvoiceStatus::VerifyFailed | InvoiceStatus::Terminated => {
+            "canceled"
+        }
     }
 }
 

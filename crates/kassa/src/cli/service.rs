@@ -50,6 +50,9 @@ pub enum ServiceCommand {
         /// Whether a refund gives the fee back: `kept` (the default) or `returned`.
         #[arg(long)]
         refund_fee: Option<RefundFeeArg>,
+        /// What a `verify` invoice may be for besides 0 (0: nothing else).
+        #[arg(long)]
+        verification_amount: Option<String>,
     },
     /// Add or replace a service from a JSON file (the shape `service list --json` prints).
     Put {
@@ -96,6 +99,7 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
             reserve_rate,
             reserve_lifetime_secs,
             refund_fee,
+            verification_amount,
         } => {
             let catalog = engine.catalog().await.map_err(fail)?;
             let mut s: Service = catalog
@@ -141,6 +145,10 @@ pub(super) async fn service(engine: &Engine, cmd: ServiceCommand) -> anyhow::Res
                     RefundFeeArg::Kept => RefundFee::Kept,
                     RefundFeeArg::Returned => RefundFee::Returned,
                 };
+            }
+            if let Some(v) = verification_amount {
+                let amount = minor(&v, c, "verification_amount")?;
+                s.verification_amount_minor = (amount > 0).then_some(amount);
             }
             let s = engine.put_service(s).await.map_err(fail)?;
             println!("service {} updated", s.code);
