@@ -10,8 +10,13 @@ use crate::money::Currency;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credentials {
     pub public_key: String,
+    /// The private key issued with the merchant; both empty once revoked.
     pub private_key_id: String,
     pub private_secret_sha256: String,
+    /// Private keys made since (portal, CLI); each authenticates the mode
+    /// as the first does, until revoked.
+    #[serde(default)]
+    pub more_private_keys: Vec<PrivateKey>,
     pub callback_secret_sealed: String,
     /// The Merchant API identity (`X-Identity`) and its HMAC secret, sealed:
     /// verifying an HMAC needs the secret itself.
@@ -19,6 +24,57 @@ pub struct Credentials {
     pub merchant_api_key: String,
     #[serde(default)]
     pub merchant_api_secret_sealed: String,
+}
+
+/// A private API key: its id (HTTP Basic's user) and the SHA-256 of its secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivateKey {
+    pub id: String,
+    pub secret_sha256: String,
+    /// 0 for the key issued with the merchant (its time is the merchant's).
+    #[serde(default)]
+    pub created_at_secs: i64,
+}
+
+/// At most this many private keys per mode: enough to roll one over.
+pub const PRIVATE_KEYS_MAX: usize = 5;
+
+impl Credentials {
+    /// Every private key of the mode that still works, oldest first.
+    pub fn private_keys(&self) -> Vec<PrivateKey> {
+        let first = (!self.private_key_id.is_empty()).then(|| PrivateKey {
+            id: self.private_key_id.clone(),
+            secret_sha256: self.private_secret_sha256.clone(),
+            created_at_secs: 0,
+        });
+        first
+            .into_iter()
+            .chain(self.more_private_keys.iter().cloned())
+            .collect()
+    }
+
+    /// The SHA-256 of the secret of key `id`, if it is one of this mode's.
+    pub fn private_secret_of(&self, id: &str) -> Option<&str> {
+        if !id.is_empty() && id == self.private_key_id {
+            return Some(&self.private_secret_sha256);
+        }
+        self.more_private_keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.secret_sha256.as_str())
+    }
+
+    /// Takes key `id` away; whether it was there.
+    pub fn revoke_private_key(&mut self, id: &str) -> bool {
+        if !id.is_empty() && id == self.private_key_id {
+            self.private_key_id.clear();
+            self.private_secret_sha256.clear();
+            return true;
+        }
+        let before = self.more_private_keys.len();
+        self.more_private_keys.retain(|k| k.id != id);
+        self.more_private_keys.len() != before
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,6 +142,14 @@ impl Merchant {
             &self.test
         } else {
             &self.live
+        }
+    }
+
+    pub fn credentials_mut(&mut self, test_mode: bool) -> &mut Credentials {
+        if test_mode {
+            &mut self.test
+        } else {
+            &mut self.live
         }
     }
 }

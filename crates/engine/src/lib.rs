@@ -2,6 +2,7 @@
 //! background workers (callback delivery, expiry, the test provider). No face
 //! dialect lives here; faces parse into these commands and render the results.
 
+pub mod api_keys;
 mod cache;
 pub mod callbacks;
 pub mod catalog;

@@ -160,6 +160,7 @@ impl Engine {
             public_key: i.public_key.clone(),
             private_key_id: i.private_key_id.clone(),
             private_secret_sha256: sha256_hex(&i.private_key_secret),
+            more_private_keys: Vec::new(),
             callback_secret_sealed: self.sealer.seal(&i.callback_secret),
             merchant_api_key: i.merchant_api_key.clone(),
             merchant_api_secret_sealed: self.sealer.seal(&i.merchant_api_secret),
@@ -338,10 +339,13 @@ impl Engine {
             Ok(merchant)
         })
         .await
-        .inspect(|_| {
-            self.credential_cache.clear();
-            self.merchant_cache.clear();
-        })
+        .inspect(|_| self.forget_credentials())
+    }
+
+    /// Drops this node's cached credential lookups after a change.
+    pub(crate) fn forget_credentials(&self) {
+        self.credential_cache.clear();
+        self.merchant_cache.clear();
     }
 
     /// The merchant a signed request names, as [`Engine::merchant`] but
@@ -394,9 +398,13 @@ impl Engine {
             return Err(EngineError::Unauthorized);
         }
         let (merchant, test_mode) = self
-            .merchant_by_credential(CredentialKind::PrivateKeyId, key_id)
+            .merchant_by_credential(CredentialKind::PrivateKeyId, key_id.clone())
             .await?;
-        let expected = &merchant.credentials(test_mode).private_secret_sha256;
+        // The lookup may be up to CREDENTIALS_TTL old: the key must still be
+        // in the merchant's record as read then.
+        let Some(expected) = merchant.credentials(test_mode).private_secret_of(&key_id) else {
+            return Err(EngineError::Unauthorized);
+        };
         if !constant_time_eq(&sha256_hex(&secret), expected) {
             return Err(EngineError::Unauthorized);
         }

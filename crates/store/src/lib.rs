@@ -159,6 +159,15 @@ pub trait MerchantTx {
         key: &str,
     ) -> StoreResult<Option<(Merchant, bool)>>;
     fn next_site_id(&mut self) -> StoreResult<i64>;
+    /// Another credential of a merchant's mode (a new private key).
+    fn insert_credential(
+        &mut self,
+        kind: CredentialKind,
+        key: &str,
+        merchant_id: &str,
+        test_mode: bool,
+    ) -> StoreResult<()>;
+    fn delete_credential(&mut self, kind: CredentialKind, key: &str) -> StoreResult<()>;
 
     fn put_method(&mut self, method: &Method) -> StoreResult<()>;
     fn methods(&mut self) -> StoreResult<Vec<Method>>;

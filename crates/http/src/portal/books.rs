@@ -156,6 +156,7 @@ pub enum Page {
     Invoices,
     Payouts,
     Books,
+    Developers,
 }
 
 impl Page {
@@ -164,6 +165,7 @@ impl Page {
             Page::Invoices => "invoices",
             Page::Payouts => "payouts",
             Page::Books => "books",
+            Page::Developers => "developers",
         }
     }
 }

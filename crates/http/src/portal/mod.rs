@@ -21,6 +21,7 @@ use crate::web::{Lang, Realm, WebError};
 use crate::AppState;
 
 mod books;
+mod developers;
 mod invoice;
 mod invoices;
 mod payouts;
@@ -45,6 +46,19 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{mode}/payouts", get(payouts::list))
         .route("/portal/{mode}/books", get(books::show))
         .route("/portal/{mode}/books/report.csv", get(books::csv))
+        .route("/portal/{mode}/developers", get(developers::show))
+        .route(
+            "/portal/{mode}/developers/keys",
+            post(developers::create_key),
+        )
+        .route(
+            "/portal/{mode}/developers/keys/{id}/revoke",
+            post(developers::revoke_key),
+        )
+        .route(
+            "/portal/{mode}/developers/callbacks",
+            post(developers::save_callbacks),
+        )
         .layer(axum::middleware::from_fn(remember_lang))
         .layer(axum::middleware::map_response(crate::web::protect_response))
 }
@@ -196,7 +210,7 @@ pub fn top_bar(app: &AppState, user: &PortalUser, mode: Mode, here: Page) -> Mar
     };
     html! {
         nav {
-            @for (p, label) in [(Page::Invoices, words::INVOICES), (Page::Payouts, words::PAYOUTS), (Page::Books, words::BOOKS)] {
+            @for (p, label) in [(Page::Invoices, words::INVOICES), (Page::Payouts, words::PAYOUTS), (Page::Books, words::BOOKS), (Page::Developers, words::DEVELOPERS)] {
                 a class=[(p == here).then_some("on")] href={ "/portal/" (mode.as_str()) "/" (p.path()) } { (lang.t(label)) }
             }
         }

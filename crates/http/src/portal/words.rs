@@ -141,3 +141,66 @@ pub const NO_PAYOUTS: Words = (
     "Подходящих выплат нет.",
     "Відповідних виплат немає.",
 );
+pub const DEVELOPERS: Words = ("Developers", "Разработчикам", "Розробникам");
+pub const API_KEYS: Words = ("API keys", "Ключи API", "Ключі API");
+pub const PUBLIC_KEY: Words = ("Public key", "Публичный ключ", "Публічний ключ");
+pub const KEY_ID: Words = (
+    "Private key id",
+    "Идентификатор ключа",
+    "Ідентифікатор ключа",
+);
+pub const KEY_SECRET: Words = ("Secret", "Секрет", "Секрет");
+pub const CREATE_KEY: Words = (
+    "Make a new private key",
+    "Создать новый ключ",
+    "Створити новий ключ",
+);
+pub const REVOKE: Words = ("Revoke", "Отозвать", "Відкликати");
+pub const NEW_KEY: Words = ("New private key", "Новый ключ", "Новий ключ");
+pub const SHOWN_ONCE: Words = (
+    "Copy the secret now: it is shown this once and cannot be shown again.",
+    "Скопируйте секрет сейчас: он показан один раз и больше показан не будет.",
+    "Скопіюйте секрет зараз: його показано один раз і більше не буде показано.",
+);
+pub const KEY_REVOKED: Words = (
+    "The key is revoked: requests signed with it are refused.",
+    "Ключ отозван: запросы с ним отклоняются.",
+    "Ключ відкликано: запити з ним відхиляються.",
+);
+pub const LAST_KEY: Words = (
+    "This is the last private key of this mode: make another one first.",
+    "Это последний ключ этого режима: сначала создайте другой.",
+    "Це останній ключ цього режиму: спершу створіть інший.",
+);
+pub const TOO_MANY_KEYS: Words = (
+    "This mode has as many keys as it may: revoke one first.",
+    "У этого режима максимум ключей: сначала отзовите один.",
+    "У цього режиму максимум ключів: спершу відкличте один.",
+);
+pub const BOTH_MODES: Words = (
+    "These settings apply to test and live invoices alike.",
+    "Эти настройки действуют для тестовых и боевых счетов.",
+    "Ці налаштування діють для тестових і бойових рахунків.",
+);
+pub const STATUSES_SENT: Words = (
+    "Statuses sent",
+    "Какие статусы отправлять",
+    "Які статуси надсилати",
+);
+pub const ALL_STATUSES: Words = (
+    "Every status change",
+    "Каждое изменение статуса",
+    "Кожну зміну статусу",
+);
+pub const FINAL_ONLY: Words = (
+    "Final statuses only",
+    "Только итоговые статусы",
+    "Лише підсумкові статуси",
+);
+pub const SAVE: Words = ("Save", "Сохранить", "Зберегти");
+pub const SAVED: Words = ("Saved.", "Сохранено.", "Збережено.");
+pub const BAD_CALLBACK_URL: Words = (
+    "That callback URL cannot be used: give an http(s) URL of a public host.",
+    "Этот адрес нельзя использовать: укажите http(s)-адрес публичного хоста.",
+    "Цю адресу не можна використати: вкажіть http(s)-адресу публічного хоста.",
+);

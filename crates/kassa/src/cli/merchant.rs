@@ -74,11 +74,17 @@ pub enum MerchantCommand {
         #[command(subcommand)]
         cmd: UserCommand,
     },
+    /// The merchant's private API keys: make, list, revoke.
+    Key {
+        #[command(subcommand)]
+        cmd: super::api_key::KeyCommand,
+    },
 }
 
 pub(super) async fn merchant(engine: &Engine, cmd: MerchantCommand) -> anyhow::Result<()> {
     match cmd {
         MerchantCommand::User { cmd } => user(engine, cmd).await,
+        MerchantCommand::Key { cmd } => super::api_key::key(engine, cmd).await,
         MerchantCommand::Create {
             name,
             site_login,

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 
 use crate::{open_engine, Config, Server};
 
+mod api_key;
 mod callback;
 mod demo;
 mod ledger;

@@ -63,6 +63,29 @@ impl MerchantTx for PgTx<'_> {
             .transpose()
     }
 
+    fn insert_credential(
+        &mut self,
+        kind: CredentialKind,
+        key: &str,
+        merchant_id: &str,
+        test_mode: bool,
+    ) -> StoreResult<()> {
+        self.insert(
+            "credential",
+            "INSERT INTO credentials (lookup_key, kind, merchant_id, test_mode) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&key, &kind.as_str(), &merchant_id, &test_mode],
+        )
+    }
+
+    fn delete_credential(&mut self, kind: CredentialKind, key: &str) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM credentials WHERE lookup_key = $1 AND kind = $2",
+            &[&key, &kind.as_str()],
+        )?;
+        Ok(())
+    }
+
     fn next_site_id(&mut self) -> StoreResult<i64> {
         self.scalar(
             "SELECT COALESCE(MAX(site_id), 1000) + 1 FROM merchants",

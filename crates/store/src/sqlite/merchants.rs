@@ -63,6 +63,28 @@ impl MerchantTx for SqliteTx<'_> {
             .transpose()
     }
 
+    fn insert_credential(
+        &mut self,
+        kind: CredentialKind,
+        key: &str,
+        merchant_id: &str,
+        test_mode: bool,
+    ) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO credentials (lookup_key, kind, merchant_id, test_mode) VALUES (?1, ?2, ?3, ?4)",
+            params![key, kind.as_str(), merchant_id, test_mode],
+        )?;
+        Ok(())
+    }
+
+    fn delete_credential(&mut self, kind: CredentialKind, key: &str) -> StoreResult<()> {
+        self.exec(
+            "DELETE FROM credentials WHERE lookup_key = ?1 AND kind = ?2",
+            params![key, kind.as_str()],
+        )?;
+        Ok(())
+    }
+
     fn next_site_id(&mut self) -> StoreResult<i64> {
         self.conn
             .query_row(
