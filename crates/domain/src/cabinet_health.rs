@@ -115,6 +115,7 @@ mod tests {
 
     fn deal(created: i64, status: DealStatus) -> Deal {
         Deal {
+            received_amount_minor: None,
             id: format!("deal_{created}"),
             invoice_id: "inv".into(),
             cabinet_id: "cab_1".into(),

@@ -298,6 +298,24 @@ impl Invoice {
     }
 
     pub fn transition(&mut self, next: InvoiceStatus, resolution: Resolution, now_secs: i64) {
+        // The test provider's partial payment is half the amount.
+        let paid = match next {
+            InvoiceStatus::PartiallyProcessed => (self.amount_minor / 2).max(1),
+            _ => self.amount_minor,
+        };
+        self.transition_paid(next, resolution, paid, now_secs);
+    }
+
+    /// As [`Invoice::transition`], for a payment of `paid_minor` (what
+    /// actually arrived, which may differ from `amount_minor`); the fee is
+    /// that share of the invoice's fee.
+    pub fn transition_paid(
+        &mut self,
+        next: InvoiceStatus,
+        resolution: Resolution,
+        paid_minor: i64,
+        now_secs: i64,
+    ) {
         assert!(
             self.can_become(next),
             "invoice {}: {:?} -> {:?}",
@@ -305,14 +323,12 @@ impl Invoice {
             self.status,
             next
         );
+        assert!(paid_minor > 0, "invoice {}: paid {paid_minor}", self.id);
         self.status = next;
         self.resolution = resolution;
         self.updated_at_secs = now_secs;
         if next.is_success() {
-            let processed = match next {
-                InvoiceStatus::PartiallyProcessed => (self.amount_minor / 2).max(1),
-                _ => self.amount_minor,
-            };
+            let processed = paid_minor;
             let fee = (self.fee_minor as i128 * processed as i128
                 / self.amount_minor.max(1) as i128) as i64;
             self.processed_amount_minor = Some(processed);

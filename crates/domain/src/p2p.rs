@@ -217,6 +217,10 @@ pub struct Deal {
     /// Its invoice's mode; only a cabinet of the same mode carries it.
     #[serde(default)]
     pub test_mode: bool,
+    /// What actually arrived, when a person settled it for an amount other
+    /// than `amount_minor` (its invoice is then paid that amount).
+    #[serde(default)]
+    pub received_amount_minor: Option<i64>,
 }
 
 impl Deal {

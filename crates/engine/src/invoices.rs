@@ -560,6 +560,27 @@ pub(crate) fn change_status(
     now_secs: i64,
 ) -> EngineResult<()> {
     invoice.transition(next, resolution, now_secs);
+    record_change(tx, invoice, next, now_secs)
+}
+
+/// As [`change_status`], for a payment of `paid_minor`: what arrived.
+pub(crate) fn change_status_paid(
+    tx: &mut dyn Tx,
+    invoice: &mut Invoice,
+    next: InvoiceStatus,
+    paid_minor: i64,
+    now_secs: i64,
+) -> EngineResult<()> {
+    invoice.transition_paid(next, Resolution::Ok, paid_minor, now_secs);
+    record_change(tx, invoice, next, now_secs)
+}
+
+fn record_change(
+    tx: &mut dyn Tx,
+    invoice: &mut Invoice,
+    next: InvoiceStatus,
+    now_secs: i64,
+) -> EngineResult<()> {
     tx.update_invoice(invoice)?;
     telemetry::note(Change::Invoice(next, invoice.test_mode));
     if next.is_success() {

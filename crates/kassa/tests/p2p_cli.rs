@@ -378,7 +378,7 @@ async fn deals_and_notifications_beside_a_running_server() {
         .await
         .unwrap();
     let mut deals = Vec::new();
-    for amount in ["1000.00", "2000.00"] {
+    for amount in ["1000.00", "2000.00", "3000.00"] {
         let created = engine
             .create_p2p_invoice(
                 merchant.clone(),
@@ -404,7 +404,7 @@ async fn deals_and_notifications_beside_a_running_server() {
     let open = db
         .json_ok(&["deal", "list", "--trader", &trader, "--open", "--json"])
         .await;
-    assert_eq!(open.as_array().unwrap().len(), 2, "{open}");
+    assert_eq!(open.as_array().unwrap().len(), 3, "{open}");
     assert_eq!(open[0]["requisite"], "220012******9012");
 
     let confirmed = db
@@ -425,6 +425,38 @@ async fn deals_and_notifications_beside_a_running_server() {
     )
     .await;
     assert!(err.contains("not disputed"), "{err}");
+
+    // The third customer sent less: the operator settles for what arrived.
+    let settled = db
+        .json_ok(&[
+            "deal",
+            "settle",
+            &deals[2].id,
+            "--amount-received",
+            "2900.00",
+            "--json",
+        ])
+        .await;
+    assert_eq!(
+        (
+            settled["status"].as_str(),
+            settled["amount_received"].as_str()
+        ),
+        (Some("completed"), Some("2900.00")),
+        "{settled}"
+    );
+    let (invoice, _) = engine
+        .invoice_with_deal(deals[2].invoice_id.clone())
+        .await
+        .unwrap();
+    assert_eq!(invoice.status, InvoiceStatus::PartiallyProcessed);
+    assert_eq!(invoice.processed_amount_minor, Some(290_000));
+    let err = kassa_fails(
+        &db,
+        &["deal", "settle", &deals[2].id, "--amount-received", "0"],
+    )
+    .await;
+    assert!(err.contains("amount_received"), "{err}");
 
     // The second deal goes to dispute; the operator says the money came.
     engine

@@ -15,7 +15,7 @@ use super::holds::{take_amount, HoldSpec, Pool};
 use super::{
     BookAnswer, DealTarget, NewNotification, NotificationOutcome, ID_MAX, LIST_MAX, TEXT_MAX,
 };
-use crate::invoices::change_status;
+use crate::invoices::{change_status, change_status_paid};
 use crate::sweep::each_apart;
 use crate::{Engine, EngineError, EngineResult};
 
@@ -54,6 +54,7 @@ pub(crate) fn open_deal(
         dispute_reason: None,
         settled_by: None,
         test_mode: invoice.test_mode,
+        received_amount_minor: None,
     };
     hold.expires_at_secs = None;
     hold.deal_id = Some(deal.id.clone());
@@ -95,6 +96,14 @@ pub(crate) fn change_deal(
     let mut invoice = tx.invoice(&deal.invoice_id)?.ok_or(EngineError::NotFound)?;
     let (status, resolution) = match next {
         DealStatus::TransferWaiting => unreachable!("no deal returns to waiting"),
+        // Less than the deal's amount arrived: the invoice is paid in part.
+        DealStatus::Completed
+            if deal
+                .received_amount_minor
+                .is_some_and(|r| r < invoice.amount_minor) =>
+        {
+            (InvoiceStatus::PartiallyProcessed, Resolution::Ok)
+        }
         DealStatus::Completed => (InvoiceStatus::Processed, Resolution::Ok),
         DealStatus::Canceled => (InvoiceStatus::Expired, Resolution::Expired),
         DealStatus::Disputed => (InvoiceStatus::Processing, Resolution::Ok),
@@ -106,7 +115,13 @@ pub(crate) fn change_deal(
         telemetry::note(Change::Invoice(invoice.status, invoice.test_mode));
         crate::callbacks::owe(tx, &invoice, now_secs)?;
     } else if invoice.status != status && invoice.can_become(status) {
-        change_status(tx, &mut invoice, status, resolution, now_secs)?;
+        match deal
+            .received_amount_minor
+            .filter(|_| next == DealStatus::Completed)
+        {
+            Some(paid) => change_status_paid(tx, &mut invoice, status, paid, now_secs)?,
+            None => change_status(tx, &mut invoice, status, resolution, now_secs)?,
+        }
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ mod deals;
 mod health;
 mod holds;
 mod messages;
+mod received;
 mod traders;
 
 pub(crate) use deals::attach_deal_with;

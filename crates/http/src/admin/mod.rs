@@ -48,6 +48,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/{id}", route(get(operations::get_deal)))
         .route("/deals/{id}/confirm", route(post(operations::confirm_deal)))
         .route("/deals/{id}/resolve", route(post(operations::resolve_deal)))
+        .route("/deals/{id}/settle", route(post(operations::settle_deal)))
         .route("/notifications", route(get(operations::list_notifications)))
         .route("/messages", route(get(operations::list_messages)))
         .route("/callbacks/stats", route(get(operations::callback_stats)))

@@ -16,6 +16,7 @@ const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
     "NoFields",
     "RateBody",
     "ResolveBody",
+    "SettleBody",
 ]);
 
 #[derive(OpenApi)]
@@ -42,6 +43,7 @@ const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
         operations::get_deal,
         operations::confirm_deal,
         operations::resolve_deal,
+        operations::settle_deal,
         operations::list_notifications,
         operations::list_messages,
         operations::callback_stats,

@@ -12,7 +12,7 @@ use kassa_domain::Actor;
 
 use super::find_trader;
 use super::response::CallbackStats;
-use crate::trader::request::{query, query_flag, ActiveBody, NoFields, ResolveBody};
+use crate::trader::request::{query, query_flag, ActiveBody, NoFields, ResolveBody, SettleBody};
 use crate::trader::response::{CabinetView, DealView, List, MessageView, NotificationView};
 use crate::trader::{
     cabinets, deals, messages, notifications, ErrorBody, OperatorAuth, PathId, Result,
@@ -94,6 +94,28 @@ pub async fn resolve_deal(
     body: Body,
 ) -> Result<Response> {
     deals::resolve(&app, &who, path, body).await
+}
+
+/// Completes a waiting or disputed deal for what actually arrived, when the
+/// customer sent another amount (its invoice is paid that amount).
+#[utoipa::path(post, path = "/admin-api/deals/{id}/settle", tag = "operations", operation_id = "settle_deal",
+    params(("id" = String, Path)),
+    request_body = SettleBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DealView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn settle_deal(
+    State(app): State<AppState>,
+    who: OperatorAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    deals::settle(&app, &who, path, body).await
 }
 
 /// Every trader's bank notifications, or one trader's, newest first.

@@ -85,7 +85,11 @@ pub fn invoice_status(invoice: &Invoice, deal: Option<&Deal>) -> &'static str {
 fn deal_dto<'a>(invoice: &Invoice, deal: &'a Deal) -> DealDto<'a> {
     let exponent = invoice.currency.exponent();
     let payment = (deal.status == DealStatus::Completed).then(|| PaymentDto {
-        amount: format_fixed(deal.amount_minor, exponent),
+        // What arrived, when the deal was settled for another amount.
+        amount: format_fixed(
+            deal.received_amount_minor.unwrap_or(deal.amount_minor),
+            exponent,
+        ),
         currency: invoice.currency.code(),
         paid_at: iso(deal.ended_at_secs.unwrap_or(deal.deadline_secs)),
     });

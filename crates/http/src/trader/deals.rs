@@ -11,7 +11,7 @@ use kassa_engine::EngineError;
 
 use super::auth::{Acting, TraderAuth};
 use super::error::{not_found_as, ApiError, ErrorBody};
-use super::request::{query, read_json, NoFields, ResolveBody};
+use super::request::{query, read_json, NoFields, ResolveBody, SettleBody};
 use super::response::{currencies_of, DealView, List, View};
 use super::{path_id, PathId, Result};
 use crate::AppState;
@@ -112,6 +112,23 @@ pub async fn resolve<A: Acting>(
     render(app, &deal, who.view()).await
 }
 
+pub async fn settle<A: Acting>(
+    app: &AppState,
+    who: &A,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    let id = path_id(path, "deal")?;
+    let (dto, problems) = read_json::<SettleBody>(body, false).await?;
+    let amount = dto.amount(problems)?;
+    let deal = app
+        .engine
+        .settle_deal_received(who.actor(), id, amount)
+        .await
+        .map_err(not_found_as("deal"))?;
+    render(app, &deal, who.view()).await
+}
+
 /// The trader's deals, newest first.
 #[utoipa::path(get, path = "/trader-api/deals", tag = "deals", operation_id = "list_deals",
     params(("status" = Option<String>, Query,
@@ -188,4 +205,28 @@ pub async fn resolve_own(
     body: Body,
 ) -> Result<Response> {
     resolve(&app, &who, path, body).await
+}
+
+/// The money of a waiting or disputed deal arrived, but another amount
+/// than the deal's: it completes, and its invoice is paid what arrived
+/// (`partially_processed` when less). A repeat with the same amount
+/// answers the same; another amount for a completed deal is a 409.
+#[utoipa::path(post, path = "/trader-api/deals/{id}/settle", tag = "deals", operation_id = "settle_deal",
+    params(("id" = String, Path)),
+    request_body = SettleBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = DealView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn settle_own(
+    State(app): State<AppState>,
+    who: TraderAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    settle(&app, &who, path, body).await
 }

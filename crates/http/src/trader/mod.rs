@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/deals/{id}", route(get(deals::get_own)))
         .route("/deals/{id}/confirm", route(post(deals::confirm_own)))
         .route("/deals/{id}/resolve", route(post(deals::resolve_own)))
+        .route("/deals/{id}/settle", route(post(deals::settle_own)))
         .route(
             "/notifications",
             route(post(notifications::post).get(notifications::list_own)),

@@ -18,6 +18,7 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
     "NotificationBody",
     "ReceiptBody",
     "ResolveBody",
+    "SettleBody",
 ]);
 
 #[derive(OpenApi)]
@@ -38,6 +39,7 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
         deals::get_own,
         deals::confirm_own,
         deals::resolve_own,
+        deals::settle_own,
         notifications::post,
         notifications::list_own,
         messages::post,

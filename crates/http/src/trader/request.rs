@@ -151,6 +151,23 @@ impl ResolveBody {
     }
 }
 
+/// What arrived for a deal, when the customer sent another amount.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct SettleBody {
+    /// A decimal in the invoice's currency, e.g. `"950.00"`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "950.00")]
+    pub amount_received: Text,
+}
+
+impl SettleBody {
+    pub fn amount(self, mut p: Problems) -> Result<String> {
+        let amount = p.required("amount_received", self.amount_received);
+        p.finish()?;
+        Ok(amount.unwrap_or_default())
+    }
+}
+
 /// A bank notification the trader forwards: money arrived on a cabinet.
 #[derive(Default, Deserialize, ToSchema)]
 pub struct NotificationBody {

@@ -149,6 +149,8 @@ pub struct DealView {
     /// `transfer_waiting`, `completed`, `canceled` or `disputed`.
     pub status: &'static str,
     pub amount: Option<String>,
+    /// What arrived, when the deal was settled for another amount.
+    pub amount_received: Option<String>,
     #[schema(value_type = Option<String>)]
     pub currency: Option<Currency>,
     pub method: String,
@@ -180,6 +182,7 @@ impl DealView {
             cabinet_id: d.cabinet_id.clone(),
             status: d.status.as_str(),
             amount: amount(d.amount_minor, currency),
+            amount_received: d.received_amount_minor.and_then(|r| amount(r, currency)),
             currency,
             method: d.method.clone(),
             bank: d.bank_name.clone(),

@@ -30,6 +30,15 @@ pub enum DealCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Complete a waiting or disputed deal for what actually arrived (a
+    /// decimal in the invoice's currency); its invoice is paid that amount.
+    Settle {
+        id: String,
+        #[arg(long)]
+        amount_received: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// List a trader's deals, newest first.
     List {
         #[arg(long)]
@@ -85,6 +94,7 @@ fn deal_json(d: &Deal, currencies: &HashMap<String, Currency>) -> Value {
         "cabinet_id": d.cabinet_id,
         "status": d.status.as_str(),
         "amount": currency.map(|c| format_fixed(d.amount_minor, c.exponent())),
+        "amount_received": d.received_amount_minor.and_then(|r| currency.map(|c| format_fixed(r, c.exponent()))),
         "currency": currency,
         "method": d.method,
         "bank": d.bank_name,
@@ -156,6 +166,17 @@ pub(in crate::cli) async fn deal(engine: &Engine, cmd: DealCommand) -> anyhow::R
                 json,
             )
         }
+        DealCommand::Settle {
+            id,
+            amount_received,
+            json,
+        } => (
+            engine
+                .settle_deal_received(Actor::Operator, id.clone(), amount_received)
+                .await
+                .map_err(not_found(&id))?,
+            json,
+        ),
         DealCommand::List { trader, open, json } => {
             if !engine
                 .traders()
