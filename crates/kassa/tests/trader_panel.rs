@@ -581,3 +581,69 @@ async fn trader_user_add_prints_a_password_that_signs_in_to_the_panel() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_declined_payout_goes_and_a_receipt_is_required() {
+    let app = TestApp::spawn().await;
+    let ivan = trader_with_user(&app, "Ivan", CARD, EMAIL).await;
+    let first = offered_payout(&app, "payout-a", 30_000).await;
+    let second = offered_payout(&app, "payout-b", 40_000).await;
+    let mut v = Visitor::new(&app);
+    v.sign_in_as(EMAIL).await;
+    let csrf = v.csrf().await;
+    let (_, html) = v.get("/trader/payouts").await;
+    assert!(
+        html.contains(&first.id) && html.contains(&second.id),
+        "{html}"
+    );
+    assert!(!html.contains(PAYOUT_CARD), "offered payouts are masked");
+
+    let r = v
+        .post(
+            &format!("/trader/payouts/{}/decline", first.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/trader/payouts?done=declined");
+    let (_, html) = v.get("/trader/payouts").await;
+    assert!(!html.contains(&first.id), "not offered to Ivan again");
+
+    let take = format!("/trader/payouts/{}/take", second.id);
+    assert_eq!(
+        v.post(&take, &[("csrf", &csrf)]).await.status().as_u16(),
+        303
+    );
+    let (_, html) = v.get("/trader/payouts").await;
+    assert!(
+        html.contains(PAYOUT_CARD),
+        "in full to the trader paying it"
+    );
+    let done = format!("/trader/payouts/{}/done", second.id);
+    let r = v.post(&done, &[("csrf", &csrf), ("receipt", "  ")]).await;
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.unwrap().contains("receipt"));
+    let merchant = app.merchant.merchant_id.clone();
+    let p = app
+        .engine()
+        .payout(merchant.clone(), false, second.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(p.status, PayoutStatus::InProgress);
+    assert_eq!(p.trader_id.as_deref(), Some(ivan.id.as_str()));
+    let r = v.post(&done, &[("csrf", &csrf), ("receipt", "TX-1")]).await;
+    assert_eq!(r.headers()["location"], "/trader/payouts?done=paid");
+    let p = app
+        .engine()
+        .payout(merchant, false, second.id.clone())
+        .await
+        .unwrap();
+    assert_eq!(p.status, PayoutStatus::Success);
+    // Taken again, it has moved on.
+    assert_eq!(
+        v.post(&take, &[("csrf", &csrf)]).await.status().as_u16(),
+        409
+    );
+    let settlement = app.engine().trader_settlement(&ivan).await.unwrap();
+    assert_eq!(settlement, vec![(trader_panel_support::rub(), 40_000)]);
+    assert_books_balance(&app).await;
+}
