@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::response::Response;
 use maud::html;
 
-use super::{panel_page, words, Page, TraderUser};
+use super::{panel_page, words, Page, PanelError, TraderUser};
 use crate::web::format::money;
 use crate::web::WebError;
 use crate::AppState;
 
-pub async fn show(State(app): State<AppState>, user: TraderUser) -> Result<Response, WebError> {
+pub async fn show(State(app): State<AppState>, user: TraderUser) -> Result<Response, PanelError> {
     let lang = user.lang;
     let balances = app
         .engine

@@ -9,7 +9,7 @@ use axum::response::Response;
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::{panel_page, words, Page, TraderUser};
+use super::{panel_page, words, Page, PanelError, TraderUser};
 use crate::web::format::{money, time};
 use crate::web::{Lang, WebError};
 use crate::AppState;
@@ -33,7 +33,7 @@ pub async fn list(
     State(app): State<AppState>,
     user: TraderUser,
     Query(q): Query<BankQuery>,
-) -> Result<Response, WebError> {
+) -> Result<Response, PanelError> {
     let lang = user.lang;
     let unmatched = !q.unmatched.is_empty() && q.unmatched != "0";
     let err = |e: kassa_engine::EngineError| WebError::from_engine(&e, lang);

@@ -10,7 +10,8 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::{
-    action_form, after, csrf_field, panel_page, path_id, words, ActionError, Done, Page, TraderUser,
+    action_form, after, csrf_field, panel_page, path_id, words, ActionError, Done, Page,
+    PanelError, TraderUser,
 };
 use crate::web::format::money;
 use crate::web::{Lang, WebError};
@@ -91,7 +92,7 @@ pub async fn list(
     State(app): State<AppState>,
     user: TraderUser,
     Query(done): Query<Done>,
-) -> Result<Response, WebError> {
+) -> Result<Response, PanelError> {
     let lang = user.lang;
     let cabinets = app
         .engine

@@ -13,6 +13,7 @@ use kassa_engine::EngineError;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::PanelError;
 use super::{
     action_form, after, csrf_field, panel_page, path_id, time_left, words, ActionError, Done, Page,
     TraderUser,
@@ -126,7 +127,7 @@ pub async fn list(
     State(app): State<AppState>,
     user: TraderUser,
     Query(done): Query<Done>,
-) -> Result<Response, WebError> {
+) -> Result<Response, PanelError> {
     let lang = user.lang;
     let deals = app
         .engine
@@ -177,15 +178,15 @@ pub async fn show(
     State(app): State<AppState>,
     user: TraderUser,
     Path(id): Path<String>,
-) -> Result<Response, WebError> {
+) -> Result<Response, PanelError> {
     let lang = user.lang;
     let id = path_id(&id, lang)?;
     let deal = match app.engine.deal(id).await {
         Ok(d) if user.actor().reaches(&d.trader_id) => d,
         Ok(_) | Err(EngineError::NotFound) => {
-            return Err(WebError::new(StatusCode::NOT_FOUND, lang))
+            return Err(WebError::new(StatusCode::NOT_FOUND, lang).into())
         }
-        Err(e) => return Err(WebError::from_engine(&e, lang)),
+        Err(e) => return Err(WebError::from_engine(&e, lang).into()),
     };
     let currencies = currencies(&app, &user).await?;
     let now = app.engine.now_secs();

@@ -84,9 +84,25 @@ pub enum Rejection {
     Refused(Refusal),
 }
 
+/// A refusal of a panel page, shown with the way back to the panel.
+pub struct PanelError(pub WebError);
+
+impl From<WebError> for PanelError {
+    fn from(e: WebError) -> Self {
+        PanelError(e)
+    }
+}
+
+impl IntoResponse for PanelError {
+    fn into_response(self) -> Response {
+        self.0.page_under(REALM.path)
+    }
+}
+
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
+            Rejection::NotSignedIn(NotSignedIn::Error(e)) => PanelError(e).into_response(),
             Rejection::NotSignedIn(r) => r.into_response(),
             Rejection::Refused(r) => r.into_response(),
         }
@@ -144,16 +160,18 @@ async fn sign_in(
     PageLang(lang): PageLang,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, WebError> {
-    SIGN_IN.submit(&app, lang, &headers, body).await
+) -> Result<Response, PanelError> {
+    Ok(SIGN_IN.submit(&app, lang, &headers, body).await?)
 }
 
 async fn sign_out(
     State(app): State<AppState>,
     user: TraderUser,
     body: Body,
-) -> Result<Response, WebError> {
-    SIGN_IN.sign_out(&app, &user.signed, user.lang, body).await
+) -> Result<Response, PanelError> {
+    Ok(SIGN_IN
+        .sign_out(&app, &user.signed, user.lang, body)
+        .await?)
 }
 
 /// The pages of the top bar.
@@ -291,7 +309,7 @@ pub enum ActionError {
 impl IntoResponse for ActionError {
     fn into_response(self) -> Response {
         match self {
-            ActionError::Web(e) => e.into_response(),
+            ActionError::Web(e) => PanelError(e).into_response(),
             ActionError::Refused(r) => r.into_response(),
         }
     }

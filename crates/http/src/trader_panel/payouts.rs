@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::deals::Empty;
+use super::PanelError;
 use super::{
     action_form, after, csrf_field, panel_page, path_id, time_left, words, ActionError, Done, Page,
     TraderUser,
@@ -94,7 +95,7 @@ pub async fn list(
     State(app): State<AppState>,
     user: TraderUser,
     Query(done): Query<Done>,
-) -> Result<Response, WebError> {
+) -> Result<Response, PanelError> {
     let lang = user.lang;
     let err = |e: kassa_engine::EngineError| WebError::from_engine(&e, lang);
     let offered = offered_to(&app.engine, &user.trader).await.map_err(err)?;

@@ -127,6 +127,14 @@ impl WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        self.page_under("/portal")
+    }
+}
+
+impl WebError {
+    /// The refusal as a page whose top bar leads back to `home`, the start
+    /// of the pages it was asked of.
+    pub fn page_under(self, home: &str) -> Response {
         let lang = self.lang;
         let words = match self.status {
             StatusCode::NOT_FOUND => ("Not found.", "Не найдено.", "Не знайдено."),
@@ -148,7 +156,7 @@ impl IntoResponse for WebError {
         let body = page(
             lang,
             self.status.canonical_reason().unwrap_or("Error"),
-            html! { a href="/portal" { "Kassa" } },
+            html! { a href=(home) { "Kassa" } },
             html! { div.card { h1 { (self.status.as_u16()) } p { (lang.t(words)) } } },
         );
         let mut response = (self.status, Html(body.into_string())).into_response();
