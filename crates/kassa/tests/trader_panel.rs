@@ -215,7 +215,10 @@ async fn another_traders_deal_cabinet_and_payout_are_not_found() {
     let (status, html) = v.get(&format!("/trader/deals/{}", deal.id)).await;
     assert_eq!(status, 404, "{html}");
     assert!(!html.contains(CARD), "nothing of it is shown");
-    assert!(html.contains("href=\"/trader\""), "the way back is the panel's");
+    assert!(
+        html.contains("href=\"/trader\""),
+        "the way back is the panel's"
+    );
     let (_, list) = v.get("/trader/deals").await;
     assert!(!list.contains(&deal.id));
     for path in [

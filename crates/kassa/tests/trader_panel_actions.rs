@@ -1,6 +1,7 @@
 //! The trader panel's actions over plain HTTP with the session cookie:
-//! disputes resolved, payouts declined and a receipt required, a switched-off
-//! trader refused, and `kassa trader user` making the people who sign in.
+//! disputes resolved, payouts declined and a receipt required, a cabinet the
+//! operator switched off kept off, a switched-off trader refused, and
+//! `kassa trader user` making the people who sign in.
 //! The browser walk-through and the access rules are in `trader_panel.rs`.
 
 mod cli_support;
@@ -230,4 +231,47 @@ async fn a_declined_payout_goes_and_a_receipt_is_required() {
     let settlement = app.engine().trader_settlement(&ivan).await.unwrap();
     assert_eq!(settlement, vec![(rub(), 40_000)]);
     assert_books_balance(&app).await;
+}
+
+#[tokio::test]
+async fn a_cabinet_the_operator_switched_off_stays_off_and_says_why() {
+    let app = TestApp::spawn().await;
+    let trader = trader_with_user(&app, "Ivan", CARD, EMAIL).await;
+    let cabinet = app
+        .engine()
+        .trader_cabinets(trader.id.clone())
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    app.engine()
+        .set_cabinet_active(kassa_domain::Actor::Operator, cabinet.clone(), false)
+        .await
+        .unwrap();
+    let mut v = Visitor::new(&app);
+    v.sign_in_as(EMAIL).await;
+    let (status, html) = v.get("/trader/cabinets").await;
+    assert_eq!(status, 200);
+    assert!(html.contains("data-reason=\"operator\""), "{html}");
+    assert!(
+        html.contains("only the operator can switch it on"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&format!("/trader/cabinets/{cabinet}/active")),
+        "no button"
+    );
+    // Posted anyway, it is refused and stays off.
+    let csrf = v.csrf().await;
+    let r = v
+        .post(
+            &format!("/trader/cabinets/{cabinet}/active"),
+            &[("csrf", &csrf), ("active", "on")],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 409);
+    assert!(!app.engine().trader_cabinets(trader.id).await.unwrap()[0].active);
+    // In Russian, the reason too.
+    let (_, html) = v.get("/trader/cabinets?lang=ru").await;
+    assert!(html.contains("выключен оператором"), "{html}");
 }
