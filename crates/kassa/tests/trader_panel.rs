@@ -221,6 +221,13 @@ async fn another_traders_deal_cabinet_and_payout_are_not_found() {
     );
     let (_, list) = v.get("/trader/deals").await;
     assert!(!list.contains(&deal.id));
+    // The open deals reload themselves; other pages do not.
+    assert!(
+        list.contains(r#"http-equiv="refresh" content="30;url=/trader/deals""#),
+        "{list}"
+    );
+    let (_, cabinets) = v.get("/trader/cabinets").await;
+    assert!(!cabinets.contains("http-equiv"));
     for path in [
         format!("/trader/deals/{}/confirm", deal.id),
         format!("/trader/payouts/{}/take", payout.id),

@@ -15,8 +15,8 @@ use serde::Deserialize;
 
 use super::PanelError;
 use super::{
-    action_form, after, csrf_field, panel_page, path_id, time_left, words, ActionError, Done, Page,
-    TraderUser,
+    action_form, after, csrf_field, panel_page, path_id, time_left, watched_page, words,
+    ActionError, Done, Page, TraderUser,
 };
 use crate::web::format::{money, time};
 use crate::web::{Lang, WebError};
@@ -170,7 +170,7 @@ pub async fn list(
             } } }
         }
     };
-    Ok(panel_page(&app, &user, Page::Deals, main))
+    Ok(watched_page(&app, &user, Page::Deals, main))
 }
 
 /// One deal of the trader's; another trader's is not found.

@@ -17,6 +17,7 @@ use kassa_engine::EngineError;
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use crate::web::layout::refreshing_page;
 use crate::web::session::{self, read_form, NotSignedIn, CSRF_FIELD};
 use crate::web::sign_in::{NextQuery, SignInPage};
 use crate::web::{page, Lang, PageLang, Realm, Signed, WebError};
@@ -36,6 +37,9 @@ pub const REALM: Realm = Realm {
     cookie: "kassa_trader",
     path: "/trader",
 };
+
+/// How often a watched page (the open deals) reloads itself.
+const WATCHED_REFRESH_SECS: u32 = 30;
 
 const SIGN_IN: SignInPage = SignInPage {
     realm: REALM,
@@ -216,6 +220,17 @@ impl Page {
 
 /// A signed-in page: the top bar (pages, who, sign-out) around `main`.
 pub fn panel_page(app: &AppState, user: &TraderUser, here: Page, main: Markup) -> Response {
+    framed(app, user, here, main, false)
+}
+
+/// [`panel_page`] for a page watched while the money comes (the open
+/// deals): it reloads itself, so new deals and the time left show without a
+/// tap, and the notice of the last action goes.
+pub fn watched_page(app: &AppState, user: &TraderUser, here: Page, main: Markup) -> Response {
+    framed(app, user, here, main, true)
+}
+
+fn framed(app: &AppState, user: &TraderUser, here: Page, main: Markup, watched: bool) -> Response {
     let lang = user.lang;
     let bar = html! {
         nav {
@@ -233,7 +248,12 @@ pub fn panel_page(app: &AppState, user: &TraderUser, here: Page, main: Markup) -
         @if user.trader.test_mode { p.notice #test-trader { (lang.t(words::TEST_NOTE)) } }
         (main)
     };
-    let markup = page(lang, lang.t(here.label()), bar, body);
+    let title = lang.t(here.label());
+    let markup = if watched {
+        refreshing_page(lang, title, (WATCHED_REFRESH_SECS, here.path()), bar, body)
+    } else {
+        page(lang, title, bar, body)
+    };
     (StatusCode::OK, Html(markup.into_string())).into_response()
 }
 
