@@ -167,6 +167,9 @@ impl Engine {
             if realm == WebRealm::Merchant && tx.merchant(&subject_id)?.is_none() {
                 return Err(EngineError::invalid("merchant", "No such merchant."));
             }
+            if realm == WebRealm::Trader && tx.trader(&subject_id)?.is_none() {
+                return Err(EngineError::invalid("trader", "No such trader."));
+            }
             tx.insert_web_user(&stored).map_err(|e| match e {
                 StoreError::Duplicate(_) => {
                     EngineError::Conflict("A user with this email exists.".into())

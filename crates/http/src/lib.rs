@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod portal;
 pub mod telemetry;
 pub mod trader;
+pub mod trader_panel;
 pub mod web;
 
 use std::sync::Arc;
@@ -102,6 +103,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(measured("merchant_api", merchant_api::routes()))
         .merge(measured("trader", trader::routes()))
         .merge(measured("portal", portal::routes()))
+        .merge(measured("trader_panel", trader_panel::routes()))
         .merge(measured("openapi", openapi::routes(with_admin)));
     let faces = if with_admin {
         faces.merge(operator_routes())

@@ -1,9 +1,10 @@
 //! Traders and their cabinets: who receives P2P pay-ins and where.
 
 use kassa_domain::ids::new_id;
-use kassa_domain::{Actor, Cabinet, Deal, DisabledReason, Trader};
+use kassa_domain::ledger::{book_key, Account};
+use kassa_domain::{Actor, Cabinet, Currency, Deal, DisabledReason, Trader};
 
-use super::{NewCabinet, LIST_MAX};
+use super::{day_start, NewCabinet, LIST_MAX};
 use crate::secrets::{random_token, sha256_hex};
 use crate::{Engine, EngineError, EngineResult};
 
@@ -217,6 +218,50 @@ impl Engine {
     ) -> EngineResult<Vec<Deal>> {
         self.read(move |tx| Ok(tx.deals_of_trader(&trader_id, open_only, LIST_MAX)?))
             .await
+    }
+
+    pub async fn trader(&self, id: String) -> EngineResult<Trader> {
+        self.read(move |tx| tx.trader(&id)?.ok_or(EngineError::NotFound))
+            .await
+    }
+
+    /// A trader's cabinets, each with today's (UTC) turnover as its daily
+    /// limit counts it: the deals made there today that were not canceled.
+    pub async fn cabinets_with_turnover(
+        &self,
+        trader_id: String,
+    ) -> EngineResult<Vec<(Cabinet, i64)>> {
+        let since = day_start(self.now_secs());
+        self.read(move |tx| {
+            let cabinets = tx.cabinets_of_trader(&trader_id)?;
+            let mut out = Vec::with_capacity(cabinets.len());
+            for c in cabinets {
+                let turnover = tx.turnover_since(&c.id, since)?;
+                out.push((c, turnover));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// What the ledger holds between the platform and a trader, per
+    /// currency, in the trader's mode: negative while the trader holds
+    /// pay-ins its cabinets received, positive when it is owed for payouts
+    /// it made.
+    pub async fn trader_settlement(&self, trader: &Trader) -> EngineResult<Vec<(Currency, i64)>> {
+        let key = book_key(
+            trader.test_mode,
+            &Account::TraderSettlement(trader.id.clone()),
+        );
+        self.read(move |tx| {
+            Ok(tx
+                .balances(&key)?
+                .into_iter()
+                .filter(|(account, _, _)| *account == key)
+                .filter_map(|(_, c, sum)| Currency::from_code(&c).map(|c| (c, sum)))
+                .collect())
+        })
+        .await
     }
 
     pub async fn deal(&self, id: String) -> EngineResult<Deal> {

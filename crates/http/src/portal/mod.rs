@@ -3,20 +3,17 @@
 //! in test or live mode. Built on the shared [`crate::web`] blocks; every
 //! rule is the engine's.
 
-use axum::extract::{FromRequestParts, Query};
+pub use crate::web::PageLang;
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Request};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+pub use books::Page;
 use kassa_domain::WebRealm;
 use maud::{html, Markup};
-use serde::Deserialize;
 
-pub use books::Page;
-
-use crate::web::session::{self, authenticate, page_lang, Signed, LANG_COOKIE};
+use crate::web::session::{self, NotSignedIn, Signed};
 use crate::web::{Lang, Realm, WebError};
 use crate::AppState;
 
@@ -59,7 +56,9 @@ pub fn routes() -> Router<AppState> {
             "/portal/{mode}/developers/callbacks",
             post(developers::save_callbacks),
         )
-        .layer(axum::middleware::from_fn(remember_lang))
+        .layer(axum::middleware::from_fn(|r, n| {
+            session::remember_lang(REALM.path, r, n)
+        }))
         .layer(axum::middleware::map_response(crate::web::protect_response))
 }
 
@@ -90,49 +89,6 @@ impl Mode {
     pub fn is_test(self) -> bool {
         self == Mode::Test
     }
-}
-
-#[derive(Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
-/// The language of a request (`?lang=`, the cookie, Accept-Language).
-pub struct PageLang(pub Lang);
-
-impl<S: Send + Sync> FromRequestParts<S> for PageLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let q = Query::<LangQuery>::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|Query(q)| q.lang);
-        Ok(PageLang(page_lang(q.as_deref(), &parts.headers)))
-    }
-}
-
-/// A `?lang=` choice is kept in a cookie, so the next pages speak it too.
-async fn remember_lang(request: Request<axum::body::Body>, next: Next) -> Response {
-    let chosen = request.uri().query().and_then(|q| {
-        serde_urlencoded::from_str::<LangQuery>(q)
-            .ok()
-            .and_then(|q| q.lang)
-            .and_then(|l| Lang::parse(&l))
-    });
-    let mut response = next.run(request).await;
-    if let Some(lang) = chosen {
-        let cookie = cookie::Cookie::build((LANG_COOKIE, lang.code()))
-            .path(REALM.path)
-            .same_site(cookie::SameSite::Lax)
-            .max_age(cookie::time::Duration::days(365))
-            .build()
-            .to_string();
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    response
 }
 
 /// A signed-in merchant user; without a session the person is sent to
@@ -175,20 +131,10 @@ impl FromRequestParts<AppState> for PortalUser {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let PageLang(lang) = PageLang::from_request_parts(parts, app)
-            .await
-            .unwrap_or(PageLang(Lang::En));
-        match authenticate(app, &REALM, &parts.headers, lang).await {
-            Ok(Some(signed)) => Ok(PortalUser { signed, lang }),
-            Ok(None) => {
-                let next = if parts.method == axum::http::Method::GET {
-                    parts.uri.path().to_string()
-                } else {
-                    "/portal".to_string()
-                };
-                Err(PortalRejection::SignIn(next))
-            }
-            Err(e) => Err(PortalRejection::Error(e)),
+        match session::signed_in(app, &REALM, parts).await {
+            Ok((signed, lang)) => Ok(PortalUser { signed, lang }),
+            Err(NotSignedIn::SignIn { next, .. }) => Err(PortalRejection::SignIn(next)),
+            Err(NotSignedIn::Error(e)) => Err(PortalRejection::Error(e)),
         }
     }
 }

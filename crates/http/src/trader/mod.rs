@@ -18,7 +18,7 @@ pub mod error;
 pub mod messages;
 pub mod notifications;
 mod openapi;
-mod payouts;
+pub(crate) mod payouts;
 pub mod request;
 pub mod response;
 

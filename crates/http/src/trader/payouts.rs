@@ -7,7 +7,8 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use kassa_domain::payout::{Payout, PayoutStatus};
-use kassa_engine::Engine;
+use kassa_domain::Trader;
+use kassa_engine::{Engine, EngineResult};
 use serde_json::Value;
 
 use super::auth::TraderAuth;
@@ -17,13 +18,13 @@ use super::response::{List, PayoutView};
 use super::{path_id, PathId, Result};
 use crate::AppState;
 
-fn masked(p: &Payout) -> PayoutView {
+pub(crate) fn masked(p: &Payout) -> PayoutView {
     PayoutView::new(p, p.fields_masked.clone())
 }
 
 /// The payout with its fields in clear, for the trader paying it. Fields that
 /// cannot be unsealed (the master key changed) are shown masked and logged.
-fn full(engine: &Engine, p: &Payout) -> PayoutView {
+pub(crate) fn full(engine: &Engine, p: &Payout) -> PayoutView {
     match engine.payout_fields(p) {
         Some(fields) => PayoutView::new(p, Value::Object(fields)),
         None => {
@@ -34,12 +35,32 @@ fn full(engine: &Engine, p: &Payout) -> PayoutView {
 }
 
 /// A trader's own payout: in full while it is paying it, masked once done.
-fn own(engine: &Engine, p: &Payout) -> PayoutView {
+pub(crate) fn own(engine: &Engine, p: &Payout) -> PayoutView {
     if p.status == PayoutStatus::InProgress {
         full(engine, p)
     } else {
         masked(p)
     }
+}
+
+/// The payouts offered to a trader, oldest first; one past its deadline is
+/// about to fail and is not offered.
+pub(crate) async fn offered_to(engine: &Engine, trader: &Trader) -> EngineResult<Vec<Payout>> {
+    let now = engine.now_secs();
+    let mut payouts = engine.offered_payouts(trader).await?;
+    payouts.retain(|p| p.deadline_secs > now);
+    Ok(payouts)
+}
+
+/// Only a payout a trader took (and is paying) or is offered is its to
+/// decline; any other is as unknown to it as a missing one.
+pub(crate) async fn may_decline(engine: &Engine, trader: &Trader, id: &str) -> EngineResult<bool> {
+    let own = engine
+        .trader_payouts(trader.id.clone())
+        .await?
+        .iter()
+        .any(|p| p.id == id && p.status == PayoutStatus::InProgress);
+    Ok(own || offered_to(engine, trader).await?.iter().any(|p| p.id == id))
 }
 
 /// Pending payouts of a method and currency one of the trader's active
@@ -57,14 +78,8 @@ pub async fn offered(
     RawQuery(raw): RawQuery,
 ) -> Result<Response> {
     query(raw, &[])?;
-    let now = app.engine.now_secs();
-    let payouts = app.engine.offered_payouts(&who.0).await?;
-    let data = payouts
-        .iter()
-        // One past its deadline is about to fail: it is not offered.
-        .filter(|p| p.deadline_secs > now)
-        .map(masked)
-        .collect();
+    let payouts = offered_to(&app.engine, &who.0).await?;
+    let data = payouts.iter().map(masked).collect();
     Ok(Json(List { data }).into_response())
 }
 
@@ -206,22 +221,7 @@ pub async fn decline(
     let id = path_id(path, "payout")?;
     let (NoFields {}, problems) = read_json(body, true).await?;
     problems.finish()?;
-    // Only a payout this trader took or is offered is its to decline; any
-    // other answers as unknown.
-    let own = app
-        .engine
-        .trader_payouts(trader.id.clone())
-        .await?
-        .iter()
-        .any(|p| p.id == id && p.status == PayoutStatus::InProgress);
-    let offered = own
-        || app
-            .engine
-            .offered_payouts(&trader)
-            .await?
-            .iter()
-            .any(|p| p.id == id);
-    if !offered {
+    if !may_decline(&app.engine, &trader, &id).await? {
         return Err(ApiError::not_found("payout"));
     }
     let payout = app

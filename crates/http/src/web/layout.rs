@@ -70,6 +70,23 @@ pub async fn protect_response(mut response: Response) -> Response {
 /// A whole page: `header` goes in the top bar (navigation, sign-out),
 /// before the language switch.
 pub fn page(lang: Lang, title: &str, header: Markup, main: Markup) -> Markup {
+    page_with_head(lang, title, html! {}, header, main)
+}
+
+/// A page that reloads itself (`to`) every `secs`, without a script: for
+/// one a person keeps open to watch (the trader's open deals).
+pub fn refreshing_page(
+    lang: Lang,
+    title: &str,
+    (secs, to): (u32, &str),
+    header: Markup,
+    main: Markup,
+) -> Markup {
+    let refresh = html! { meta http-equiv="refresh" content={ (secs) ";url=" (to) }; };
+    page_with_head(lang, title, refresh, header, main)
+}
+
+fn page_with_head(lang: Lang, title: &str, head: Markup, header: Markup, main: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -78,6 +95,7 @@ pub fn page(lang: Lang, title: &str, header: Markup, main: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="same-origin";
                 title { (title) " · Kassa" }
+                (head)
                 style { (maud::PreEscaped(STYLE)) }
             }
             body {
@@ -127,6 +145,14 @@ impl WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        self.page_under("/portal")
+    }
+}
+
+impl WebError {
+    /// The refusal as a page whose top bar leads back to `home`, the start
+    /// of the pages it was asked of.
+    pub fn page_under(self, home: &str) -> Response {
         let lang = self.lang;
         let words = match self.status {
             StatusCode::NOT_FOUND => ("Not found.", "Не найдено.", "Не знайдено."),
@@ -148,7 +174,7 @@ impl IntoResponse for WebError {
         let body = page(
             lang,
             self.status.canonical_reason().unwrap_or("Error"),
-            html! { a href="/portal" { "Kassa" } },
+            html! { a href=(home) { "Kassa" } },
             html! { div.card { h1 { (self.status.as_u16()) } p { (lang.t(words)) } } },
         );
         let mut response = (self.status, Html(body.into_string())).into_response();

@@ -5,7 +5,11 @@
 //! before anything is done.
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::{FromRequestParts, Query};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, Request, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
 use cookie::{Cookie, SameSite};
 use kassa_domain::{WebRealm, WebUser};
 use serde::de::DeserializeOwned;
@@ -144,4 +148,99 @@ pub async fn read_form<T: DeserializeOwned>(
         return Err(WebError::new(StatusCode::FORBIDDEN, lang));
     }
     serde_urlencoded::from_bytes(&bytes).map_err(|_| WebError::new(StatusCode::BAD_REQUEST, lang))
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The language of a request (`?lang=`, the cookie, Accept-Language).
+pub struct PageLang(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for PageLang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let q = Query::<LangQuery>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|Query(q)| q.lang);
+        Ok(PageLang(page_lang(q.as_deref(), &parts.headers)))
+    }
+}
+
+/// A `?lang=` choice is kept in a cookie scoped to `path`, so the next
+/// pages there speak it too. Wrap it in a closure for `from_fn`.
+pub async fn remember_lang(path: &'static str, request: Request<Body>, next: Next) -> Response {
+    let chosen = request.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<LangQuery>(q)
+            .ok()
+            .and_then(|q| q.lang)
+            .and_then(|l| Lang::parse(&l))
+    });
+    let mut response = next.run(request).await;
+    if let Some(lang) = chosen {
+        let cookie = Cookie::build((LANG_COOKIE, lang.code()))
+            .path(path)
+            .same_site(SameSite::Lax)
+            .max_age(cookie::time::Duration::days(365))
+            .build()
+            .to_string();
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// Why a page for signed-in people is not shown: nobody is signed in (sent
+/// to the realm's sign-in, and back afterwards), or the store failed.
+pub enum NotSignedIn {
+    SignIn { path: &'static str, next: String },
+    Error(WebError),
+}
+
+impl IntoResponse for NotSignedIn {
+    fn into_response(self) -> Response {
+        match self {
+            NotSignedIn::SignIn { path, next } => {
+                let to = format!(
+                    "{path}/sign-in?{}",
+                    serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
+                );
+                Redirect::to(&to).into_response()
+            }
+            NotSignedIn::Error(e) => e.into_response(),
+        }
+    }
+}
+
+/// The signed-in person of `realm` and the page's language, or where to
+/// send them.
+pub async fn signed_in(
+    app: &AppState,
+    realm: &Realm,
+    parts: &mut Parts,
+) -> Result<(Signed, Lang), NotSignedIn> {
+    let PageLang(lang) = PageLang::from_request_parts(parts, app)
+        .await
+        .unwrap_or(PageLang(Lang::En));
+    match authenticate(app, realm, &parts.headers, lang).await {
+        Ok(Some(signed)) => Ok((signed, lang)),
+        Ok(None) => {
+            // After signing in, back to the page asked for; a post is not
+            // repeated, so back to the start instead.
+            let next = if parts.method == axum::http::Method::GET {
+                parts.uri.path().to_string()
+            } else {
+                realm.path.to_string()
+            };
+            Err(NotSignedIn::SignIn {
+                path: realm.path,
+                next,
+            })
+        }
+        Err(e) => Err(NotSignedIn::Error(e)),
+    }
 }

@@ -148,6 +148,21 @@ async fn demo_p2p(
     for c in &cabinets {
         println!("  {}  {} {} {}", c.id, c.method, c.bank_name, c.requisite);
     }
+    let panel = engine
+        .create_web_user(
+            kassa_domain::WebRealm::Trader,
+            trader.id.clone(),
+            "trader@kassa.example",
+            None,
+        )
+        .await
+        .context("demo trader panel user")?;
+    println!("\nTrader panel (open deals, payouts, cabinets, bank messages): {base}/trader/");
+    println!("  email             {}", panel.user.email);
+    println!(
+        "  password          {}",
+        panel.generated_password.unwrap_or_default()
+    );
     let mut book = match serde_json::json!({
         "request_id": "demo-book-1", "merchant_id": issued.merchant_id, "site_id": issued.site_id,
         "site_login": issued.site_login, "method": "card", "currency": "RUB", "amount": 900_000,

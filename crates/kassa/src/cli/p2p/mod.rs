@@ -11,6 +11,7 @@ use kassa_engine::{Engine, EngineError};
 use serde_json::{json, Value};
 
 use super::print_json;
+use super::web_user::{trader_user, TraderUserCommand};
 
 mod deal;
 mod messages;
@@ -39,6 +40,11 @@ pub enum TraderCommand {
     /// The devices that forward a trader's bank SMS and pushes.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// The people who sign in to the trader panel (`/trader/`).
+    User {
+        #[command(subcommand)]
+        cmd: TraderUserCommand,
+    },
 }
 
 #[derive(Args)]
@@ -235,6 +241,7 @@ pub(super) async fn trader(engine: &Engine, cmd: TraderCommand) -> anyhow::Resul
             Ok(())
         }
         TraderCommand::Device(cmd) => messages::device(engine, cmd).await,
+        TraderCommand::User { cmd } => trader_user(engine, cmd).await,
     }
 }
 
