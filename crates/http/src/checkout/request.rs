@@ -214,12 +214,13 @@ pub struct RefundAttributes {
     /// In test mode, `status` chooses the outcome: `refunded` (the
     /// default), `refund_failed`, or `refunding` (refunded a minute later).
     pub service_fields: Option<Object>,
-    /// A refund of an invoice paid by a P2P transfer is paid out by a trader
-    /// to the customer's requisites, which these give (required there): a
-    /// payout method (`card`, `sbp`, ...) as the H2H payout API names it,
+    /// An invoice paid by a P2P transfer is refunded by a trader's payout
+    /// to the customer (required there): its method (`card`, `sbp`, ...),
+    /// as the H2H payout API names it.
     pub payout_method: Option<Text>,
-    /// and its fields (`card_number`; `phone_number`, `phone_holder` and
-    /// `bank_name` for `sbp`; ...).
+    /// The customer's requisites for that payout, as the H2H payout API's
+    /// `additional_fields` of the method (`card_number`; `phone_number`,
+    /// `phone_holder` and `bank_name` for `sbp`; ...).
     pub payout_fields: Option<Object>,
 }
 

@@ -172,8 +172,9 @@ pub struct RefundDto<'a> {
     /// yours again).
     #[schema(value_type = String, pattern = "^(refunding|refunded|refund_failed)$")]
     pub status: &'static str,
-    /// The refunded pay-in, and its `internalId`.
+    /// The refunded pay-in.
     pub invoice_id: &'a str,
+    /// The refunded pay-in's `internalId`.
     pub invoice_internal_id: Option<&'a str>,
     pub sum: SumDto,
     /// What the invoice's refunds that have not failed take back, this one
