@@ -489,3 +489,99 @@ async fn the_merchant_hears_of_the_refund_signed() {
     assert_eq!((b.available_minor, b.pending_refunds_minor), (75_000, 0));
     assert_books_balance(&app).await;
 }
+
+/// A Checkout refund over the private API, with the live key.
+async fn checkout_refund(app: &TestApp, invoice_id: &str, attributes: Value) -> (u16, Value) {
+    let c = &app.merchant.live;
+    let body = json!({"data": {"type": "refund", "attributes": attributes}});
+    let response = app
+        .http
+        .post(app.url(&format!("/api/payment-invoices/{invoice_id}/refund")))
+        .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert!(status < 500, "server error {status}: {text}");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_checkout_refund_of_a_p2p_payment_asks_for_requisites_and_is_paid_out() {
+    let app = TestApp::spawn().await;
+    let (invoice_id, token) = paid_invoice(&app).await;
+
+    let (status, e) = checkout_refund(&app, &invoice_id, json!({"amount": "100.00"})).await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e["errors"]["payout_method"].is_string(), "{e}");
+    let (status, e) = checkout_refund(
+        &app,
+        &invoice_id,
+        json!({"amount": "100.00", "payout_method": "sbp",
+               "payout_fields": {"phone_number": "+79991234567"}}),
+    )
+    .await;
+    assert_eq!(status, 422, "{e}");
+    assert!(e["errors"]["payout_fields.phone_holder"].is_string(), "{e}");
+    assert_eq!(balance(&app, false).await.available_minor, 100_000);
+
+    let (status, made) = checkout_refund(
+        &app,
+        &invoice_id,
+        json!({"amount": "100.00", "reference_id": "c-1", "payout_method": "card",
+               "payout_fields": {"card_number": "4242 4242 4242 4242"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let attributes = &made["data"]["attributes"];
+    assert_eq!(attributes["status"], "refunding");
+    let payout_id = attributes["payout_id"]
+        .as_str()
+        .expect("a payout")
+        .to_string();
+    let (status, _) = trader_call(
+        &app,
+        &format!("/trader-api/payouts/{payout_id}/take"),
+        &token,
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = trader_call(
+        &app,
+        &format!("/trader-api/payouts/{payout_id}/done"),
+        &token,
+        Some(json!({"receipt": "ref-c-1"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let refund = app
+        .engine()
+        .refund(
+            app.merchant.merchant_id.clone(),
+            false,
+            made["data"]["id"].as_str().unwrap().into(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refund.status.as_str(), "refunded");
+    let b = balance(&app, false).await;
+    assert_eq!((b.available_minor, b.pending_refunds_minor), (90_000, 0));
+    // The operator cannot settle it behind the trader's back.
+    let other = checkout_refund(
+        &app,
+        &invoice_id,
+        json!({"amount": "1.00", "reference_id": "c-2", "payout_method": "card",
+               "payout_fields": {"card_number": "4242424242424242"}}),
+    )
+    .await
+    .1;
+    let id = other["data"]["id"].as_str().unwrap().to_string();
+    assert!(matches!(
+        app.engine().settle_refund(id, true).await,
+        Err(kassa_engine::EngineError::Conflict(_))
+    ));
+    assert_books_balance(&app).await;
+}
