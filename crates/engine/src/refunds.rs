@@ -214,13 +214,14 @@ impl Engine {
     /// Refunds (part of) a processed invoice, or answers the refund a repeat
     /// of the same request made. The same `reference_id` with another
     /// request is a conflict; a refund past what is left, or past the
-    /// merchant's available balance, changes nothing.
+    /// merchant's available balance, changes nothing. A refund of a P2P
+    /// pay-in needs the customer's requisites (`payee`) and makes, in the
+    /// same write, the payout a trader pays it by.
     pub async fn create_refund(
         &self,
         merchant: &Merchant,
-        new: NewRefund,
+        mut new: NewRefund,
     ) -> EngineResult<CreatedRefund> {
-        let mut new = new;
         if let Some(payee) = &mut new.payee {
             payee.check()?;
         }
@@ -304,7 +305,7 @@ impl Engine {
                     .map(|r| r.fee_returned_minor)
                     .sum();
                 let fee_returned = refund::fee_returned(&invoice, rule, amount, returned_before);
-                let r = Refund {
+                let mut r = Refund {
                     id: new_id(prefix::REFUND),
                     invoice_id: invoice.id.clone(),
                     merchant_id: merchant_id.clone(),
@@ -322,7 +323,6 @@ impl Engine {
                     payout_id: None,
                 };
                 let payout = draft.map(|d| d.for_refund(&r));
-                let mut r = r;
                 r.payout_id = payout.as_ref().map(|p| p.id.clone());
                 // The store's unique key settles concurrent repeats of a key
                 // used on two invoices at once.
