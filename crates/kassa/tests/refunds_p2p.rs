@@ -7,103 +7,16 @@
 mod common;
 mod merchant_api_support;
 mod receiver;
+mod refunds_p2p_support;
 
 use common::{open_deal_in, rub_trader, TestApp};
 use kassa_domain::ledger::{Account, TxnKind};
-use kassa_domain::Currency;
 use kassa_engine::ledger::Balance;
-use merchant_api_support::{hmac_hex, send, Api, Reply};
+use merchant_api_support::{hmac_hex, send, Api};
 use receiver::Receiver;
+use refunds_p2p_support::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-const REFUNDS: &str = "/api/merchant/refunds";
-const CUSTOMER_CARD: &str = "4242424242424242";
-
-fn rub() -> Currency {
-    Currency::from_code("RUB").unwrap()
-}
-
-/// A signed POST of `body` to `path`.
-async fn post(api: &Api<'_>, path: &str, body: &Value) -> Reply {
-    let text = body.to_string();
-    send(
-        api.request(Method::POST, path)
-            .header("content-type", "application/json")
-            .header("X-Identity", &api.key)
-            .header("X-Signature", hmac_hex(&api.secret, text.as_bytes()))
-            .body(text),
-    )
-    .await
-}
-
-/// A refund request of `amount` (all that is left when `None`) to the
-/// customer's card.
-fn refund_body(invoice_id: &str, internal_id: &str, amount: Option<&str>) -> Value {
-    let mut b = json!({
-        "invoiceId": invoice_id,
-        "internalId": internal_id,
-        "paymentOption": "CARD",
-        "paymentMethod": "tinkoff",
-        "paymentRequisites": {"requisites": CUSTOMER_CARD, "holder": "Petr P."},
-    });
-    if let Some(a) = amount {
-        b["amount"] = json!(a);
-    }
-    b
-}
-
-async fn balance(app: &TestApp, test_mode: bool) -> Balance {
-    app.engine()
-        .balances(app.merchant.merchant_id.clone(), test_mode)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|b| b.currency == rub())
-        .unwrap()
-}
-
-/// Every transaction sums to zero per mode and currency; no merchant account
-/// is negative.
-async fn assert_books_balance(app: &TestApp) {
-    let totals = app.engine().ledger_totals().await.unwrap();
-    for (test_mode, currency, sum) in &totals.per_currency {
-        assert_eq!(*sum, 0, "{currency} (test {test_mode}) does not balance");
-    }
-    assert!(totals.negative.is_empty(), "{:?}", totals.negative);
-}
-
-/// A live Merchant API pay-in of 1 000.00 RUB paid on a live trader's card
-/// and confirmed; its id, and the trader's API token (its card cabinet also
-/// serves card payouts).
-async fn paid_invoice(app: &TestApp) -> (String, String) {
-    let (_, token) = rub_trader(app, "Card trader", "card", "2200123456789012").await;
-    let deal = open_deal_in(app, false, "1000.00", "sberbank").await;
-    app.engine()
-        .confirm_deal(None, deal.id.clone())
-        .await
-        .expect("deal confirmed");
-    (deal.invoice_id, token)
-}
-
-async fn trader_call(app: &TestApp, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-    let request = match body {
-        Some(b) => app.http.post(app.url(path)).json(&b),
-        None => app.http.get(app.url(path)),
-    };
-    let response = request.bearer_auth(token).send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert!(status < 500, "server error {status}: {text}");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-async fn refund_dto(api: &Api<'_>, id: &str) -> Value {
-    api.get(&format!("{REFUNDS}/{id}"))
-        .await
-        .expect(200)
-        .clone()
-}
 
 #[tokio::test]
 async fn a_trader_pays_the_refund_out_and_the_books_follow() {
@@ -490,24 +403,6 @@ async fn the_merchant_hears_of_the_refund_signed() {
     assert_books_balance(&app).await;
 }
 
-/// A Checkout refund over the private API, with the live key.
-async fn checkout_refund(app: &TestApp, invoice_id: &str, attributes: Value) -> (u16, Value) {
-    let c = &app.merchant.live;
-    let body = json!({"data": {"type": "refund", "attributes": attributes}});
-    let response = app
-        .http
-        .post(app.url(&format!("/api/payment-invoices/{invoice_id}/refund")))
-        .basic_auth(&c.private_key_id, Some(&c.private_key_secret))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    assert!(status < 500, "server error {status}: {text}");
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 #[tokio::test]
 async fn a_checkout_refund_of_a_p2p_payment_asks_for_requisites_and_is_paid_out() {
     let app = TestApp::spawn().await;
@@ -583,5 +478,37 @@ async fn a_checkout_refund_of_a_p2p_payment_asks_for_requisites_and_is_paid_out(
         app.engine().settle_refund(id, true).await,
         Err(kassa_engine::EngineError::Conflict(_))
     ));
+    assert_books_balance(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refunds_racing_for_one_p2p_payment_have_one_winner_and_one_payout() {
+    let app = TestApp::spawn().await;
+    let (invoice_id, _token) = paid_invoice(&app).await;
+    // Eight refunds of 600.00 each at once: only one fits in 1 000.00.
+    let tries = (0..8).map(|i| {
+        let body = refund_body(&invoice_id, &format!("race-{i}"), Some("600.00"));
+        let api = Api::with(&app, &app.merchant.live);
+        async move { post(&api, REFUNDS, &body).await }
+    });
+    let replies = futures::future::join_all(tries).await;
+    let won: Vec<_> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(won.len(), 1, "{replies:?}");
+    for r in replies.iter().filter(|r| r.status != 201) {
+        r.expect_error(422, "validation_error", Some("amount"));
+    }
+    let refunds = app
+        .engine()
+        .refunds_of_invoice(app.merchant.merchant_id.clone(), false, invoice_id.clone())
+        .await
+        .unwrap();
+    assert_eq!(refunds.len(), 1);
+    let payout_id = refunds[0].payout_id.clone().expect("a payout");
+    assert_eq!(won[0].json["payoutId"], payout_id.as_str());
+    let b = balance(&app, false).await;
+    assert_eq!(
+        (b.available_minor, b.pending_refunds_minor),
+        (40_000, 60_000)
+    );
     assert_books_balance(&app).await;
 }
