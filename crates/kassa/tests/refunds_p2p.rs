@@ -44,6 +44,16 @@ async fn a_trader_pays_the_refund_out_and_the_books_follow() {
     assert_eq!(held.available_minor, 70_000);
     assert_eq!(held.pending_refunds_minor, 30_000);
     assert_eq!(held.pending_payouts_minor, 0, "the refund's hold pays it");
+    let shown = api.get("/api/merchant/balance?currency=RUB").await;
+    let shown = &shown.expect(200)["balances"][0];
+    assert_eq!(
+        (
+            &shown["available"],
+            &shown["pendingRefunds"],
+            &shown["pendingRefundsMinor"]
+        ),
+        (&json!("700.00"), &json!("300.00"), &json!(30_000))
+    );
 
     // Offered like any payout, masked; in full once taken.
     let (status, offered) = trader_call(&app, "/trader-api/payouts/offered", &token, None).await;

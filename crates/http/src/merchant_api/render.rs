@@ -269,6 +269,8 @@ pub fn balance_dto(b: &Balance) -> BalanceDto {
         available_minor: b.available_minor,
         pending_payouts: format_fixed(b.pending_payouts_minor, e),
         pending_payouts_minor: b.pending_payouts_minor,
+        pending_refunds: format_fixed(b.pending_refunds_minor, e),
+        pending_refunds_minor: b.pending_refunds_minor,
         reserve: format_fixed(b.reserve_minor, e),
         reserve_minor: b.reserve_minor,
     }

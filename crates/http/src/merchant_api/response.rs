@@ -151,6 +151,10 @@ pub struct BalanceDto {
     pub available_minor: i64,
     pub pending_payouts: String,
     pub pending_payouts_minor: i64,
+    /// Held for refunds under way: paid back to customers when they
+    /// settle, back to `available` when they fail.
+    pub pending_refunds: String,
+    pub pending_refunds_minor: i64,
     pub reserve: String,
     pub reserve_minor: i64,
 }
