@@ -61,6 +61,8 @@ pub enum CallbackFace {
     H2hPayout,
     /// A Merchant API `type: out` invoice.
     MerchantApiPayout,
+    /// A refund of a Merchant API invoice: its RefundDTO.
+    MerchantApiRefund,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -107,6 +109,10 @@ impl Callback {
             }
             CallbackFace::H2hPayout | CallbackFace::MerchantApiPayout => {
                 crate::payout::PayoutStatus::parse(&self.transaction_status)
+                    .is_some_and(|s| s.is_final())
+            }
+            CallbackFace::MerchantApiRefund => {
+                crate::refund::RefundStatus::parse(&self.transaction_status)
                     .is_some_and(|s| s.is_final())
             }
         }

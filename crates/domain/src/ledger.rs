@@ -311,15 +311,17 @@ pub fn refund_hold(merchant_id: &str, amount: i64, fee_returned: i64) -> Vec<Pos
     ]
 }
 
-/// A refund paid back to the customer, outside the system.
-pub fn refund_done(merchant_id: &str, amount: i64) -> Vec<Posting> {
+/// A refund paid back to the customer through `sink`: the world (a provider
+/// or the operator paid it), or the trader who paid it from its own funds
+/// (a refund of a P2P pay-in, which the platform then owes the trader).
+pub fn refund_done(merchant_id: &str, sink: Account, amount: i64) -> Vec<Posting> {
     vec![
         Posting {
             account: Account::MerchantPendingRefunds(merchant_id.into()),
             amount_minor: -amount,
         },
         Posting {
-            account: Account::World,
+            account: sink,
             amount_minor: amount,
         },
     ]
@@ -363,7 +365,8 @@ mod tests {
             payout_done("m", Account::TraderSettlement("t".into()), 5_000, 100),
             payout_release("m", 5_100),
             refund_hold("m", 5_000, 150),
-            refund_done("m", 5_000),
+            refund_done("m", Account::World, 5_000),
+            refund_done("m", Account::TraderSettlement("t".into()), 5_000),
             refund_release("m", 5_000, 150),
         ] {
             Transaction::new(

@@ -81,6 +81,9 @@ impl PayoutStatus {
 pub enum PayoutSource {
     H2h,
     MerchantApi,
+    /// A refund of a P2P pay-in, paid to the customer's requisites; its
+    /// `request_id` is the refund's id, and its outcome settles the refund.
+    Refund,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -96,6 +96,10 @@ pub struct Refund {
     /// of `reference_id`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub fingerprint: String,
+    /// The payout that carries a refund of a P2P pay-in to the customer's
+    /// requisites; its outcome settles the refund.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<String>,
 }
 
 impl Refund {
@@ -126,10 +130,7 @@ pub fn refundable_minor(invoice: &Invoice) -> i64 {
 
 /// Whether an invoice took money that can be refunded.
 pub fn takes_refunds(invoice: &Invoice) -> bool {
-    // The Merchant API has no refunds of its own (yet): its invoices keep
-    // the statuses its merchants know.
     invoice.payment_flow == PaymentFlow::Charge
-        && invoice.source != Source::MerchantApi
         && invoice.processed_amount_minor.is_some_and(|p| p > 0)
         && matches!(
             invoice.status,
@@ -140,6 +141,13 @@ pub fn takes_refunds(invoice: &Invoice) -> bool {
                 | InvoiceStatus::PartiallyRefunded
                 | InvoiceStatus::RefundFailed
         )
+}
+
+/// Whether the customer paid by a bank transfer to a trader's requisites (a
+/// P2P deal): no provider can send that money back, so a trader pays the
+/// refund out to requisites the merchant gives, as a payout.
+pub fn paid_by_p2p(invoice: &Invoice) -> bool {
+    invoice.deal_id.is_some() || invoice.source == Source::MerchantApi
 }
 
 /// The amount a refund request takes: the one asked for, or all that is
@@ -276,6 +284,7 @@ mod tests {
             test_outcome: None,
             test_settle_at_secs: None,
             fingerprint: String::new(),
+            payout_id: None,
         }
     }
 

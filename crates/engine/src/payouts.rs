@@ -54,6 +54,8 @@ pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> Eng
     let face = match payout.source {
         PayoutSource::H2h => CallbackFace::H2hPayout,
         PayoutSource::MerchantApi => CallbackFace::MerchantApiPayout,
+        // A refund's payout is announced by its refund's callbacks.
+        PayoutSource::Refund => return Ok(()),
     };
     let store = tx.merchant(&payout.merchant_id)?.map(
         |m| serde_json::json!({ "id": m.site_id, "name": m.name, "site_login": m.site_login }),
@@ -82,8 +84,19 @@ pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> Eng
     Ok(())
 }
 
-/// Moves a payout on, books what it means, and owes its callback.
-fn change_payout(
+/// Where a paid payout's money goes: to the trader who paid it from its own
+/// funds (the platform owes it that), or out to the world in test mode.
+pub(crate) fn paid_to(p: &Payout) -> Account {
+    match (&p.trader_id, p.test_mode) {
+        (Some(t), false) => Account::TraderSettlement(t.clone()),
+        _ => Account::World,
+    }
+}
+
+/// Moves a payout on, books what it means, and owes its callback. A
+/// refund's payout books nothing of its own: its outcome settles the refund,
+/// whose money path is the refunds' (`refunds.rs`).
+pub(crate) fn change_payout(
     tx: &mut dyn Tx,
     p: &mut Payout,
     next: PayoutStatus,
@@ -104,12 +117,12 @@ fn change_payout(
     }
     let total = p.amount_minor + p.fee_minor;
     match next {
+        _ if p.source == PayoutSource::Refund && next.is_final() => {
+            crate::refunds::payout_ended(tx, p, now_secs)?;
+        }
         PayoutStatus::Success => {
-            let sink = match (&p.trader_id, p.test_mode) {
-                (Some(t), false) => Account::TraderSettlement(t.clone()),
-                _ => Account::World,
-            };
-            let postings = ledger::payout_done(&p.merchant_id, sink, p.amount_minor, p.fee_minor);
+            let postings =
+                ledger::payout_done(&p.merchant_id, paid_to(p), p.amount_minor, p.fee_minor);
             post(
                 tx,
                 p.test_mode,

@@ -3,13 +3,19 @@
 //! that together pass it have one winner. Its amount is taken from the
 //! merchant's available balance at once and held until it settles; the
 //! invoice's status and `refunded_amount` follow, and every change owes the
-//! invoice's callback in the same commit.
+//! invoice's callback in the same commit. A refund of a P2P pay-in is paid
+//! by a trader, as a payout (`payee.rs`).
+
+mod payee;
+
+pub(crate) use payee::payout_ended;
+pub use payee::{RefundPayee, FIELDS_FIELD, METHOD_FIELD};
 
 use kassa_domain::ids::{new_id, prefix};
-use kassa_domain::ledger::{self, TxnKind};
+use kassa_domain::ledger::{self, Account, TxnKind};
 use kassa_domain::money::{parse_minor, AmountError};
 use kassa_domain::refund::{self, Refund, RefundFee, RefundRefusal, RefundStatus};
-use kassa_domain::{Invoice, Merchant};
+use kassa_domain::{Callback, CallbackFace, CallbackState, Invoice, Merchant, Source};
 use kassa_store::{StoreError, Tx};
 use serde_json::{json, Map, Value};
 
@@ -33,6 +39,9 @@ pub struct NewRefund {
     pub amount: Option<String>,
     /// In test mode, `status` chooses the outcome.
     pub service_fields: Option<Map<String, Value>>,
+    /// The customer's requisites, for a refund of a P2P pay-in (required
+    /// there, unused otherwise).
+    pub payee: Option<RefundPayee>,
     pub test_mode: bool,
 }
 
@@ -101,8 +110,16 @@ fn own_invoice(
         .ok_or(EngineError::NotFound)
 }
 
-/// Sets the invoice from its refunds, stores it and owes its callback.
-fn follow_refunds(tx: &mut dyn Tx, invoice: &mut Invoice, now_secs: i64) -> EngineResult<()> {
+/// Sets the invoice from its refunds and stores it; owes the callback of
+/// `changed`, the refund that just moved: the invoice's for the Checkout
+/// API (its status says it), the refund's own for the Merchant API (whose
+/// invoice stays `completed`).
+fn follow_refunds(
+    tx: &mut dyn Tx,
+    invoice: &mut Invoice,
+    changed: &Refund,
+    now_secs: i64,
+) -> EngineResult<()> {
     let refunds = tx.refunds_of_invoice(&invoice.id)?;
     let before = invoice.status;
     invoice.apply_refunds(&refunds, now_secs);
@@ -110,17 +127,64 @@ fn follow_refunds(tx: &mut dyn Tx, invoice: &mut Invoice, now_secs: i64) -> Engi
     if invoice.status != before {
         telemetry::note(Change::Invoice(invoice.status, invoice.test_mode));
     }
-    crate::callbacks::owe(tx, invoice, now_secs)
+    match invoice.source {
+        Source::MerchantApi => owe_refund(tx, invoice, changed, now_secs),
+        _ => crate::callbacks::owe(tx, invoice, now_secs),
+    }
+}
+
+/// Owes a Merchant API refund's callback, to its invoice's
+/// `notificationUrl`, with the invoice as it is after the refund.
+fn owe_refund(
+    tx: &mut dyn Tx,
+    invoice: &Invoice,
+    refund: &Refund,
+    now_secs: i64,
+) -> EngineResult<()> {
+    let Some(url) = &invoice.callback_url else {
+        return Ok(());
+    };
+    let shown = Refund {
+        fingerprint: String::new(),
+        ..refund.clone()
+    };
+    let invoice_shown = Invoice {
+        fingerprint: String::new(),
+        ..invoice.clone()
+    };
+    let store = tx
+        .merchant(&invoice.merchant_id)?
+        .map(|m| json!({ "id": m.site_id, "name": m.name }));
+    let callback = Callback {
+        id: new_id(prefix::CALLBACK),
+        // Ordered with the invoice's other callbacks.
+        invoice_id: invoice.id.clone(),
+        merchant_id: invoice.merchant_id.clone(),
+        test_mode: invoice.test_mode,
+        face: CallbackFace::MerchantApiRefund,
+        url: url.clone(),
+        transaction_status: refund.status.as_str().to_string(),
+        snapshot: json!({ "refund": shown, "invoice": invoice_shown, "store": store }),
+        state: CallbackState::Pending,
+        attempts: 0,
+        created_at_secs: now_secs,
+        next_attempt_at_secs: now_secs,
+        lease_until_secs: 0,
+    };
+    tx.insert_callback(&callback)?;
+    Ok(())
 }
 
 /// Settles a refund that is under way, in the caller's write: the money goes
-/// to the customer, or back to the merchant when it failed. Takes the
-/// invoice before the refund, as creation does.
+/// to the customer through `paid_by` (the world, or the trader who paid it),
+/// or back to the merchant when it failed. Takes the invoice before the
+/// refund, as creation does.
 fn settle(
     tx: &mut dyn Tx,
     invoice_id: &str,
     refund_id: &str,
     outcome: RefundStatus,
+    paid_by: Account,
     now_secs: i64,
 ) -> EngineResult<Option<Refund>> {
     let mut invoice = tx.invoice(invoice_id)?.ok_or(EngineError::NotFound)?;
@@ -133,7 +197,7 @@ fn settle(
     r.test_outcome = None;
     r.test_settle_at_secs = None;
     let postings = match outcome {
-        RefundStatus::Refunded => ledger::refund_done(&r.merchant_id, r.amount_minor),
+        RefundStatus::Refunded => ledger::refund_done(&r.merchant_id, paid_by, r.amount_minor),
         _ => ledger::refund_release(&r.merchant_id, r.amount_minor, r.fee_returned_minor),
     };
     let kind = match outcome {
@@ -142,7 +206,7 @@ fn settle(
     };
     post(tx, r.test_mode, kind, r.currency, &r.id, now_secs, postings)?;
     tx.update_refund(&r)?;
-    follow_refunds(tx, &mut invoice, now_secs)?;
+    follow_refunds(tx, &mut invoice, &r, now_secs)?;
     Ok(Some(r))
 }
 
@@ -150,12 +214,17 @@ impl Engine {
     /// Refunds (part of) a processed invoice, or answers the refund a repeat
     /// of the same request made. The same `reference_id` with another
     /// request is a conflict; a refund past what is left, or past the
-    /// merchant's available balance, changes nothing.
+    /// merchant's available balance, changes nothing. A refund of a P2P
+    /// pay-in needs the customer's requisites (`payee`) and makes, in the
+    /// same write, the payout a trader pays it by.
     pub async fn create_refund(
         &self,
         merchant: &Merchant,
-        new: NewRefund,
+        mut new: NewRefund,
     ) -> EngineResult<CreatedRefund> {
+        if let Some(payee) = &mut new.payee {
+            payee.check()?;
+        }
         if let Some(r) = &new.reference_id {
             if r.is_empty() || r.len() > REFERENCE_ID_MAX || r.chars().any(char::is_control) {
                 return Err(EngineError::invalid(
@@ -171,9 +240,11 @@ impl Engine {
                 "invoice_id": new.invoice_id,
                 "amount": new.amount.as_deref().map(crate::invoices::normalized_decimal),
                 "service_fields": new.service_fields,
+                "payee": new.payee.as_ref().map(|p| json!({ "method": p.method, "fields": p.fields })),
             }),
         );
         let merchant_id = merchant.id.clone();
+        let draft = new.payee.as_ref().map(|p| self.payout_draft(p));
         let created = self
             .write(move |tx| {
                 let mut invoice = own_invoice(tx, &merchant_id, new.test_mode, &new.invoice_id)?;
@@ -211,6 +282,11 @@ impl Engine {
                 };
                 let amount =
                     refund::refund_amount(&invoice, asked).map_err(|r| refusal(r, &invoice))?;
+                let draft = match (refund::paid_by_p2p(&invoice), &draft) {
+                    (true, None) => return Err(payee::payee_required()),
+                    (true, Some(draft)) => Some(draft),
+                    (false, _) => None,
+                };
                 let (outcome, settle_at) = if invoice.test_mode {
                     let (o, at) = test_outcome(new.service_fields.as_ref(), now)
                         .map_err(|m| EngineError::invalid("service_fields.status", m))?;
@@ -229,7 +305,7 @@ impl Engine {
                     .map(|r| r.fee_returned_minor)
                     .sum();
                 let fee_returned = refund::fee_returned(&invoice, rule, amount, returned_before);
-                let r = Refund {
+                let mut r = Refund {
                     id: new_id(prefix::REFUND),
                     invoice_id: invoice.id.clone(),
                     merchant_id: merchant_id.clone(),
@@ -244,7 +320,10 @@ impl Engine {
                     test_outcome: outcome,
                     test_settle_at_secs: settle_at,
                     fingerprint: fingerprint.clone(),
+                    payout_id: None,
                 };
+                let payout = draft.map(|d| d.for_refund(&r));
+                r.payout_id = payout.as_ref().map(|p| p.id.clone());
                 // The store's unique key settles concurrent repeats of a key
                 // used on two invoices at once.
                 match tx.insert_refund(&r) {
@@ -264,7 +343,11 @@ impl Engine {
                     now,
                     postings,
                 )?;
-                follow_refunds(tx, &mut invoice, now)?;
+                if let Some(p) = &payout {
+                    tx.insert_payout(p)?;
+                    telemetry::note(Change::Payout(p.status, p.test_mode));
+                }
+                follow_refunds(tx, &mut invoice, &r, now)?;
                 Ok(CreatedRefund {
                     refund: r,
                     invoice,
@@ -311,7 +394,8 @@ impl Engine {
 
     /// Settles a refund under way as the provider (or the operator, for a
     /// live refund paid by hand) reports it. A settled refund is left as it
-    /// is; the answer is the refund as it stands.
+    /// is; the answer is the refund as it stands. A refund paid by a payout
+    /// is settled by the payout's outcome alone.
     pub async fn settle_refund(&self, id: String, succeeded: bool) -> EngineResult<Refund> {
         let now = self.now_secs();
         let outcome = if succeeded {
@@ -322,7 +406,12 @@ impl Engine {
         let refund = self
             .write(move |tx| {
                 let found = tx.refund(&id)?.ok_or(EngineError::NotFound)?;
-                match settle(tx, &found.invoice_id, &id, outcome, now)? {
+                if let (Some(payout), false) = (&found.payout_id, found.status.is_final()) {
+                    return Err(EngineError::Conflict(format!(
+                        "This refund is paid by payout {payout}: its trader's outcome settles it."
+                    )));
+                }
+                match settle(tx, &found.invoice_id, &id, outcome, Account::World, now)? {
                     Some(r) => Ok(r),
                     None => Ok(tx.refund(&id)?.ok_or(EngineError::NotFound)?),
                 }
@@ -343,9 +432,12 @@ impl Engine {
                 "test refunds",
                 due,
                 |r| r.id.clone(),
-                |tx, r| {
-                    let outcome = r.test_outcome.unwrap_or(RefundStatus::Refunded);
-                    settle(tx, &r.invoice_id, &r.id, outcome, now).map(drop)
+                |tx, r| match &r.payout_id {
+                    Some(payout_id) => payee::apply_test_outcome(tx, &r, payout_id, now),
+                    None => {
+                        let outcome = r.test_outcome.unwrap_or(RefundStatus::Refunded);
+                        settle(tx, &r.invoice_id, &r.id, outcome, Account::World, now).map(drop)
+                    }
                 },
             )
         })

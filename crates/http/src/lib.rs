@@ -52,6 +52,9 @@ impl CallbackRenderer for FaceCallbacks {
             CallbackFace::MerchantApiPayout => {
                 merchant_api::render_payout_callback(base, callback, &secrets.callback)
             }
+            CallbackFace::MerchantApiRefund => {
+                merchant_api::render_refund_callback(callback, &secrets.callback)
+            }
             CallbackFace::H2hPayout => {
                 h2h::render_payout_callback(callback, secrets.h2h.as_deref())
             }

@@ -107,6 +107,30 @@ async fn no_unkeyed_hash_of_a_card_number_is_stored_or_shown() {
     let api = merchant_api_support::Api::with(&app, &app.merchant.live);
     let api_answer = api.post(&out_body("out-1", api_card)).await;
     api_answer.expect(201);
+    // A refund of a P2P pay-in, paid out to the customer's card.
+    let refund_card = "4000 0000 0000 0002";
+    let deal = common::open_deal_in(&app, false, "500.00", "sberbank").await;
+    app.engine()
+        .confirm_deal(None, deal.id.clone())
+        .await
+        .expect("deal confirmed");
+    let refund = json!({
+        "invoiceId": deal.invoice_id, "internalId": "rfd-1", "paymentOption": "CARD",
+        "paymentMethod": "tinkoff", "paymentRequisites": {"requisites": refund_card, "holder": "P. P."},
+    })
+    .to_string();
+    let refund_answer = merchant_api_support::send(
+        api.request(reqwest::Method::POST, "/api/merchant/refunds")
+            .header("X-Identity", &api.key)
+            .header(
+                "X-Signature",
+                merchant_api_support::hmac_hex(&api.secret, refund.as_bytes()),
+            )
+            .body(refund),
+    )
+    .await;
+    refund_answer.expect(201);
+    assert!(!refund_answer.text.contains(&digits(refund_card)));
     let mut invoice = common::test_invoice("processed");
     invoice["callback_url"] = json!(NOWHERE);
     let (status, created) = app.create_private(invoice).await;
@@ -118,9 +142,19 @@ async fn no_unkeyed_hash_of_a_card_number_is_stored_or_shown() {
     let engine = app.engine();
     let merchant = app.merchant.merchant_id.clone();
     let mut forms: Vec<Vec<u8>> = Vec::new();
-    for card in [h2h_card, api_card, cabinet_card] {
+    for card in [h2h_card, api_card, cabinet_card, refund_card] {
         forms.extend(sha256_forms(card));
         forms.extend(sha256_forms(&digits(card)));
+    }
+    let payee =
+        json!({"card_number": digits(refund_card), "card_holder": "P. P.", "bank_name": "tinkoff"});
+    for text in [compact(&payee), payee.to_string()] {
+        forms.extend(sha256_forms(&text));
+    }
+    for callback in engine.callbacks(deal.invoice_id.clone()).await.unwrap() {
+        let snapshot = callback.snapshot.to_string();
+        assert!(!snapshot.contains("fingerprint"), "{snapshot}");
+        assert!(!snapshot.contains(&digits(refund_card)), "{snapshot}");
     }
     for (request_id, source, sent) in [
         (
@@ -174,7 +208,7 @@ async fn no_unkeyed_hash_of_a_card_number_is_stored_or_shown() {
             String::from_utf8_lossy(form)
         );
     }
-    for card in [h2h_card, api_card] {
+    for card in [h2h_card, api_card, refund_card] {
         assert!(!contains(&stored, &digits(card)), "{card} in clear");
     }
 }

@@ -6,7 +6,9 @@
 //! decline), several at once racing for the same money; deadlines and
 //! reserve releases by moving the clock; refunds of paid test invoices
 //! (some past what is left or past the balance), with the fee kept or given
-//! back, settled or failed by the test provider.
+//! back, settled or failed by the test provider; refunds of confirmed live
+//! P2P pay-ins, paid out by the traders as payouts (or failed at the
+//! payout's deadline).
 //!
 //! The test keeps its own model of every account, written from the rules in
 //! `docs/ledger.md` rather than from the engine's code, and after each
@@ -130,6 +132,9 @@ struct OpenPayout {
     trader: Option<String>,
     declined_by: Vec<String>,
     deadline: i64,
+    /// A refund's payout: the index of its invoice in `p2p_paid`, and the
+    /// fee the refund gives back.
+    refund: Option<(usize, i64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +182,8 @@ struct Model {
     payout_fees: BTreeMap<&'static str, FeeRule>,
     refund_fees: BTreeMap<String, RefundFee>,
     paid: Vec<PaidInvoice>,
+    /// Confirmed live P2P pay-ins, which traders refund.
+    p2p_paid: Vec<PaidInvoice>,
     traders: Vec<Trader>,
     log: Vec<String>,
 }
@@ -192,7 +199,7 @@ impl Model {
     fn key(&self, test: bool, account: &str) -> String {
         let prefix = if test { "test:" } else { "" };
         match account {
-            "available" | "pending_payouts" | "reserve" => {
+            "available" | "pending_payouts" | "reserve" | "pending_refunds" => {
                 format!("{prefix}merchant:{}:{account}", self.merchant)
             }
             other => format!("{prefix}{other}"),
@@ -268,6 +275,31 @@ impl Model {
         self.post(currency, entries);
     }
 
+    /// A live refund asked for: its amount held from available, less the fee
+    /// revenue gives back.
+    fn refund_hold(&mut self, currency: &str, amount: i64, fee_returned: i64) {
+        let entries = vec![
+            (self.key(false, "available"), -(amount - fee_returned)),
+            (self.key(false, "platform:revenue"), -fee_returned),
+            (self.key(false, "pending_refunds"), amount),
+        ];
+        self.post(currency, entries);
+    }
+
+    /// A refund's payout failed: the hold goes back, and the invoice may be
+    /// refunded again.
+    fn refund_failed(&mut self, currency: &str, index: usize, amount: i64, fee_returned: i64) {
+        let entries = vec![
+            (self.key(false, "pending_refunds"), -amount),
+            (self.key(false, "platform:revenue"), fee_returned),
+            (self.key(false, "available"), amount - fee_returned),
+        ];
+        self.post(currency, entries);
+        let paid = &mut self.p2p_paid[index];
+        paid.refunded -= amount;
+        paid.fee_returned -= fee_returned;
+    }
+
     fn payout_done(&mut self, test: bool, currency: &str, sink: Outside, amount: i64, fee: i64) {
         let entries = vec![
             (self.key(test, "pending_payouts"), -(amount + fee)),
@@ -294,7 +326,12 @@ impl Model {
         let (due, kept): (Vec<_>, Vec<_>) = self.payouts.drain(..).partition(|p| p.deadline <= now);
         self.payouts = kept;
         for p in due {
-            self.release(false, p.currency, p.amount + p.fee);
+            match p.refund {
+                Some((index, fee_returned)) => {
+                    self.refund_failed(p.currency, index, p.amount, fee_returned)
+                }
+                None => self.release(false, p.currency, p.amount + p.fee),
+            }
         }
         self.deals.retain(|d| d.deadline > now);
     }
@@ -387,6 +424,7 @@ async fn run_sequence(seed: u64) {
         payout_fees: BTreeMap::new(),
         refund_fees: BTreeMap::new(),
         paid: Vec::new(),
+        p2p_paid: Vec::new(),
         traders,
         log: Vec::new(),
     };
@@ -413,7 +451,8 @@ async fn run_sequence(seed: u64) {
             45..=59 => run.create_payout().await,
             60..=64 => run.concurrent_payouts().await,
             65..=79 => run.trader_acts().await,
-            80..=89 => run.refund().await,
+            80..=85 => run.refund().await,
+            86..=89 => run.p2p_refund().await,
             _ => run.advance_clock().await,
         }
         run.check_books().await;
@@ -696,6 +735,7 @@ impl Run {
                     reference_id: Some(reference_id),
                     amount: asked.map(|a| format_fixed(a, 2)),
                     service_fields: Some(fields),
+                    payee: None,
                     test_mode: true,
                 },
             )
@@ -749,6 +789,106 @@ impl Run {
             }
         })
         .await;
+    }
+
+    /// A refund of a confirmed live P2P pay-in, to the customer's card:
+    /// sometimes past what is left (refused); made, its payout is offered to
+    /// the traders like any live payout, and settles the refund when paid or
+    /// failed.
+    async fn p2p_refund(&mut self) {
+        if self.model.p2p_paid.is_empty() {
+            return self.confirm_open_deal().await;
+        }
+        let index = self.rng.gen_range(0..self.model.p2p_paid.len());
+        let paid = self.model.p2p_paid[index].clone();
+        let left = paid.processed - paid.refunded;
+        let asked = match self.rng.gen_range(0..5) {
+            0 => None,
+            1 => Some(left + self.rng.gen_range(1..=1_000)),
+            _ if left > 0 => Some(self.rng.gen_range(1..=left)),
+            _ => Some(1),
+        };
+        self.model
+            .log
+            .push(format!("p2p refund {} {asked:?} of {left} left", paid.id));
+        let amount = asked.unwrap_or(left);
+        let rule = self
+            .model
+            .refund_fees
+            .get(&paid.service)
+            .copied()
+            .unwrap_or_default();
+        let fee_returned = match rule {
+            RefundFee::Kept => 0,
+            RefundFee::Returned => {
+                let share = (paid.fee as i128 * (paid.refunded + amount) as i128
+                    / paid.processed as i128) as i64;
+                (share - paid.fee_returned).clamp(0, amount.max(0))
+            }
+        };
+        let available = self.model.balance(false, "RUB", "available");
+        let mut fields = Map::new();
+        fields.insert("card_number".into(), json!("4000000000000002"));
+        let reference_id = self.next_id("p2p-refund");
+        let result = self
+            .engine()
+            .create_refund(
+                &self.merchant,
+                NewRefund {
+                    invoice_id: paid.id.clone(),
+                    reference_id: Some(reference_id),
+                    amount: asked.map(|a| format_fixed(a, 2)),
+                    service_fields: None,
+                    payee: Some(kassa_engine::refunds::RefundPayee {
+                        method: "card".into(),
+                        fields,
+                    }),
+                    test_mode: false,
+                },
+            )
+            .await;
+        let over = amount > left || amount <= 0;
+        let created = match result {
+            Err(EngineError::Invalid(fields)) if over && fields.contains_key("amount") => return,
+            Err(EngineError::InsufficientFunds) if !over && available < amount - fee_returned => {
+                return
+            }
+            Ok(created)
+                if !over
+                    && available >= amount - fee_returned
+                    && created.refund.amount_minor == amount
+                    && created.refund.fee_returned_minor == fee_returned =>
+            {
+                created
+            }
+            other => self.fail(&format!(
+                "p2p refund of {amount} ({left} left, fee back {fee_returned}, available {available}): {:?}",
+                other.map(|c| c.refund)
+            )),
+        };
+        let payout_id = created.refund.payout_id.clone().expect("a payout");
+        let payout = self
+            .engine()
+            .payout(self.model.merchant.clone(), false, payout_id)
+            .await
+            .expect("the refund's payout");
+        if payout.amount_minor != amount || payout.fee_minor != 0 {
+            self.fail(&format!("the refund's payout: {payout:?}"));
+        }
+        let p = &mut self.model.p2p_paid[index];
+        p.refunded += amount;
+        p.fee_returned += fee_returned;
+        self.model.refund_hold("RUB", amount, fee_returned);
+        self.model.payouts.push(OpenPayout {
+            id: payout.id,
+            currency: "RUB",
+            amount,
+            fee: 0,
+            trader: None,
+            declined_by: Vec::new(),
+            deadline: payout.deadline_secs,
+            refund: Some((index, fee_returned)),
+        });
     }
 
     /// The operator credits the live books by hand (`kassa adjust`).
@@ -870,6 +1010,17 @@ impl Run {
                 invoice.status, invoice.processed_fee_minor
             ));
         }
+        if !d.test {
+            self.model.p2p_paid.push(PaidInvoice {
+                id: invoice.id.clone(),
+                currency: "RUB",
+                service: invoice.service.clone(),
+                processed: d.amount,
+                fee: d.fee,
+                refunded: 0,
+                fee_returned: 0,
+            });
+        }
         let (_, reserve_rule) = self.model.services["card_rub_p2p"];
         self.model.pay_in(
             d.test,
@@ -986,6 +1137,7 @@ impl Run {
                 trader: None,
                 declined_by: Vec::new(),
                 deadline: payout.deadline_secs,
+                refund: None,
             });
             return;
         }
@@ -1110,6 +1262,7 @@ impl Run {
                     trader: None,
                     declined_by: Vec::new(),
                     deadline: p.deadline_secs,
+                    refund: None,
                 });
             } else if outcome == "success" {
                 self.wait_payout(test, &p.id, PayoutStatus::Success).await;
@@ -1223,13 +1376,26 @@ impl Run {
                         self.fail(&format!("complete_payout: {e}"));
                     }
                     self.model.payouts.remove(index);
-                    self.model.payout_done(
-                        false,
-                        p.currency,
-                        Outside::Trader(owner.clone()),
-                        p.amount,
-                        p.fee,
-                    );
+                    if p.refund.is_some() {
+                        // The refund is paid: the trader paid it from its own funds.
+                        let entries = vec![
+                            (self.model.key(false, "pending_refunds"), -p.amount),
+                            (
+                                self.model
+                                    .outside_key(false, &Outside::Trader(owner.clone())),
+                                p.amount,
+                            ),
+                        ];
+                        self.model.post(p.currency, entries);
+                    } else {
+                        self.model.payout_done(
+                            false,
+                            p.currency,
+                            Outside::Trader(owner.clone()),
+                            p.amount,
+                            p.fee,
+                        );
+                    }
                 } else if roll < 9 {
                     self.model.log.push(format!("{owner} declines {}", p.id));
                     if let Err(e) = engine.decline_payout(owner.clone(), p.id.clone()).await {

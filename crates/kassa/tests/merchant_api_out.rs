@@ -168,6 +168,8 @@ async fn assert_live_balances(app: &TestApp, expected: &Balance) {
             "availableMinor": expected.available_minor,
             "pendingPayouts": fixed(expected.pending_payouts_minor),
             "pendingPayoutsMinor": expected.pending_payouts_minor,
+            "pendingRefunds": fixed(expected.pending_refunds_minor),
+            "pendingRefundsMinor": expected.pending_refunds_minor,
             "reserve": fixed(expected.reserve_minor),
             "reserveMinor": expected.reserve_minor,
         })
@@ -671,7 +673,8 @@ async fn balance_endpoints_check_their_callers_and_parameters() {
     assert_eq!(
         usd.expect(200)["balances"],
         json!([{"currency": "USD", "subunit": 2, "available": "0.00", "availableMinor": 0,
-                "pendingPayouts": "0.00", "pendingPayoutsMinor": 0, "reserve": "0.00", "reserveMinor": 0}])
+                "pendingPayouts": "0.00", "pendingPayoutsMinor": 0, "pendingRefunds": "0.00",
+                "pendingRefundsMinor": 0, "reserve": "0.00", "reserveMinor": 0}])
     );
     let only_rub = api.get("/api/merchant/balance?currency=RUB").await;
     assert_eq!(

@@ -105,6 +105,7 @@ pub fn refund_resource(r: &kassa_domain::Refund) -> RefundResource<'_> {
             test_mode: r.test_mode,
             created: r.created_at_secs,
             updated: r.updated_at_secs,
+            payout_id: r.payout_id.as_deref(),
         },
         relationships: RefundRelationships {
             invoice: Related {

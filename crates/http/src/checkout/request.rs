@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use kassa_domain::ReturnUrls;
+use kassa_engine::refunds::RefundPayee;
 use kassa_engine::{NewInvoice, NewRefund};
 use serde::Deserialize;
 use serde_json::Value;
@@ -213,6 +214,14 @@ pub struct RefundAttributes {
     /// In test mode, `status` chooses the outcome: `refunded` (the
     /// default), `refund_failed`, or `refunding` (refunded a minute later).
     pub service_fields: Option<Object>,
+    /// An invoice paid by a P2P transfer is refunded by a trader's payout
+    /// to the customer (required there): its method (`card`, `sbp`, ...),
+    /// as the H2H payout API names it.
+    pub payout_method: Option<Text>,
+    /// The customer's requisites for that payout, as the H2H payout API's
+    /// `additional_fields` of the method (`card_number`; `phone_number`,
+    /// `phone_holder` and `bank_name` for `sbp`; ...).
+    pub payout_fields: Option<Object>,
 }
 
 crate::nested_fields!(RefundBody, RefundAttributes);
@@ -257,12 +266,22 @@ impl CreateRefundRequest {
         let reference_id = p.optional("reference_id", a.reference_id);
         let amount = p.optional("amount", a.amount).map(|d| d.0);
         let service_fields = p.optional("service_fields", a.service_fields);
+        let payout_method = p.optional("payout_method", a.payout_method);
+        let payout_fields = p.optional("payout_fields", a.payout_fields);
         p.finish()?;
+        let payee = match (payout_method, payout_fields) {
+            (None, None) => None,
+            (method, fields) => Some(RefundPayee {
+                method: method.unwrap_or_default(),
+                fields: fields.unwrap_or_default(),
+            }),
+        };
         Ok(NewRefund {
             invoice_id,
             reference_id,
             amount,
             service_fields,
+            payee,
             test_mode,
         })
     }

@@ -304,6 +304,10 @@ pub struct RefundResourceAttributes<'a> {
     pub test_mode: bool,
     pub created: i64,
     pub updated: i64,
+    /// A refund of an invoice paid by a P2P transfer: the payout a trader
+    /// executes to pay the customer back, whose outcome settles the refund.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payout_id: Option<&'a str>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! The Merchant API (spec 001): pay-in invoices with P2P deals, payout
-//! invoices (`type: out`) executed by traders, and the merchant's balances.
+//! invoices (`type: out`) executed by traders, refunds of pay-ins (paid out
+//! by traders to the customer's requisites), and the merchant's balances.
 //!
 //! Every request is signed: `X-Identity` is the merchant's Merchant API key,
 //! `X-Signature` the lowercase hex HMAC-SHA256 of the raw body of a POST under
@@ -14,6 +15,7 @@ mod error;
 mod invoices;
 mod openapi;
 mod payout;
+mod refunds;
 mod render;
 pub mod request;
 pub mod response;
@@ -27,7 +29,9 @@ use serde::Serialize;
 pub use auth::{signature, MerchantRead, MerchantSigned};
 pub use error::ApiError;
 pub use openapi::MerchantDoc;
-pub use render::{invoice_status, payout_status, render_callback, render_payout_callback};
+pub use render::{
+    invoice_status, payout_status, render_callback, render_payout_callback, render_refund_callback,
+};
 
 use crate::AppState;
 
@@ -54,6 +58,18 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/merchant/invoices/{id}",
             get(invoices::show).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/merchant/invoices/{id}/refunds",
+            get(refunds::list).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/merchant/refunds",
+            post(refunds::create).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/merchant/refunds/{id}",
+            get(refunds::show).fallback(method_not_allowed),
         )
         .route(
             "/api/merchant/balance",

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{balance, invoices};
+use super::{balance, invoices, refunds};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,13 +16,20 @@ use super::{balance, invoices};
             mode, `X-Signature` the lowercase hex HMAC-SHA256, under the key's secret, of the \
             raw body of a POST, or of the path with its query (as sent) of a GET. Amounts are \
             decimal strings. Errors are `{\"error\": {\"code\", \"message\", \"fields\"}}`. \
-            Callbacks carry the InvoiceDTO, with `X-Notification-Token` and `X-Signature`: the \
+            Refunds of completed pay-ins are paid out by a trader to the customer's requisites. \
+            Callbacks carry the InvoiceDTO (a refund's, the RefundDTO), with `X-Notification-Token` and `X-Signature`: the \
             lowercase hex HMAC-SHA256 of the body under the callback secret.",
     ),
-    paths(invoices::create, invoices::show, invoices::list, balance::balance),
+    paths(
+        invoices::create, invoices::show, invoices::list,
+        refunds::create, refunds::show, refunds::list,
+        balance::balance
+    ),
     modifiers(&Signed),
     tags(
         (name = "invoices", description = "Pay-ins and payouts."),
+        (name = "refunds", description = "Refunds of completed pay-ins, paid out by traders \
+            to the customer's requisites."),
         (name = "account", description = "Balances."),
     )
 )]

@@ -91,7 +91,7 @@ pub fn out_option_of_method(method: &str) -> Option<&'static OutOption> {
         .find(|o| o.method == method)
 }
 
-fn out_option(option: &str) -> Option<&'static OutOption> {
+pub fn out_option(option: &str) -> Option<&'static OutOption> {
     let key = match option.to_ascii_lowercase().as_str() {
         "c2c" => "card".to_string(),
         other => other.to_string(),
@@ -237,20 +237,7 @@ impl CreateInvoiceRequest {
         else {
             return Err(ApiError::invalid(BTreeMap::new()));
         };
-        let mut fields = Map::new();
-        // The engine stores card and phone numbers as digits (`+` kept).
-        fields.insert(
-            option.requisite_field.into(),
-            Value::String(requisite.trim().to_string()),
-        );
-        if let (Some(field), Some(holder)) = (option.holder_field, holder.filter(|h| !h.is_empty()))
-        {
-            fields.insert(field.into(), Value::String(holder));
-        }
-        fields.insert(
-            "bank_name".into(),
-            Value::String(payment_method.trim().to_string()),
-        );
+        let fields = requisite_fields(option, &requisite, holder, Some(&payment_method));
         let merchant_api = json!({
             "internalId": internal_id,
             "userId": user_id,
@@ -270,6 +257,28 @@ impl CreateInvoiceRequest {
             merchant_api: Some(merchant_api),
         })
     }
+}
+
+/// A RequisitesDTO (and the bank) as the payout method's `additional_fields`.
+pub fn requisite_fields(
+    option: &OutOption,
+    requisite: &str,
+    holder: Option<String>,
+    bank: Option<&str>,
+) -> Map<String, Value> {
+    let mut fields = Map::new();
+    // The engine stores card and phone numbers as digits (`+` kept).
+    fields.insert(
+        option.requisite_field.into(),
+        Value::String(requisite.trim().to_string()),
+    );
+    if let (Some(field), Some(holder)) = (option.holder_field, holder.filter(|h| !h.is_empty())) {
+        fields.insert(field.into(), Value::String(holder));
+    }
+    if let Some(bank) = bank {
+        fields.insert("bank_name".into(), Value::String(bank.trim().to_string()));
+    }
+    fields
 }
 
 /// The Merchant API's name of a field the payout engine found wrong.

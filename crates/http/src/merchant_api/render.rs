@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use kassa_domain::money::format_fixed;
 use kassa_domain::payout::{Payout, PayoutStatus};
+use kassa_domain::refund::Refund;
 use kassa_domain::{Callback, CallbackAttempt, Deal, DealStatus, Invoice, InvoiceStatus, Merchant};
 use kassa_engine::ledger::Balance;
 use kassa_engine::Rendered;
@@ -13,7 +14,7 @@ use serde_json::Value;
 use super::auth::signature;
 use super::payout::out_option_of_method;
 use super::response::{
-    BalanceDto, DealDto, InvoiceDto, PaymentDto, RequisitesDto, RequisitesOut, SumDto,
+    BalanceDto, DealDto, InvoiceDto, PaymentDto, RefundDto, RequisitesDto, RequisitesOut, SumDto,
 };
 
 /// `storeId` and `storeName` of an InvoiceDTO.
@@ -275,6 +276,8 @@ pub fn balance_dto(b: &Balance) -> BalanceDto {
         available_minor: b.available_minor,
         pending_payouts: format_fixed(b.pending_payouts_minor, e),
         pending_payouts_minor: b.pending_payouts_minor,
+        pending_refunds: format_fixed(b.pending_refunds_minor, e),
+        pending_refunds_minor: b.pending_refunds_minor,
         reserve: format_fixed(b.reserve_minor, e),
         reserve_minor: b.reserve_minor,
     }
@@ -358,6 +361,67 @@ pub fn render_payout_callback(base_url: &str, callback: &Callback, secret: &str)
             // Never the raw snapshot: it would carry the sealed fields.
             tracing::error!(callback = %callback.id, "a Merchant API payout callback without its payout");
             serde_json::to_vec(&serde_json::json!({ "id": callback.invoice_id })).expect("JSON")
+        }
+    };
+    headers.push(("X-Signature".to_string(), signature(secret, &body)));
+    Rendered { body, headers }
+}
+
+/// The RefundDTO of a refund of `invoice`.
+pub fn refund_dto<'a>(refund: &'a Refund, invoice: &'a Invoice) -> RefundDto<'a> {
+    let exponent = refund.currency.exponent();
+    RefundDto {
+        id: &refund.id,
+        internal_id: &refund.reference_id,
+        kind: "refund",
+        status: refund.status.as_str(),
+        invoice_id: &refund.invoice_id,
+        invoice_internal_id: invoice
+            .merchant_api
+            .as_ref()
+            .and_then(|f| f.internal_id.as_deref()),
+        sum: SumDto {
+            amount: format_fixed(refund.amount_minor, exponent),
+            currency: refund.currency.code(),
+            subunit: exponent,
+        },
+        invoice_refunded_sum: format_fixed(invoice.refunded_amount_minor.unwrap_or(0), exponent),
+        payout_id: refund.payout_id.as_deref(),
+        created_at: iso(refund.created_at_secs),
+        updated_at: iso(refund.updated_at_secs),
+    }
+}
+
+/// Renders a Merchant API refund callback: the RefundDTO as it was at the
+/// change, with the headers of the invoice's callbacks
+/// (`X-Notification-Token` of the invoice, `X-Signature` under the callback
+/// secret).
+pub fn render_refund_callback(callback: &Callback, secret: &str) -> Rendered {
+    let refund = callback
+        .snapshot
+        .get("refund")
+        .and_then(|v| Refund::deserialize(v).ok());
+    let invoice = callback
+        .snapshot
+        .get("invoice")
+        .and_then(|v| Invoice::deserialize(v).ok());
+    let mut headers = Vec::new();
+    let body = match (&refund, &invoice) {
+        (Some(refund), Some(invoice)) => {
+            if let Some(token) = invoice
+                .merchant_api
+                .as_ref()
+                .map(|f| f.notification_token.as_str())
+                .filter(|t| header_safe(t))
+            {
+                headers.push(("X-Notification-Token".to_string(), token.to_string()));
+            }
+            serde_json::to_vec(&refund_dto(refund, invoice)).expect("a RefundDTO renders")
+        }
+        _ => {
+            tracing::error!(callback = %callback.id, "a Merchant API refund callback without its refund");
+            serde_json::to_vec(&serde_json::json!({ "invoiceId": callback.invoice_id }))
+                .expect("JSON")
         }
     };
     headers.push(("X-Signature".to_string(), signature(secret, &body)));

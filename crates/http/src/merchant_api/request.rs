@@ -18,7 +18,7 @@ use crate::field::{read_object, Either, Field, Flag, NotAnObject, Number, Text};
 /// `paymentOption` is a short code (`SBP`, `CARD`, `C2C`).
 const OPTION_MAX: usize = 32;
 
-type TextOrNumber = Field<Either<String, Number>>;
+pub type TextOrNumber = Field<Either<String, Number>>;
 type RequisitesField = Field<RequisitesBody>;
 
 /// `POST /api/merchant/invoices`: a pay-in (`type: in`) or a payout

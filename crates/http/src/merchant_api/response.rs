@@ -151,6 +151,49 @@ pub struct BalanceDto {
     pub available_minor: i64,
     pub pending_payouts: String,
     pub pending_payouts_minor: i64,
+    /// Held for refunds under way: paid back to customers when they
+    /// settle, back to `available` when they fail.
+    pub pending_refunds: String,
+    pub pending_refunds_minor: i64,
     pub reserve: String,
     pub reserve_minor: i64,
+}
+
+/// A refund of a pay-in, in the state it is in now (or, in a callback, was
+/// in at the change).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundDto<'a> {
+    #[schema(example = "rfd_0uQ8x3LcJxoBxnY")]
+    pub id: &'a str,
+    /// Yours, as sent.
+    pub internal_id: &'a str,
+    #[serde(rename = "type")]
+    #[schema(value_type = String, pattern = "^refund$")]
+    pub kind: &'static str,
+    /// `refunding` until the trader who takes its payout pays it, then
+    /// `refunded`; `refund_failed` when no trader paid it (the money is
+    /// yours again).
+    #[schema(value_type = String, pattern = "^(refunding|refunded|refund_failed)$")]
+    pub status: &'static str,
+    /// The refunded pay-in.
+    pub invoice_id: &'a str,
+    /// The refunded pay-in's `internalId`.
+    pub invoice_internal_id: Option<&'a str>,
+    pub sum: SumDto,
+    /// What the invoice's refunds that have not failed take back, this one
+    /// included.
+    pub invoice_refunded_sum: String,
+    /// The payout a trader executes to pay the customer back.
+    pub payout_id: Option<&'a str>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+/// An invoice's refunds, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct RefundListDto<'a> {
+    pub items: Vec<RefundDto<'a>>,
 }

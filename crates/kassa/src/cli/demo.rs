@@ -193,6 +193,12 @@ async fn demo_p2p(
         "curl -s {base}/trader-api/notifications -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"id\":\"sms-1\",\"cabinet\":\"{}\",\"amount\":\"9000.00\",\"text\":\"Received 9 000.00 RUB\"}}'",
         cabinets[0].id
     );
+    println!("\nRefund 1000.00 of it to the customer's card (Merchant API; put the invoice's id in the body, which is signed); the trader takes the refund's payout (GET /trader-api/payouts/offered, POST .../take) and marks it paid (POST .../done with a receipt):\n");
+    println!(
+        "BODY='{{\"invoiceId\":\"INVOICE_ID\",\"internalId\":\"demo-refund-1\",\"amount\":\"1000.00\",\"paymentOption\":\"CARD\",\"paymentMethod\":\"tinkoff\",\"paymentRequisites\":{{\"requisites\":\"4242424242424242\",\"holder\":\"Petr P.\"}}}}'\n\
+         curl -s {base}/api/merchant/refunds -H 'Content-Type: application/json' -H 'X-Identity: {}' -H \"X-Signature: $(printf %s \"$BODY\" | openssl dgst -sha256 -hmac '{}' | sed 's/^.* //')\" -d \"$BODY\"",
+        api.merchant_api_key, api.merchant_api_secret
+    );
     demo_device(server, &trader, &token, &cabinets[0]).await
 }
 
