@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use kassa_domain::money::{format_fixed, parse_minor};
+use kassa_domain::money::parse_minor;
 use kassa_domain::{Currency, Invoice, InvoiceStatus};
 use kassa_engine::report::{day_start_secs, parse_report_date};
 use kassa_store::InvoiceSearch;
@@ -17,20 +17,7 @@ use crate::AppState;
 
 const PER_PAGE: usize = 25;
 
-/// A time as people read it, in UTC.
-pub fn time(secs: i64) -> String {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_default()
-}
-
-pub fn money(minor: i64, currency: Currency) -> String {
-    format!(
-        "{} {}",
-        format_fixed(minor, currency.exponent()),
-        currency.code()
-    )
-}
+pub use crate::web::format::{money, time};
 
 /// A status as a badge: green when paid, red when it failed or ended unpaid.
 pub fn status_badge(status: InvoiceStatus) -> Markup {

@@ -3,20 +3,19 @@
 //! in test or live mode. Built on the shared [`crate::web`] blocks; every
 //! rule is the engine's.
 
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderValue, Request};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use kassa_domain::WebRealm;
 use maud::{html, Markup};
-use serde::Deserialize;
 
 pub use books::Page;
 
-use crate::web::session::{self, authenticate, page_lang, Signed, LANG_COOKIE};
+use crate::web::session::{self, Signed};
+pub use crate::web::sign_in::PageLang;
+use crate::web::sign_in::{remember_lang, signed_in, SignInRejection};
 use crate::web::{Lang, Realm, WebError};
 use crate::AppState;
 
@@ -27,10 +26,11 @@ mod payouts;
 mod sign_in;
 mod words;
 
-pub const REALM: Realm = Realm {
+pub static REALM: Realm = Realm {
     realm: WebRealm::Merchant,
     cookie: "kassa_portal",
     path: "/portal",
+    title: words::PORTAL,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -45,7 +45,7 @@ pub fn routes() -> Router<AppState> {
         .route("/portal/{mode}/payouts", get(payouts::list))
         .route("/portal/{mode}/books", get(books::show))
         .route("/portal/{mode}/books/report.csv", get(books::csv))
-        .layer(axum::middleware::from_fn(remember_lang))
+        .layer(axum::middleware::from_fn_with_state(&REALM, remember_lang))
         .layer(axum::middleware::map_response(crate::web::protect_response))
 }
 
@@ -78,49 +78,6 @@ impl Mode {
     }
 }
 
-#[derive(Deserialize)]
-struct LangQuery {
-    lang: Option<String>,
-}
-
-/// The language of a request (`?lang=`, the cookie, Accept-Language).
-pub struct PageLang(pub Lang);
-
-impl<S: Send + Sync> FromRequestParts<S> for PageLang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let q = Query::<LangQuery>::from_request_parts(parts, state)
-            .await
-            .ok()
-            .and_then(|Query(q)| q.lang);
-        Ok(PageLang(page_lang(q.as_deref(), &parts.headers)))
-    }
-}
-
-/// A `?lang=` choice is kept in a cookie, so the next pages speak it too.
-async fn remember_lang(request: Request<axum::body::Body>, next: Next) -> Response {
-    let chosen = request.uri().query().and_then(|q| {
-        serde_urlencoded::from_str::<LangQuery>(q)
-            .ok()
-            .and_then(|q| q.lang)
-            .and_then(|l| Lang::parse(&l))
-    });
-    let mut response = next.run(request).await;
-    if let Some(lang) = chosen {
-        let cookie = cookie::Cookie::build((LANG_COOKIE, lang.code()))
-            .path(REALM.path)
-            .same_site(cookie::SameSite::Lax)
-            .max_age(cookie::time::Duration::days(365))
-            .build()
-            .to_string();
-        if let Ok(v) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    response
-}
-
 /// A signed-in merchant user; without a session the person is sent to
 /// sign in (and back here afterwards).
 pub struct PortalUser {
@@ -134,25 +91,7 @@ impl PortalUser {
     }
 }
 
-pub enum PortalRejection {
-    SignIn(String),
-    Error(WebError),
-}
-
-impl IntoResponse for PortalRejection {
-    fn into_response(self) -> Response {
-        match self {
-            PortalRejection::SignIn(next) => {
-                let to = format!(
-                    "/portal/sign-in?{}",
-                    serde_urlencoded::to_string([("next", next)]).unwrap_or_default()
-                );
-                Redirect::to(&to).into_response()
-            }
-            PortalRejection::Error(e) => e.into_response(),
-        }
-    }
-}
+pub type PortalRejection = SignInRejection;
 
 impl FromRequestParts<AppState> for PortalUser {
     type Rejection = PortalRejection;
@@ -161,21 +100,8 @@ impl FromRequestParts<AppState> for PortalUser {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let PageLang(lang) = PageLang::from_request_parts(parts, app)
-            .await
-            .unwrap_or(PageLang(Lang::En));
-        match authenticate(app, &REALM, &parts.headers, lang).await {
-            Ok(Some(signed)) => Ok(PortalUser { signed, lang }),
-            Ok(None) => {
-                let next = if parts.method == axum::http::Method::GET {
-                    parts.uri.path().to_string()
-                } else {
-                    "/portal".to_string()
-                };
-                Err(PortalRejection::SignIn(next))
-            }
-            Err(e) => Err(PortalRejection::Error(e)),
-        }
+        let (signed, lang) = signed_in(app, &REALM, parts).await?;
+        Ok(PortalUser { signed, lang })
     }
 }
 

@@ -1,27 +1,8 @@
 //! The portal's words in English, Russian and Ukrainian.
 
-pub type Words = (&'static str, &'static str, &'static str);
+pub use crate::web::words::{Words, SIGN_OUT};
 
 pub const PORTAL: Words = ("Merchant portal", "Кабинет мерчанта", "Кабінет мерчанта");
-pub const SIGN_IN: Words = ("Sign in", "Войти", "Увійти");
-pub const SIGN_OUT: Words = ("Sign out", "Выйти", "Вийти");
-pub const EMAIL: Words = ("Email", "Эл. почта", "Ел. пошта");
-pub const PASSWORD: Words = ("Password", "Пароль", "Пароль");
-pub const CODE: Words = (
-    "Authentication code (if enabled)",
-    "Код подтверждения (если включён)",
-    "Код підтвердження (якщо увімкнено)",
-);
-pub const REFUSED: Words = (
-    "Wrong email, password or code.",
-    "Неверная почта, пароль или код.",
-    "Невірна пошта, пароль або код.",
-);
-pub const LOCKED: Words = (
-    "Too many failed attempts. Sign-in is locked until",
-    "Слишком много неудачных попыток. Вход заблокирован до",
-    "Забагато невдалих спроб. Вхід заблоковано до",
-);
 pub const INVOICES: Words = ("Invoices", "Счета", "Рахунки");
 pub const TEST_MODE: Words = ("Test mode", "Тестовый режим", "Тестовий режим");
 pub const LIVE_MODE: Words = ("Live mode", "Боевой режим", "Бойовий режим");

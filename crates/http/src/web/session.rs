@@ -29,6 +29,8 @@ pub struct Realm {
     pub cookie: &'static str,
     /// The pages' path prefix, which scopes the cookies.
     pub path: &'static str,
+    /// The heading of the sign-in form.
+    pub title: super::words::Words,
 }
 
 /// A signed-in person and the token of the session, which the CSRF token
