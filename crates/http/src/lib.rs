@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod checkout;
+pub mod console;
 pub mod field;
 pub mod h2h;
 pub mod hpp;
@@ -102,6 +103,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(measured("merchant_api", merchant_api::routes()))
         .merge(measured("trader", trader::routes()))
         .merge(measured("portal", portal::routes()))
+        .merge(measured("console", console::routes()))
         .merge(measured("openapi", openapi::routes(with_admin)));
     let faces = if with_admin {
         faces.merge(operator_routes())

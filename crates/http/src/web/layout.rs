@@ -28,6 +28,7 @@ th{font-weight:600;color:#555}.scroll{overflow-x:auto}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;margin:0}dt{color:#555}dd{margin:0;word-break:break-all}\
 label{display:block;font-size:.85rem;color:#555;margin-bottom:.2rem}\
 input,select{font:inherit;padding:.45rem .5rem;border:1px solid #c8ccd4;border-radius:6px;width:100%;background:#fff}\
+input[type=checkbox]{width:auto}td form{display:inline-block;margin:0 .3rem .3rem 0}td form.match{display:block}\
 .filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem;align-items:end}\
 .btn{font:inherit;background:#2457d6;color:#fff;border:0;border-radius:6px;padding:.5rem 1rem;cursor:pointer;text-decoration:none;display:inline-block}\
 .btn.light{background:#e8ecf5;color:#1d2433}\
@@ -101,11 +102,22 @@ pub fn page(lang: Lang, title: &str, header: Markup, main: Markup) -> Markup {
 pub struct WebError {
     pub status: StatusCode,
     pub lang: Lang,
+    /// Says more than the status's words: what the engine refused, and why.
+    pub detail: Option<String>,
 }
 
 impl WebError {
     pub fn new(status: StatusCode, lang: Lang) -> Self {
-        WebError { status, lang }
+        WebError {
+            status,
+            lang,
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn from_engine(e: &kassa_engine::EngineError, lang: Lang) -> Self {
@@ -121,7 +133,22 @@ impl WebError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        WebError { status, lang }
+        let detail = match e {
+            E::Invalid(fields) => Some(
+                fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            E::Conflict(why) => Some(why.clone()),
+            _ => None,
+        };
+        WebError {
+            status,
+            lang,
+            detail,
+        }
     }
 }
 
@@ -149,7 +176,10 @@ impl IntoResponse for WebError {
             lang,
             self.status.canonical_reason().unwrap_or("Error"),
             html! { a href="/portal" { "Kassa" } },
-            html! { div.card { h1 { (self.status.as_u16()) } p { (lang.t(words)) } } },
+            html! { div.card {
+                h1 { (self.status.as_u16()) }
+                @if let Some(d) = &self.detail { p #problem { (d) } } @else { p { (lang.t(words)) } }
+            } },
         );
         let mut response = (self.status, Html(body.into_string())).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
