@@ -199,7 +199,7 @@ pub(crate) fn switch_cabinet(
     now: i64,
 ) -> EngineResult<Cabinet> {
     let mut cabinet = tx
-        .cabinet_to_switch(&cabinet_id)?
+        .cabinet_to_switch(cabinet_id)?
         .filter(|c| actor.reaches(&c.trader_id))
         .ok_or(EngineError::NotFound)?;
     if active {
