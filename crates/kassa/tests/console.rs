@@ -244,6 +244,10 @@ async fn a_support_user_reads_everything_and_changes_nothing() {
         let (status, html) = v.post(&path, &form).await;
         assert_eq!(status, 403, "{path}: {html}");
         assert!(html.contains("may only read"), "{html}");
+        assert!(
+            html.contains("href=\"/console\""),
+            "leads back to the console"
+        );
     }
     assert_eq!(
         deal_status(&app, &f.disputed.id).await,

@@ -15,7 +15,7 @@ use super::{
     console_page, csrf_field, done, mode_badge, words, ConsoleAdmin, ConsoleUser, Done, Page,
 };
 use crate::web::format::time;
-use crate::web::{read_form, Lang, WebError};
+use crate::web::{Lang, WebError};
 use crate::AppState;
 
 const STATUSES: [DealStatus; 4] = [
@@ -133,7 +133,7 @@ pub async fn list(
     Query(f): Query<Filters>,
 ) -> Result<Response, WebError> {
     let lang = user.lang;
-    let bad = || WebError::new(StatusCode::BAD_REQUEST, lang);
+    let bad = || user.refuse(StatusCode::BAD_REQUEST);
     let (status, open_only) = match f.status.as_str() {
         "" => (None, false),
         "open" => (None, true),
@@ -198,12 +198,11 @@ pub async fn resolve(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, WebError> {
-    let lang = user.lang;
-    let f: ResolveForm = read_form(&app, Some(&user.signed.token), body, lang).await?;
+    let f: ResolveForm = user.form(&app, body).await?;
     let complete = match f.outcome.as_str() {
         "completed" => true,
         "canceled" => false,
-        _ => return Err(WebError::new(StatusCode::BAD_REQUEST, lang)),
+        _ => return Err(user.refuse(StatusCode::BAD_REQUEST)),
     };
     app.engine
         .console_resolve_dispute(user.id(), id, complete)

@@ -11,7 +11,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{console_page, csrf_field, done, words, ConsoleAdmin, ConsoleUser, Done, Page};
-use crate::web::{read_form, WebError};
+use crate::web::WebError;
 use crate::AppState;
 
 pub async fn list(
@@ -120,13 +120,12 @@ pub async fn save(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, WebError> {
-    let lang = user.lang;
-    let f: SettingsForm = read_form(&app, Some(&user.signed.token), body, lang).await?;
+    let f: SettingsForm = user.form(&app, body).await?;
     let forbid = match f.public_api.as_deref() {
         None => None,
         Some("forbid") => Some(true),
         Some("allow") => Some(false),
-        Some(_) => return Err(WebError::new(StatusCode::BAD_REQUEST, lang)),
+        Some(_) => return Err(user.refuse(StatusCode::BAD_REQUEST)),
     };
     let change = MerchantChange {
         forbid_public_api: forbid,

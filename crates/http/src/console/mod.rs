@@ -21,7 +21,7 @@ use serde::Deserialize;
 
 use crate::web::session::{self, Signed};
 use crate::web::sign_in::{remember_lang, signed_in, SignInRejection};
-use crate::web::{page, Lang, Realm, WebError};
+use crate::web::{page, read_form, Lang, Realm, WebError};
 use crate::AppState;
 
 mod audit;
@@ -128,7 +128,22 @@ impl ConsoleUser {
     }
 
     fn error(&self, e: &kassa_engine::EngineError) -> WebError {
-        WebError::from_engine(e, self.lang)
+        WebError::from_engine(e, self.lang).at(REALM.path)
+    }
+
+    fn refuse(&self, status: StatusCode) -> WebError {
+        WebError::new(status, self.lang).at(REALM.path)
+    }
+
+    /// The user's form, refused (403) without the session's CSRF token.
+    async fn form<T: serde::de::DeserializeOwned>(
+        &self,
+        app: &AppState,
+        body: axum::body::Body,
+    ) -> Result<T, WebError> {
+        read_form(app, Some(&self.signed.token), body, self.lang)
+            .await
+            .map_err(|e| e.at(REALM.path))
     }
 }
 
@@ -157,7 +172,8 @@ impl FromRequestParts<AppState> for ConsoleAdmin {
     ) -> Result<Self, Self::Rejection> {
         let user = ConsoleUser::from_request_parts(parts, app).await?;
         if !user.signed.user.may_change() {
-            let refusal = WebError::new(StatusCode::FORBIDDEN, user.lang)
+            let refusal = user
+                .refuse(StatusCode::FORBIDDEN)
                 .with_detail(user.lang.t(words::READ_ONLY));
             return Err(SignInRejection::Error(refusal));
         }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::directory::Directory;
 use super::{console_page, csrf_field, done, words, ConsoleAdmin, ConsoleUser, Done, Page};
 use crate::web::format::time;
-use crate::web::{read_form, WebError};
+use crate::web::WebError;
 use crate::AppState;
 
 fn match_form(
@@ -105,8 +105,7 @@ pub async fn match_deal(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, WebError> {
-    let lang = user.lang;
-    let f: MatchForm = read_form(&app, Some(&user.signed.token), body, lang).await?;
+    let f: MatchForm = user.form(&app, body).await?;
     let confirmed = f.confirm_amount.as_deref() == Some("yes");
     app.engine
         .match_notification(user.id(), id, f.deal, confirmed)

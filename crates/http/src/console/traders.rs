@@ -13,7 +13,7 @@ use super::{
     console_page, csrf_field, done, mode_badge, words, ConsoleAdmin, ConsoleUser, Done, Page,
 };
 use crate::web::format::money;
-use crate::web::{read_form, Lang, WebError};
+use crate::web::{Lang, WebError};
 use crate::AppState;
 
 pub async fn list(
@@ -86,7 +86,7 @@ pub async fn show(
         .map_err(|e| user.error(&e))?
         .into_iter()
         .find(|t| t.id == id)
-        .ok_or(WebError::new(StatusCode::NOT_FOUND, lang))?;
+        .ok_or(user.refuse(StatusCode::NOT_FOUND))?;
     let cabinets = app
         .engine
         .cabinet_overview(trader.id.clone())
@@ -146,12 +146,11 @@ pub async fn switch(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, WebError> {
-    let lang = user.lang;
-    let f: SwitchForm = read_form(&app, Some(&user.signed.token), body, lang).await?;
+    let f: SwitchForm = user.form(&app, body).await?;
     let active = match f.active.as_str() {
         "true" => true,
         "false" => false,
-        _ => return Err(WebError::new(StatusCode::BAD_REQUEST, lang)),
+        _ => return Err(user.refuse(StatusCode::BAD_REQUEST)),
     };
     let cabinet = app
         .engine

@@ -104,6 +104,8 @@ pub struct WebError {
     pub lang: Lang,
     /// Says more than the status's words: what the engine refused, and why.
     pub detail: Option<String>,
+    /// Where the page's brand link leads: the pages the person came from.
+    pub home: &'static str,
 }
 
 impl WebError {
@@ -112,7 +114,13 @@ impl WebError {
             status,
             lang,
             detail: None,
+            home: "/portal",
         }
+    }
+
+    pub fn at(mut self, home: &'static str) -> Self {
+        self.home = home;
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -148,6 +156,7 @@ impl WebError {
             status,
             lang,
             detail,
+            home: "/portal",
         }
     }
 }
@@ -175,7 +184,7 @@ impl IntoResponse for WebError {
         let body = page(
             lang,
             self.status.canonical_reason().unwrap_or("Error"),
-            html! { a href="/portal" { "Kassa" } },
+            html! { a href=(self.home) { "Kassa" } },
             html! { div.card {
                 h1 { (self.status.as_u16()) }
                 @if let Some(d) = &self.detail { p #problem { (d) } } @else { p { (lang.t(words)) } }
