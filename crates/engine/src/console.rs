@@ -9,7 +9,7 @@ use kassa_domain::{Actor, AuditEntry, BankNotification, Cabinet, Deal, DealStatu
 use kassa_store::Tx;
 
 use crate::merchants::{change_in, MerchantChange};
-use crate::p2p::deals::{change_deal, resolve_in};
+use crate::p2p::deals::{change_deal, confirm_in, resolve_in};
 use crate::p2p::traders::switch_cabinet;
 use crate::p2p::{day_start, LIST_MAX};
 use crate::{Engine, EngineError, EngineResult};
@@ -137,6 +137,32 @@ impl Engine {
                 let d = resolve_in(tx, &Actor::Operator, &deal_id, complete, now)?;
                 let change = Change {
                     action: "deal.resolve",
+                    target: deal_id,
+                    detail: d.status.as_str().to_string(),
+                };
+                Ok((d, change))
+            })
+            .await?;
+        self.wake_workers();
+        Ok(deal)
+    }
+
+    /// An open deal completed from the console, as the operator (the money
+    /// arrived, seen elsewhere than in a notification). Only an open deal:
+    /// a second click is refused rather than recorded twice.
+    pub async fn console_confirm_deal(&self, user_id: &str, deal_id: String) -> EngineResult<Deal> {
+        let deal = self
+            .audited(user_id, move |tx, now| {
+                let status = tx.deal(&deal_id)?.ok_or(EngineError::NotFound)?.status;
+                if !status.is_open() {
+                    return Err(EngineError::Conflict(format!(
+                        "the deal is {}, not open",
+                        status.as_str()
+                    )));
+                }
+                let d = confirm_in(tx, &Actor::Operator, &deal_id, now)?;
+                let change = Change {
+                    action: "deal.confirm",
                     target: deal_id,
                     detail: d.status.as_str().to_string(),
                 };

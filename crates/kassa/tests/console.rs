@@ -217,11 +217,12 @@ async fn a_support_user_reads_everything_and_changes_nothing() {
     }
     // Every change is refused, with a valid CSRF token too.
     let csrf = v.csrf().await;
-    let posts: [(String, Vec<(&str, &str)>); 5] = [
+    let posts: [(String, Vec<(&str, &str)>); 6] = [
         (
             format!("/console/deals/{}/resolve", f.disputed.id),
             vec![("outcome", "completed")],
         ),
+        (format!("/console/deals/{}/confirm", f.open.id), vec![]),
         (
             format!("/console/notifications/{}/match", f.notification_id),
             vec![("deal", f.open.id.as_str()), ("confirm_amount", "yes")],
@@ -469,6 +470,14 @@ async fn every_change_from_the_console_is_in_the_audit_log() {
         ],
     )
     .await;
+    // An open deal confirmed by hand; a second time it is no longer open.
+    let third = common::open_deal_in(&app, false, "1200.00", "sberbank").await;
+    let confirm = format!("/console/deals/{}/confirm", third.id);
+    post(confirm.clone(), vec![]).await;
+    assert_eq!(deal_status(&app, &third.id).await, DealStatus::Completed);
+    let (status, html) = v.post(&confirm, &[("csrf", &csrf)]).await;
+    assert_eq!(status, 422, "{html}");
+    assert!(html.contains("not open"), "{html}");
     // A setting the engine refuses changes nothing and records nothing.
     let (status, html) = v
         .post(
@@ -487,6 +496,7 @@ async fn every_change_from_the_console_is_in_the_audit_log() {
     assert_eq!(
         seen,
         [
+            ("deal.confirm", third.id.as_str()),
             ("notification.match", f.notification_id.as_str()),
             ("deal.resolve", f.disputed.id.as_str()),
             ("merchant.settings", merchant.as_str()),
@@ -497,17 +507,18 @@ async fn every_change_from_the_console_is_in_the_audit_log() {
         "newest first"
     );
     assert!(log.iter().all(|e| e.email == ADMIN));
-    assert_eq!(log[1].detail, "completed");
-    assert_eq!(log[3].detail, "public_api=forbidden");
+    assert_eq!(log[0].detail, "completed");
+    assert_eq!(log[2].detail, "completed");
+    assert_eq!(log[4].detail, "public_api=forbidden");
     assert!(
-        log[2].detail.contains("return_url=(none)"),
+        log[3].detail.contains("return_url=(none)"),
         "{}",
-        log[2].detail
+        log[3].detail
     );
     assert!(
-        log[0].detail.contains("amount confirmed"),
+        log[1].detail.contains("amount confirmed"),
         "{}",
-        log[0].detail
+        log[1].detail
     );
     let (status, html) = v.get("/console/audit").await;
     assert_eq!(status, 200);

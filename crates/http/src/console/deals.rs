@@ -61,7 +61,7 @@ fn table(
         div.scroll { table #deals {
             thead { tr { th { (lang.t(words::DEAL)) } th { (lang.t(words::STATUS)) } th { (lang.t(words::AMOUNT)) }
                 th { (lang.t(words::TRADER)) } th { (lang.t(words::REQUISITE)) } th { (lang.t(words::CREATED)) }
-                th { (lang.t(if resolve { words::REASON } else { words::DEADLINE })) } @if resolve { th {} } } }
+                th { (lang.t(if resolve { words::REASON } else { words::DEADLINE })) } th {} } }
             tbody {
                 @for d in deals {
                     tr id={ "deal-" (d.id) } {
@@ -76,12 +76,22 @@ fn table(
                             td { (resolve_buttons(app, user, d)) }
                         } @else {
                             td { (time(d.deadline_secs)) }
+                            td { @if d.status.is_open() { (confirm_button(app, user, d)) } }
                         }
                     }
                 }
             }
         } }
         @if deals.is_empty() { p.muted #no-deals { (lang.t(words::NONE)) } }
+    }
+}
+
+fn confirm_button(app: &AppState, user: &ConsoleUser, d: &Deal) -> Markup {
+    html! {
+        form method="post" action={ "/console/deals/" (d.id) "/confirm" } {
+            (csrf_field(app, user))
+            button.btn.confirm type="submit" { (user.lang.t(words::CONFIRM)) }
+        }
     }
 }
 
@@ -185,6 +195,23 @@ pub async fn disputes(
         }
     };
     Ok(console_page(&app, &user, Page::Disputes, &d, main))
+}
+
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+pub async fn confirm(
+    State(app): State<AppState>,
+    ConsoleAdmin(user): ConsoleAdmin,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, WebError> {
+    let NoFields {} = user.form(&app, body).await?;
+    app.engine
+        .console_confirm_deal(user.id(), id)
+        .await
+        .map_err(|e| user.error(&e))?;
+    Ok(done("/console/deals?status=open", "confirmed"))
 }
 
 #[derive(Deserialize)]

@@ -55,6 +55,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/cabinets/{id}/active", post(traders::switch))
         .route("/console/deals", get(deals::list))
         .route("/console/disputes", get(deals::disputes))
+        .route("/console/deals/{id}/confirm", post(deals::confirm))
         .route("/console/deals/{id}/resolve", post(deals::resolve))
         .route("/console/notifications", get(notifications::list))
         .route(

@@ -75,6 +75,11 @@ pub const CANCELED: Words = (
     "Денег нет: отменить",
     "Грошей немає: скасувати",
 );
+pub const CONFIRM: Words = (
+    "Money arrived: complete",
+    "Деньги пришли: завершить",
+    "Гроші надійшли: завершити",
+);
 pub const TEXT: Words = ("Text", "Текст", "Текст");
 pub const RECEIVED: Words = ("Received", "Получено", "Отримано");
 pub const DEAL: Words = ("Deal", "Сделка", "Угода");
