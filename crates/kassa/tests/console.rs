@@ -361,7 +361,7 @@ async fn a_form_without_its_csrf_token_is_refused_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn wrong_passwords_lock_the_console_account() {
+async fn wrong_passwords_lock_the_console_account_and_a_second_factor_is_asked_for() {
     let app = TestApp::spawn().await;
     add_operator(&app, ADMIN, OperatorRole::Admin).await;
     let mut v = Visitor::new(&app);
@@ -387,7 +387,32 @@ async fn wrong_passwords_lock_the_console_account() {
 
     app.advance_secs(app.config.web_lock_secs + 1);
     v.sign_in(ADMIN).await;
-    assert_eq!(v.get("/console/audit").await.0, 200);
+    let (status, html) = v.get("/console/audit?lang=uk").await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("lang=\"uk\"") && html.contains("Журнал дій"),
+        "{html}"
+    );
+
+    // With a second factor the code is asked for, and taken once.
+    let user = app
+        .engine()
+        .web_user_by_email(kassa_domain::WebRealm::Operator, ADMIN)
+        .await
+        .unwrap()
+        .unwrap();
+    let url = app.engine().enrol_totp(user.id).await.unwrap();
+    let code = totp_rs::TOTP::from_url(&url)
+        .unwrap()
+        .generate(app.engine().now_secs() as u64);
+    let mut w = Visitor::new(&app);
+    assert_eq!(w.sign_in_with(ADMIN, PASSWORD).await.status().as_u16(), 401);
+    let r = w.sign_in_with_code(ADMIN, PASSWORD, &code).await;
+    assert_eq!(r.status().as_u16(), 303);
+    let r = Visitor::new(&app)
+        .sign_in_with_code(ADMIN, PASSWORD, &code)
+        .await;
+    assert_eq!(r.status().as_u16(), 401, "used once");
 }
 
 async fn common_merchant_user(app: &TestApp) {

@@ -112,8 +112,17 @@ impl<'a> Visitor<'a> {
             .unwrap_or_default()
     }
 
-    /// Fills in the sign-in form as a browser would; the response.
     pub async fn sign_in_with(&mut self, email: &str, password: &str) -> reqwest::Response {
+        self.sign_in_with_code(email, password, "").await
+    }
+
+    /// Fills in the sign-in form as a browser would; the response.
+    pub async fn sign_in_with_code(
+        &mut self,
+        email: &str,
+        password: &str,
+        code: &str,
+    ) -> reqwest::Response {
         let form = self
             .app
             .http
@@ -127,7 +136,7 @@ impl<'a> Visitor<'a> {
             ("csrf", csrf.as_str()),
             ("email", email),
             ("password", password),
-            ("code", ""),
+            ("code", code),
             ("next", "/console/disputes"),
         ])
         .unwrap();
