@@ -1,6 +1,7 @@
 //! Kassa's domain: the rules of money, invoices and the catalog, free of I/O.
 
 pub mod actor;
+pub mod audit;
 pub mod bank_message;
 pub mod catalog;
 pub mod fee;
@@ -33,5 +34,6 @@ pub mod payout;
 pub mod refund;
 pub mod web;
 
+pub use audit::AuditEntry;
 pub use refund::{Refund, RefundFee, RefundStatus};
-pub use web::{WebRealm, WebSession, WebUser};
+pub use web::{OperatorRole, WebRealm, WebSession, WebUser};

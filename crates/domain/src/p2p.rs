@@ -255,6 +255,10 @@ pub struct BankNotification {
     pub created_at_secs: i64,
     /// The deal it completed; `None`: kept for review.
     pub deal_id: Option<String>,
+    /// The operator user who matched it to its deal by hand; `None`: matched
+    /// by its amount, or not at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_by: Option<String>,
 }
 
 /// How alternatives to a taken amount are generated for one currency.

@@ -48,9 +48,50 @@ pub struct WebUser {
     #[serde(default)]
     pub locked_until_secs: i64,
     pub created_at_secs: i64,
+    /// What an operator user may do; only operator users have one (none
+    /// there reads as [`OperatorRole::Admin`], the role of the first users).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<OperatorRole>,
+}
+
+/// What an operator user may do in the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperatorRole {
+    /// Reads and changes.
+    Admin,
+    /// Reads everything, changes nothing.
+    Support,
+}
+
+impl OperatorRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorRole::Admin => "admin",
+            OperatorRole::Support => "support",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<OperatorRole> {
+        match text {
+            "admin" => Some(OperatorRole::Admin),
+            "support" => Some(OperatorRole::Support),
+            _ => None,
+        }
+    }
 }
 
 impl WebUser {
+    /// The role of an operator user; none for the other realms.
+    pub fn operator_role(&self) -> Option<OperatorRole> {
+        (self.realm == WebRealm::Operator).then(|| self.role.unwrap_or(OperatorRole::Admin))
+    }
+
+    /// Whether this user may change things in the console.
+    pub fn may_change(&self) -> bool {
+        self.operator_role() == Some(OperatorRole::Admin)
+    }
+
     pub fn is_locked(&self, now_secs: i64) -> bool {
         self.locked_until_secs > now_secs
     }
@@ -101,7 +142,21 @@ mod tests {
             failed_attempts: 0,
             locked_until_secs: 0,
             created_at_secs: 0,
+            role: None,
         }
+    }
+
+    #[test]
+    fn operator_users_are_admins_unless_told_otherwise() {
+        let mut u = user();
+        assert_eq!((u.operator_role(), u.may_change()), (None, false));
+        u.realm = WebRealm::Operator;
+        assert_eq!(u.operator_role(), Some(OperatorRole::Admin));
+        assert!(u.may_change());
+        u.role = Some(OperatorRole::Support);
+        assert!(!u.may_change());
+        let doc = serde_json::to_string(&u).unwrap();
+        assert!(doc.contains("\"role\":\"support\""), "{doc}");
     }
 
     #[test]

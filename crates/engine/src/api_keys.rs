@@ -57,7 +57,7 @@ impl Engine {
             Ok(())
         })
         .await?;
-        self.forget_credentials();
+        self.merchant_changed();
         Ok(issued)
     }
 
@@ -87,7 +87,7 @@ impl Engine {
         })
         .await?;
         // This node stops taking the key at once; others within CREDENTIALS_TTL.
-        self.forget_credentials();
+        self.merchant_changed();
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ mod cache;
 pub mod callbacks;
 pub mod catalog;
 pub mod clock;
+pub mod console;
 pub mod delivery;
 pub mod egress;
 mod error;

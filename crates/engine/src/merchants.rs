@@ -227,6 +227,15 @@ impl Engine {
         id: String,
         change: MerchantChange,
     ) -> EngineResult<Merchant> {
+        let apply = self.checked_change(change)?;
+        self.update_merchant(id, apply).await
+    }
+
+    /// Checks every setting of `change`; what applies it to a merchant.
+    pub(crate) fn checked_change(
+        &self,
+        change: MerchantChange,
+    ) -> EngineResult<impl FnOnce(&mut Merchant) + Send + 'static> {
         if let Some(Some(url)) = &change.callback_url {
             self.check_callback_url(url)
                 .map_err(|m| EngineError::invalid("callback_url", m))?;
@@ -264,7 +273,7 @@ impl Engine {
             self.check_max_attempts(n)
                 .map_err(|m| EngineError::invalid("callback_max_attempts", m))?;
         }
-        self.update_merchant(id, move |m| {
+        Ok(move |m: &mut Merchant| {
             if let Some(delays) = change.callback_retry_secs {
                 m.callback_retry_secs = delays;
             }
@@ -292,7 +301,6 @@ impl Engine {
                 m.url_hosts = hosts;
             }
         })
-        .await
     }
 
     /// A merchant's own retry delays must lie within the operator's bounds:
@@ -332,18 +340,13 @@ impl Engine {
         id: String,
         change: impl FnOnce(&mut Merchant) + Send + 'static,
     ) -> EngineResult<Merchant> {
-        self.write(move |tx| {
-            let mut merchant = tx.merchant(&id)?.ok_or(EngineError::NotFound)?;
-            change(&mut merchant);
-            tx.update_merchant(&merchant)?;
-            Ok(merchant)
-        })
-        .await
-        .inspect(|_| self.forget_credentials())
+        self.write(move |tx| change_in(tx, &id, change))
+            .await
+            .inspect(|_| self.merchant_changed())
     }
 
-    /// Drops this node's cached credential lookups after a change.
-    pub(crate) fn forget_credentials(&self) {
+    /// What a merchant's change makes stale.
+    pub(crate) fn merchant_changed(&self) {
         self.credential_cache.clear();
         self.merchant_cache.clear();
     }
@@ -442,4 +445,16 @@ impl Engine {
         self.sealer
             .open(&merchant.credentials(test_mode).callback_secret_sealed)
     }
+}
+
+/// Changes a merchant's row with `change`, in the write `tx`.
+pub(crate) fn change_in(
+    tx: &mut dyn kassa_store::Tx,
+    id: &str,
+    change: impl FnOnce(&mut Merchant),
+) -> EngineResult<Merchant> {
+    let mut merchant = tx.merchant(id)?.ok_or(EngineError::NotFound)?;
+    change(&mut merchant);
+    tx.update_merchant(&merchant)?;
+    Ok(merchant)
 }

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::Mac;
 use kassa_domain::ids::new_id;
-use kassa_domain::{WebRealm, WebSession, WebUser};
+use kassa_domain::{OperatorRole, WebRealm, WebSession, WebUser};
 use kassa_store::StoreError;
 use rand::RngCore;
 use totp_rs::{Algorithm, TOTP};
@@ -135,6 +135,36 @@ impl Engine {
         email: &str,
         password: Option<String>,
     ) -> EngineResult<IssuedWebUser> {
+        let role = (realm == WebRealm::Operator).then_some(OperatorRole::Admin);
+        self.create_user(realm, subject_id, email, password, role)
+            .await
+    }
+
+    /// Adds an operator console user with a role.
+    pub async fn create_operator_user(
+        &self,
+        email: &str,
+        password: Option<String>,
+        role: OperatorRole,
+    ) -> EngineResult<IssuedWebUser> {
+        self.create_user(
+            WebRealm::Operator,
+            String::new(),
+            email,
+            password,
+            Some(role),
+        )
+        .await
+    }
+
+    async fn create_user(
+        &self,
+        realm: WebRealm,
+        subject_id: String,
+        email: &str,
+        password: Option<String>,
+        role: Option<OperatorRole>,
+    ) -> EngineResult<IssuedWebUser> {
         let email = normalize_email(email)
             .ok_or_else(|| EngineError::invalid("email", "Not an email address."))?;
         if let Some(p) = &password {
@@ -161,6 +191,7 @@ impl Engine {
             failed_attempts: 0,
             locked_until_secs: 0,
             created_at_secs: self.now_secs(),
+            role,
         };
         let stored = user.clone();
         self.write(move |tx| {

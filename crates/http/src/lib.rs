@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod checkout;
+pub mod console;
 pub mod field;
 pub mod h2h;
 pub mod hpp;
@@ -107,6 +108,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
         .merge(measured("trader", trader::routes()))
         .merge(measured("portal", portal::routes()))
         .merge(measured("trader_panel", trader_panel::routes()))
+        .merge(measured("console", console::routes()))
         .merge(measured("openapi", openapi::routes(with_admin)));
     let faces = if with_admin {
         faces.merge(operator_routes())

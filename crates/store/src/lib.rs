@@ -15,8 +15,8 @@ use kassa_domain::merchant::CredentialKind;
 use kassa_domain::payout::Payout;
 use kassa_domain::refund::Refund;
 use kassa_domain::{
-    BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice, Merchant, Method,
-    Service, Trader, WebRealm, WebSession, WebUser,
+    AuditEntry, BankNotification, Cabinet, Callback, CallbackAttempt, Deal, Hold, Invoice,
+    Merchant, Method, Service, Trader, WebRealm, WebSession, WebUser,
 };
 use serde_json::Value;
 
@@ -129,7 +129,7 @@ pub struct Page<T> {
 /// queries in a file per area, and `&mut dyn Tx` calls them all without
 /// importing them.
 pub trait Tx:
-    MerchantTx + InvoiceTx + CallbackTx + P2pTx + LedgerTx + PayoutTx + RefundTx + WebTx
+    MerchantTx + InvoiceTx + CallbackTx + P2pTx + LedgerTx + PayoutTx + RefundTx + WebTx + ConsoleTx
 {
 }
 
@@ -142,6 +142,7 @@ impl<T> Tx for T where
         + PayoutTx
         + RefundTx
         + WebTx
+        + ConsoleTx
         + ?Sized
 {
 }
@@ -474,6 +475,27 @@ pub trait WebTx {
     fn delete_web_session(&mut self, token_hash: &str) -> StoreResult<()>;
     /// Ends every session of a user (a new password, a lock by the operator).
     fn delete_web_sessions_of(&mut self, user_id: &str) -> StoreResult<()>;
+}
+
+/// The operator console: listings over every trader, the hand matching of
+/// a bank notification, and the audit log.
+pub trait ConsoleTx {
+    /// Every trader's deals, newest first; `status` (`DealStatus::as_str`)
+    /// and `trader_id` narrow them.
+    fn deals(
+        &mut self,
+        status: Option<&str>,
+        trader_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>>;
+    /// A bank notification by id; inside a write, locked until it ends.
+    fn notification(&mut self, id: &str) -> StoreResult<Option<BankNotification>>;
+    fn update_notification(&mut self, notification: &BankNotification) -> StoreResult<()>;
+    /// Payouts no trader has taken yet, both modes, oldest first.
+    fn waiting_payouts(&mut self, limit: usize) -> StoreResult<Vec<Payout>>;
+    fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Newest first.
+    fn audit_log(&mut self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
 }
 
 /// What a write job does once its commit is known.

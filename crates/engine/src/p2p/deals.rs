@@ -220,6 +220,65 @@ pub(crate) fn settle_notification(
     Ok(notification)
 }
 
+/// Completes a deal within the actor's reach whose money arrived, in the
+/// write `tx`; a completed one is answered as it is.
+pub(crate) fn confirm_in(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    deal_id: &str,
+    now_secs: i64,
+) -> EngineResult<Deal> {
+    let mut deal = tx
+        .deal(deal_id)?
+        .filter(|d| actor.reaches(&d.trader_id))
+        .ok_or(EngineError::NotFound)?;
+    if deal.status == DealStatus::Completed {
+        return Ok(deal);
+    }
+    if !deal.status.can_become(DealStatus::Completed) {
+        return Err(EngineError::Conflict(format!(
+            "the deal is {}",
+            deal.status.as_str()
+        )));
+    }
+    let by = actor.settled_by().to_string();
+    change_deal(tx, &mut deal, DealStatus::Completed, Some(by), now_secs)?;
+    Ok(deal)
+}
+
+/// Resolves a disputed deal within the actor's reach, in the write `tx`.
+pub(crate) fn resolve_in(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    deal_id: &str,
+    complete: bool,
+    now_secs: i64,
+) -> EngineResult<Deal> {
+    let mut deal = tx
+        .deal(deal_id)?
+        .filter(|d| actor.reaches(&d.trader_id))
+        .ok_or(EngineError::NotFound)?;
+    if deal.status != DealStatus::Disputed {
+        return Err(EngineError::Conflict(format!(
+            "the deal is {}, not disputed",
+            deal.status.as_str()
+        )));
+    }
+    let next = if complete {
+        DealStatus::Completed
+    } else {
+        DealStatus::Canceled
+    };
+    change_deal(
+        tx,
+        &mut deal,
+        next,
+        Some(actor.settled_by().to_string()),
+        now_secs,
+    )?;
+    Ok(deal)
+}
+
 impl Engine {
     /// The trader of a deal (or the operator) confirms that its money
     /// arrived.
@@ -230,25 +289,8 @@ impl Engine {
     ) -> EngineResult<Deal> {
         let now = self.now_secs();
         let actor = actor.into();
-        let by = actor.settled_by().to_string();
         let deal = self
-            .write(move |tx| {
-                let mut deal = tx
-                    .deal(&deal_id)?
-                    .filter(|d| actor.reaches(&d.trader_id))
-                    .ok_or(EngineError::NotFound)?;
-                if deal.status == DealStatus::Completed {
-                    return Ok(deal);
-                }
-                if !deal.status.can_become(DealStatus::Completed) {
-                    return Err(EngineError::Conflict(format!(
-                        "the deal is {}",
-                        deal.status.as_str()
-                    )));
-                }
-                change_deal(tx, &mut deal, DealStatus::Completed, Some(by), now)?;
-                Ok(deal)
-            })
+            .write(move |tx| confirm_in(tx, &actor, &deal_id, now))
             .await?;
         self.wake_workers();
         Ok(deal)
@@ -263,27 +305,8 @@ impl Engine {
     ) -> EngineResult<Deal> {
         let now = self.now_secs();
         let actor = actor.into();
-        let by = actor.settled_by().to_string();
         let deal = self
-            .write(move |tx| {
-                let mut deal = tx
-                    .deal(&deal_id)?
-                    .filter(|d| actor.reaches(&d.trader_id))
-                    .ok_or(EngineError::NotFound)?;
-                if deal.status != DealStatus::Disputed {
-                    return Err(EngineError::Conflict(format!(
-                        "the deal is {}, not disputed",
-                        deal.status.as_str()
-                    )));
-                }
-                let next = if complete {
-                    DealStatus::Completed
-                } else {
-                    DealStatus::Canceled
-                };
-                change_deal(tx, &mut deal, next, Some(by), now)?;
-                Ok(deal)
-            })
+            .write(move |tx| resolve_in(tx, &actor, &deal_id, complete, now))
             .await?;
         self.wake_workers();
         Ok(deal)
@@ -384,6 +407,7 @@ impl Engine {
                     received_at_secs: new.received_at_secs,
                     created_at_secs: now,
                     deal_id: None,
+                    matched_by: None,
                 };
                 let notification = settle_notification(tx, &cabinet, notification, now)?;
                 Ok(NotificationOutcome {

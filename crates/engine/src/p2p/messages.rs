@@ -379,6 +379,7 @@ fn settle_message(
         received_at_secs: Some(message.received_at_secs),
         created_at_secs: now_secs,
         deal_id: None,
+        matched_by: None,
     };
     let notification = settle_notification(tx, &cabinet, notification, now_secs)?;
     message.cabinet_id = Some(cabinet.id);

@@ -3,12 +3,12 @@
 //! notifications and trader confirmations that settle them, disputes, and
 //! the deadline that frees the amount.
 
-mod deals;
+pub(crate) mod deals;
 mod health;
 mod holds;
 mod messages;
 mod received;
-mod traders;
+pub(crate) mod traders;
 
 pub(crate) use deals::attach_deal_with;
 pub use health::DEVICE_CABINETS_MAX;
@@ -99,7 +99,7 @@ pub struct DealTarget {
     pub test_mode: bool,
 }
 
-fn day_start(now_secs: i64) -> i64 {
+pub(crate) fn day_start(now_secs: i64) -> i64 {
     now_secs - now_secs.rem_euclid(86_400)
 }
 

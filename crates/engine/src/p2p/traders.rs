@@ -6,6 +6,8 @@ use kassa_domain::{Actor, Cabinet, Currency, Deal, DisabledReason, Trader};
 
 use super::{day_start, NewCabinet, LIST_MAX};
 use crate::secrets::{random_token, sha256_hex};
+use kassa_store::Tx;
+
 use crate::{Engine, EngineError, EngineResult};
 
 impl Engine {
@@ -52,10 +54,7 @@ impl Engine {
             Ok(trader)
         })
         .await
-        .inspect(|_| {
-            self.cabinet_cache.clear();
-            self.held_hints.clear_full();
-        })
+        .inspect(|_| self.cabinets_changed())
     }
 
     pub async fn traders(&self) -> EngineResult<Vec<Trader>> {
@@ -145,10 +144,7 @@ impl Engine {
             Ok(cabinet)
         })
         .await
-        .inspect(|_| {
-            self.cabinet_cache.clear();
-            self.held_hints.clear_full();
-        })
+        .inspect(|_| self.cabinets_changed())
     }
 
     pub async fn trader_cabinets(&self, trader_id: String) -> EngineResult<Vec<Cabinet>> {
@@ -168,47 +164,15 @@ impl Engine {
     ) -> EngineResult<Cabinet> {
         let actor = actor.into();
         let now = self.now_secs();
-        self.write(move |tx| {
-            let mut cabinet = tx
-                .cabinet_to_switch(&cabinet_id)?
-                .filter(|c| actor.reaches(&c.trader_id))
-                .ok_or(EngineError::NotFound)?;
-            if active {
-                if cabinet.active {
-                    return Ok(cabinet);
-                }
-                if actor != Actor::Operator
-                    && cabinet.disabled_reason == Some(DisabledReason::Operator)
-                {
-                    return Err(EngineError::Conflict(
-                        "the operator switched this cabinet off; only the operator can switch it on"
-                            .into(),
-                    ));
-                }
-                cabinet.disabled_reason = None;
-                cabinet.enabled_at_secs = Some(now);
-            } else {
-                let reason = match actor {
-                    Actor::Operator => DisabledReason::Operator,
-                    Actor::Trader(_) => DisabledReason::Trader,
-                };
-                // A person's switch-off takes over an automatic one; the
-                // operator's is never turned into the trader's.
-                let stands = [Some(reason), Some(DisabledReason::Operator)];
-                if !cabinet.active && stands.contains(&cabinet.disabled_reason) {
-                    return Ok(cabinet);
-                }
-                cabinet.disabled_reason = Some(reason);
-            }
-            cabinet.active = active;
-            tx.update_cabinet(&cabinet)?;
-            Ok(cabinet)
-        })
-        .await
-        .inspect(|_| {
-            self.cabinet_cache.clear();
-            self.held_hints.clear_full();
-        })
+        self.write(move |tx| switch_cabinet(tx, &actor, &cabinet_id, active, now))
+            .await
+            .inspect(|_| self.cabinets_changed())
+    }
+
+    /// What a cabinet's switch makes stale.
+    pub(crate) fn cabinets_changed(&self) {
+        self.cabinet_cache.clear();
+        self.held_hints.clear_full();
     }
 
     pub async fn trader_deals(
@@ -268,4 +232,46 @@ impl Engine {
         self.read(move |tx| tx.deal(&id)?.ok_or(EngineError::NotFound))
             .await
     }
+}
+
+/// Switches a cabinet on or off in the write `tx`, decided on its row as it
+/// is now (see [`Engine::set_cabinet_active`]).
+pub(crate) fn switch_cabinet(
+    tx: &mut dyn Tx,
+    actor: &Actor,
+    cabinet_id: &str,
+    active: bool,
+    now: i64,
+) -> EngineResult<Cabinet> {
+    let mut cabinet = tx
+        .cabinet_to_switch(cabinet_id)?
+        .filter(|c| actor.reaches(&c.trader_id))
+        .ok_or(EngineError::NotFound)?;
+    if active {
+        if cabinet.active {
+            return Ok(cabinet);
+        }
+        if *actor != Actor::Operator && cabinet.disabled_reason == Some(DisabledReason::Operator) {
+            return Err(EngineError::Conflict(
+                "the operator switched this cabinet off; only the operator can switch it on".into(),
+            ));
+        }
+        cabinet.disabled_reason = None;
+        cabinet.enabled_at_secs = Some(now);
+    } else {
+        let reason = match actor {
+            Actor::Operator => DisabledReason::Operator,
+            Actor::Trader(_) => DisabledReason::Trader,
+        };
+        // A person's switch-off takes over an automatic one; the
+        // operator's is never turned into the trader's.
+        let stands = [Some(reason), Some(DisabledReason::Operator)];
+        if !cabinet.active && stands.contains(&cabinet.disabled_reason) {
+            return Ok(cabinet);
+        }
+        cabinet.disabled_reason = Some(reason);
+    }
+    cabinet.active = active;
+    tx.update_cabinet(&cabinet)?;
+    Ok(cabinet)
 }

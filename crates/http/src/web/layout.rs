@@ -28,6 +28,7 @@ th{font-weight:600;color:#555}.scroll{overflow-x:auto}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1rem;margin:0}dt{color:#555}dd{margin:0;word-break:break-all}\
 label{display:block;font-size:.85rem;color:#555;margin-bottom:.2rem}\
 input,select{font:inherit;padding:.45rem .5rem;border:1px solid #c8ccd4;border-radius:6px;width:100%;background:#fff}\
+input[type=checkbox]{width:auto}td form{display:inline-block;margin:0 .3rem .3rem 0}td form.match{display:block}\
 .filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(9rem,1fr));gap:.6rem;align-items:end}\
 .btn{font:inherit;background:#2457d6;color:#fff;border:0;border-radius:6px;padding:.5rem 1rem;cursor:pointer;text-decoration:none;display:inline-block}\
 .btn.light{background:#e8ecf5;color:#1d2433}\
@@ -119,11 +120,30 @@ fn page_with_head(lang: Lang, title: &str, head: Markup, header: Markup, main: M
 pub struct WebError {
     pub status: StatusCode,
     pub lang: Lang,
+    /// Says more than the status's words: what the engine refused, and why.
+    pub detail: Option<String>,
+    /// Where the page's brand link leads: the pages the person came from.
+    pub home: &'static str,
 }
 
 impl WebError {
     pub fn new(status: StatusCode, lang: Lang) -> Self {
-        WebError { status, lang }
+        WebError {
+            status,
+            lang,
+            detail: None,
+            home: "/portal",
+        }
+    }
+
+    pub fn at(mut self, home: &'static str) -> Self {
+        self.home = home;
+        self
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
     }
 
     pub fn from_engine(e: &kassa_engine::EngineError, lang: Lang) -> Self {
@@ -139,13 +159,30 @@ impl WebError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
         };
-        WebError { status, lang }
+        let detail = match e {
+            E::Invalid(fields) => Some(
+                fields
+                    .iter()
+                    .map(|(k, v)| format!("{k}: {v}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ),
+            E::Conflict(why) => Some(why.clone()),
+            _ => None,
+        };
+        WebError {
+            status,
+            lang,
+            detail,
+            home: "/portal",
+        }
     }
 }
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
-        self.page_under("/portal")
+        let home = self.home;
+        self.page_under(home)
     }
 }
 
@@ -175,7 +212,10 @@ impl WebError {
             lang,
             self.status.canonical_reason().unwrap_or("Error"),
             html! { a href=(home) { "Kassa" } },
-            html! { div.card { h1 { (self.status.as_u16()) } p { (lang.t(words)) } } },
+            html! { div.card {
+                h1 { (self.status.as_u16()) }
+                @if let Some(d) = &self.detail { p #problem { (d) } } @else { p { (lang.t(words)) } }
+            } },
         );
         let mut response = (self.status, Html(body.into_string())).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {

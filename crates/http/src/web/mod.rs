@@ -1,6 +1,6 @@
-//! What Kassa's pages for people share (the merchant portal now; the
-//! operator console and the trader panel later): languages, the page layout
-//! and its headers, the session cookie, and forms that carry a CSRF token.
+//! What Kassa's pages for people share (the merchant portal, the operator
+//! console, the trader panel): languages, the page layout and its headers,
+//! the session cookie, signing in and out, and forms that carry a CSRF token.
 
 pub mod format;
 pub mod lang;

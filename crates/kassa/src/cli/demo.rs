@@ -97,6 +97,21 @@ pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<(
         "  password          {}",
         portal.generated_password.unwrap_or_default()
     );
+    let console = server
+        .engine
+        .create_operator_user(
+            "operator@kassa.example",
+            None,
+            kassa_domain::OperatorRole::Admin,
+        )
+        .await
+        .context("demo console user")?;
+    println!("\nOperator console: {base}/console/");
+    println!("  email             {}", console.user.email);
+    println!(
+        "  password          {}",
+        console.generated_password.unwrap_or_default()
+    );
     println!("\nCtrl-C stops the demo.");
     server.run_until_ctrl_c().await
 }

@@ -36,6 +36,15 @@ pub use p2p::{
 use service::service;
 pub use service::ServiceCommand;
 
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// The people who sign in to the operator console (`/console/`).
+    User {
+        #[command(subcommand)]
+        cmd: web_user::OperatorUserCommand,
+    },
+}
+
 #[derive(Parser)]
 #[command(
     name = "kassa",
@@ -62,6 +71,9 @@ pub enum Command {
     /// Manage merchants.
     #[command(subcommand)]
     Merchant(MerchantCommand),
+    /// The operator console's users.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Manage the service catalog.
     #[command(subcommand)]
     Service(ServiceCommand),
@@ -130,6 +142,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo(config, args).await,
         Command::Merchant(cmd) => merchant(&*operator_engine(&config).await?, cmd).await,
+        Command::Operator(OperatorCommand::User { cmd }) => {
+            web_user::operator_user(&*operator_engine(&config).await?, cmd).await
+        }
         Command::Service(cmd) => service(&*operator_engine(&config).await?, cmd).await,
         Command::Callback(cmd) => callback(&*operator_engine(&config).await?, cmd).await,
         Command::Trader(cmd) => p2p::trader(&*operator_engine(&config).await?, cmd).await,

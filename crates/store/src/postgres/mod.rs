@@ -57,6 +57,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_refunds.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_audit_log.sql"),
+    ),
 ];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).
@@ -552,6 +556,7 @@ macro_rules! locking {
 }
 
 mod callbacks;
+mod console;
 mod invoices;
 mod ledger;
 mod merchants;

@@ -23,6 +23,7 @@ use serde_json::Value;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod callbacks;
+mod console;
 mod invoices;
 mod ledger;
 mod merchants;
@@ -65,6 +66,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/sqlite/0007_web_users.sql"),
     ),
     (8, include_str!("../../migrations/sqlite/0008_refunds.sql")),
+    (
+        9,
+        include_str!("../../migrations/sqlite/0009_audit_log.sql"),
+    ),
 ];
 
 pub struct SqliteStore {

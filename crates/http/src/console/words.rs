@@ -1,0 +1,109 @@
+//! The console's words in English, Russian and Ukrainian.
+
+pub use crate::web::words::{Words, SIGN_OUT};
+
+pub const CONSOLE: Words = ("Operator console", "Консоль оператора", "Консоль оператора");
+pub const MERCHANTS: Words = ("Merchants", "Мерчанты", "Мерчанти");
+pub const TRADERS: Words = ("Traders", "Трейдеры", "Трейдери");
+pub const DEALS: Words = ("Deals", "Сделки", "Угоди");
+pub const DISPUTES: Words = ("Disputes", "Споры", "Спори");
+pub const NOTIFICATIONS: Words = (
+    "Unmatched notifications",
+    "Несопоставленные уведомления",
+    "Незіставлені сповіщення",
+);
+pub const NOTIFICATIONS_SHORT: Words = ("Notifications", "Уведомления", "Сповіщення");
+pub const PAYOUTS: Words = (
+    "Payouts waiting",
+    "Выплаты в ожидании",
+    "Виплати в очікуванні",
+);
+pub const PAYOUTS_SHORT: Words = ("Payouts", "Выплаты", "Виплати");
+pub const AUDIT: Words = ("Audit log", "Журнал действий", "Журнал дій");
+pub const READ_ONLY: Words = (
+    "Your role (support) may only read; nothing was changed.",
+    "Ваша роль (support) только для чтения; ничего не изменено.",
+    "Ваша роль (support) лише для читання; нічого не змінено.",
+);
+pub const NAME: Words = ("Name", "Название", "Назва");
+pub const ID: Words = ("ID", "ID", "ID");
+pub const MODE: Words = ("Mode", "Режим", "Режим");
+pub const TEST: Words = ("test", "тест", "тест");
+pub const LIVE: Words = ("live", "боевой", "бойовий");
+pub const ON: Words = ("on", "вкл.", "увімк.");
+pub const OFF: Words = ("off", "выкл.", "вимк.");
+pub const SWITCH_ON: Words = ("Switch on", "Включить", "Увімкнути");
+pub const SWITCH_OFF: Words = ("Switch off", "Выключить", "Вимкнути");
+pub const PUBLIC_API: Words = ("Public API", "Публичный API", "Публічний API");
+pub const ALLOWED: Words = ("allowed", "разрешён", "дозволено");
+pub const FORBIDDEN: Words = ("forbidden", "запрещён", "заборонено");
+pub const FORBID_PUBLIC_API: Words = (
+    "Forbid the public API",
+    "Запретить публичный API",
+    "Заборонити публічний API",
+);
+pub const CALLBACK_URL: Words = ("Callback URL", "URL колбэков", "URL колбеків");
+pub const RETURN_URL: Words = ("Return URL", "URL возврата", "URL повернення");
+pub const SAVE: Words = ("Save", "Сохранить", "Зберегти");
+pub const SETTINGS: Words = ("Settings", "Настройки", "Налаштування");
+pub const SITE: Words = ("Site", "Сайт", "Сайт");
+pub const CURRENCY: Words = ("Currency", "Валюта", "Валюта");
+pub const CABINETS: Words = ("Cabinets", "Кабинеты", "Кабінети");
+pub const BANK: Words = ("Bank", "Банк", "Банк");
+pub const METHOD: Words = ("Method", "Метод", "Метод");
+pub const REQUISITE: Words = ("Requisite", "Реквизит", "Реквізит");
+pub const LIMITS: Words = ("Limits", "Лимиты", "Ліміти");
+pub const OPEN_DEALS: Words = ("Open deals", "Открытые сделки", "Відкриті угоди");
+pub const TURNOVER_TODAY: Words = ("Turnover today", "Оборот сегодня", "Оборот сьогодні");
+pub const ACTIVE: Words = ("Active", "Активен", "Активний");
+pub const STATUS: Words = ("Status", "Статус", "Статус");
+pub const TRADER: Words = ("Trader", "Трейдер", "Трейдер");
+pub const ANY: Words = ("Any", "Любой", "Будь-який");
+pub const SHOW: Words = ("Show", "Показать", "Показати");
+pub const AMOUNT: Words = ("Amount", "Сумма", "Сума");
+pub const CREATED: Words = ("Created", "Создана", "Створено");
+pub const DEADLINE: Words = ("Deadline", "Срок", "Термін");
+pub const REASON: Words = ("Reason", "Причина", "Причина");
+pub const INVOICE: Words = ("Invoice", "Счёт", "Рахунок");
+pub const COMPLETED: Words = (
+    "Money arrived: complete",
+    "Деньги пришли: завершить",
+    "Гроші надійшли: завершити",
+);
+pub const CANCELED: Words = (
+    "No money: cancel",
+    "Денег нет: отменить",
+    "Грошей немає: скасувати",
+);
+pub const CONFIRM: Words = (
+    "Money arrived: complete",
+    "Деньги пришли: завершить",
+    "Гроші надійшли: завершити",
+);
+pub const TEXT: Words = ("Text", "Текст", "Текст");
+pub const RECEIVED: Words = ("Received", "Получено", "Отримано");
+pub const DEAL: Words = ("Deal", "Сделка", "Угода");
+pub const MATCH: Words = (
+    "Settle this deal",
+    "Закрыть этой сделкой",
+    "Закрити цією угодою",
+);
+pub const CONFIRM_AMOUNT: Words = (
+    "The amounts differ: I confirm the deal's amount was received",
+    "Суммы различаются: подтверждаю, что сумма сделки получена",
+    "Суми відрізняються: підтверджую, що суму угоди отримано",
+);
+pub const NO_OPEN_DEAL: Words = (
+    "No open deal of this trader.",
+    "Открытых сделок трейдера нет.",
+    "Відкритих угод трейдера немає.",
+);
+pub const NONE: Words = ("Nothing here.", "Здесь пусто.", "Тут порожньо.");
+pub const DONE: Words = ("Done.", "Готово.", "Готово.");
+pub const TIME: Words = ("Time", "Время", "Час");
+pub const WHO: Words = ("Who", "Кто", "Хто");
+pub const ACTION: Words = ("Action", "Действие", "Дія");
+pub const TARGET: Words = ("Target", "Объект", "Об'єкт");
+pub const DETAIL: Words = ("Detail", "Подробности", "Деталі");
+pub const MERCHANT: Words = ("Merchant", "Мерчант", "Мерчант");
+pub const DEADLINE_PAYOUT: Words = ("Deadline", "Срок", "Термін");

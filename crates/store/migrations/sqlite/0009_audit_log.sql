@@ -1,0 +1,10 @@
+-- The console's audit log: every change an operator user makes, written in
+-- the transaction of the change. Listed newest first.
+
+CREATE TABLE audit_log (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    id      TEXT NOT NULL UNIQUE,
+    at      INTEGER NOT NULL,
+    user_id TEXT NOT NULL,
+    doc     TEXT NOT NULL
+);

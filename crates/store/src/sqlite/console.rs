@@ -1,0 +1,58 @@
+//! The operator console: deals over every trader, a notification matched by
+//! hand, payouts waiting for a trader, the audit log.
+
+use kassa_domain::payout::Payout;
+use kassa_domain::{AuditEntry, BankNotification, Deal};
+use rusqlite::params;
+
+use super::{expect_one, to_doc, SqliteTx};
+use crate::{ConsoleTx, StoreResult};
+
+impl ConsoleTx for SqliteTx<'_> {
+    fn deals(
+        &mut self,
+        status: Option<&str>,
+        trader_id: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Deal>> {
+        self.docs(
+            "SELECT doc FROM deals WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR trader_id = ?2)
+             ORDER BY created_at DESC, rowid DESC LIMIT ?3",
+            params![status, trader_id, limit as i64],
+        )
+    }
+
+    fn notification(&mut self, id: &str) -> StoreResult<Option<BankNotification>> {
+        self.doc("SELECT doc FROM bank_notifications WHERE id = ?1", [id])
+    }
+
+    fn update_notification(&mut self, n: &BankNotification) -> StoreResult<()> {
+        let count = self.exec(
+            "UPDATE bank_notifications SET matched = ?2, doc = ?3 WHERE id = ?1",
+            params![n.id, n.deal_id.is_some(), to_doc(n)?],
+        )?;
+        expect_one(count, "update bank notification")
+    }
+
+    fn waiting_payouts(&mut self, limit: usize) -> StoreResult<Vec<Payout>> {
+        self.docs(
+            "SELECT doc FROM payouts WHERE status = 'pending' ORDER BY seq LIMIT ?1",
+            [limit as i64],
+        )
+    }
+
+    fn insert_audit(&mut self, e: &AuditEntry) -> StoreResult<()> {
+        self.exec(
+            "INSERT INTO audit_log (id, at, user_id, doc) VALUES (?1, ?2, ?3, ?4)",
+            params![e.id, e.at_secs, e.user_id, to_doc(e)?],
+        )
+        .map(drop)
+    }
+
+    fn audit_log(&mut self, limit: usize) -> StoreResult<Vec<AuditEntry>> {
+        self.docs(
+            "SELECT doc FROM audit_log ORDER BY seq DESC LIMIT ?1",
+            [limit as i64],
+        )
+    }
+}
