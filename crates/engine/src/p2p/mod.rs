@@ -3,12 +3,14 @@
 //! notifications and trader confirmations that settle them, disputes, and
 //! the deadline that frees the amount.
 
+mod collateral;
 mod deals;
 mod health;
 mod holds;
 mod messages;
 mod traders;
 
+pub use collateral::TraderCollateral;
 pub(crate) use deals::attach_deal_with;
 pub use health::DEVICE_CABINETS_MAX;
 pub(crate) use holds::{take_amount, Cabinets, HeldHints, HoldSpec, Pool};
@@ -156,6 +158,13 @@ impl Engine {
         Ok(cabinets)
     }
 
+    /// The settlement currency when bookings are bounded by collateral.
+    pub(crate) fn collateral_rule(&self) -> Option<Currency> {
+        self.config
+            .trader_collateral_required
+            .then_some(self.config.settlement_currency)
+    }
+
     /// The operator's rate of a currency against the traders' settlement currency.
     pub async fn set_rate(&self, currency: Currency, rate: String) -> EngineResult<()> {
         match parse_minor(&rate, 8) {
@@ -266,6 +275,7 @@ impl Engine {
             .candidate_cabinets(method.clone(), currency, test_mode)
             .await?;
         let hints = self.held_hints.clone();
+        let collateral = self.collateral_rule();
         self.write(move |tx| {
             if let Some(answer) = tx.hold_request(&merchant_id, &request.request_id)? {
                 let answer: BookAnswer = serde_json::from_value(answer)
@@ -298,6 +308,7 @@ impl Engine {
                 &Pool {
                     cabinets: &cabinets,
                     hints: &hints,
+                    collateral,
                 },
                 now,
             )?;
