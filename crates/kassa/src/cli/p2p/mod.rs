@@ -13,9 +13,11 @@ use serde_json::{json, Value};
 use super::print_json;
 
 mod deal;
+mod deposit;
 mod messages;
 pub(super) use deal::{deal, notification};
 pub use deal::{DealCommand, NotificationCommand};
+pub use deposit::DepositCommand;
 pub(super) use messages::p2p;
 pub use messages::{DeviceCommand, P2pCommand, PatternCommand};
 
@@ -39,6 +41,9 @@ pub enum TraderCommand {
     /// The devices that forward a trader's bank SMS and pushes.
     #[command(subcommand)]
     Device(DeviceCommand),
+    /// A trader's collateral (insurance deposit) in the settlement currency.
+    #[command(subcommand)]
+    Deposit(DepositCommand),
 }
 
 #[derive(Args)]
@@ -235,6 +240,7 @@ pub(super) async fn trader(engine: &Engine, cmd: TraderCommand) -> anyhow::Resul
             Ok(())
         }
         TraderCommand::Device(cmd) => messages::device(engine, cmd).await,
+        TraderCommand::Deposit(cmd) => deposit::deposit(engine, cmd).await,
     }
 }
 
