@@ -78,6 +78,25 @@ async fn collateral(app: &TestApp, trader: &str) -> Value {
     body["collateral"].clone()
 }
 
+/// A trader's gauge as `GET /metrics` shows it.
+async fn gauge(app: &TestApp, name: &str, trader: &str) -> f64 {
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")) && l.contains(trader))
+        .unwrap_or_else(|| panic!("no {name} of {trader} in:\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
 async fn merchant(app: &TestApp) -> Merchant {
     app.engine()
         .merchant(app.merchant.merchant_id.clone())
@@ -152,6 +171,14 @@ async fn a_trader_gets_deals_only_within_its_deposit() {
         .await
         .unwrap();
     assert_eq!(collateral(&app, &first.id).await["held"], "45.000000");
+    assert_eq!(
+        gauge(&app, "kassa_trader_collateral_held", &first.id).await,
+        45.0
+    );
+    assert_eq!(
+        gauge(&app, "kassa_trader_collateral_deposit", &first.id).await,
+        50.0
+    );
     let over = deal_on(engine, &merchant, "600.00", Some("sberbank")).await;
     assert!(matches!(over, Err(EngineError::NoCabinet)), "{over:?}");
     let over = engine.book_cabinet(&merchant, book("over", 60_000)).await;

@@ -10,6 +10,7 @@ mod holds;
 mod messages;
 mod traders;
 
+pub(crate) use collateral::exposure;
 pub use collateral::TraderCollateral;
 pub(crate) use deals::attach_deal_with;
 pub use health::DEVICE_CABINETS_MAX;
