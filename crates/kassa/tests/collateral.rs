@@ -4,6 +4,7 @@
 //! `KASSA_TEST_BACKEND=postgres`); the deposit over the admin API.
 
 mod common;
+mod h2h_support;
 
 use std::sync::Arc;
 
@@ -273,6 +274,21 @@ async fn a_trader_gets_deals_only_within_its_deposit() {
 }
 
 #[tokio::test]
+async fn book_cabinet_answers_card_not_found_past_the_deposit() {
+    let app = spawn().await;
+    let (trader, _) = rub_trader(&app, "Ivan", "card", "2200123456789012").await;
+    let client = h2h_support::Client::of(&app);
+    client
+        .book(100_000)
+        .await
+        .expect_error(404, "Card not found");
+    // 10 USDT: exactly one hold of 1 000.00 RUB, then none.
+    deposit(&app, &trader.id, "credit", "10").await;
+    assert_eq!(client.book(100_000).await.amount(), 100_000);
+    client.book(100).await.expect_error(404, "Card not found");
+}
+
+#[tokio::test]
 async fn the_deposit_endpoint_speaks_the_admin_apis_errors() {
     let app = spawn().await;
     let (trader, _) = rub_trader(&app, "Ivan", "card", "2200123456789012").await;
@@ -307,6 +323,33 @@ async fn the_deposit_endpoint_speaks_the_admin_apis_errors() {
     assert_eq!(record["id"], trader.id.as_str());
     assert_eq!(record["collateral"]["deposit"], "10.000000");
     assert_eq!(record["collateral"]["uncounted_currency"], Value::Null);
+}
+
+#[tokio::test]
+async fn an_amount_without_a_rate_cannot_be_covered() {
+    let app = TestApp::spawn_with(|c| {
+        c.admin_token = Some(ADMIN_TOKEN.into());
+        c.trader_collateral_required = true;
+    })
+    .await;
+    let merchant = merchant(&app).await;
+    let (trader, _) = rub_trader(&app, "Ivan", "card", "2200123456789012").await;
+    deposit(&app, &trader.id, "credit", "1000").await;
+    let refused = deal_on(app.engine(), &merchant, "100.00", None).await;
+    assert!(
+        matches!(refused, Err(EngineError::NoCabinet)),
+        "{refused:?}"
+    );
+    app.engine()
+        .set_rate(Currency::from_code("RUB").unwrap(), "92.5".into())
+        .await
+        .unwrap();
+    let deal = deal_on(app.engine(), &merchant, "100.00", None)
+        .await
+        .unwrap();
+    assert_eq!(deal.rate.as_deref(), Some("92.5"));
+    // 100.00 / 92.5 = 1.081081.. USDT, rounded up.
+    assert_eq!(collateral(&app, &trader.id).await["held"], "1.081082");
 }
 
 #[tokio::test]
