@@ -262,9 +262,46 @@ async fn a_trader_gets_deals_only_within_its_deposit() {
         .unwrap();
     let _ = (a, b);
 
-    // What is owed cannot be debited either; what is free can.
+    // What is owed cannot be debited either.
     let (status, _) = deposit(&app, &first.id, "debit", "0.01").await;
     assert_eq!(status, 422);
+
+    // A payout the trader pays from the merchant's money it holds lowers
+    // what it owes, and frees as much.
+    let fields = json!({"card_number": "4242424242424242", "card_holder": "Petr P.", "bank_name": "tinkoff"});
+    let payout = engine
+        .create_payout(
+            &merchant,
+            false,
+            kassa_engine::payouts::NewPayout {
+                request_id: "payout-1".into(),
+                amount_minor: 100_000,
+                currency: "RUB".into(),
+                method: "card".into(),
+                additional_fields: fields.as_object().unwrap().clone(),
+                source: kassa_domain::payout::PayoutSource::H2h,
+                callback_url: None,
+                merchant_api: None,
+            },
+        )
+        .await
+        .unwrap()
+        .payout;
+    engine
+        .take_payout(first.id.clone(), payout.id.clone())
+        .await
+        .unwrap();
+    engine
+        .complete_payout(first.id.clone(), payout.id, "receipt-1".into())
+        .await
+        .unwrap();
+    let c = collateral(&app, &first.id).await;
+    assert_eq!(
+        (c["held"].as_str(), c["owed"].as_str(), c["free"].as_str()),
+        (Some("26.000000"), Some("20.000000"), Some("10.000000"))
+    );
+    let (status, view) = deposit(&app, &first.id, "debit", "10").await;
+    assert_eq!(status, 200, "{view}");
     let totals = engine.ledger_totals().await.unwrap();
     assert!(
         totals.per_currency.iter().all(|(_, _, sum)| *sum == 0),
