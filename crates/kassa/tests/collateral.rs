@@ -346,6 +346,12 @@ async fn the_deposit_endpoint_speaks_the_admin_apis_errors() {
     // Nothing to take back from an empty deposit.
     let (status, _) = deposit(&app, &trader.id, "debit", "1").await;
     assert_eq!(status, 422);
+    // A deposit stays within the largest amount kept (10^15 minor units).
+    let (status, _) = deposit(&app, &trader.id, "credit", "1000000000").await;
+    assert_eq!(status, 200);
+    let (status, body) = deposit(&app, &trader.id, "credit", "0.000001").await;
+    assert_eq!(status, 422, "{body}");
+    deposit(&app, &trader.id, "debit", "1000000000").await;
     deposit(&app, &trader.id, "credit", "12.5").await;
     let (status, view) = deposit(&app, &trader.id, "debit", "2.5").await;
     assert_eq!(status, 200, "{view}");

@@ -239,6 +239,12 @@ impl Engine {
                         currency.code()
                     )));
                 }
+                if before.deposit_minor.saturating_add(amount_minor) > MINOR_MAX {
+                    return Err(EngineError::invalid(
+                        "amount",
+                        "the deposit would pass the largest amount Kassa keeps",
+                    ));
+                }
                 if amount_minor < 0 && !before.allows(-amount_minor) {
                     let most = format_fixed(before.free_minor().max(0), settlement.exponent());
                     return Err(EngineError::invalid(
