@@ -5,6 +5,7 @@
 
 mod common;
 mod h2h_support;
+mod merchant_api_support;
 
 use std::sync::Arc;
 
@@ -311,7 +312,7 @@ async fn a_trader_gets_deals_only_within_its_deposit() {
 }
 
 #[tokio::test]
-async fn book_cabinet_answers_card_not_found_past_the_deposit() {
+async fn the_faces_answer_no_cabinet_past_the_deposit() {
     let app = spawn().await;
     let (trader, _) = rub_trader(&app, "Ivan", "card", "2200123456789012").await;
     let client = h2h_support::Client::of(&app);
@@ -323,6 +324,10 @@ async fn book_cabinet_answers_card_not_found_past_the_deposit() {
     deposit(&app, &trader.id, "credit", "10").await;
     assert_eq!(client.book(100_000).await.amount(), 100_000);
     client.book(100).await.expect_error(404, "Card not found");
+    // The Merchant API's own answer for it; nothing is created.
+    let api = merchant_api_support::Api::with(&app, &app.merchant.live);
+    let body = merchant_api_support::deal_body("over-1", "1.00");
+    api.post(&body).await.expect_error(422, "no_cabinet", None);
 }
 
 #[tokio::test]
