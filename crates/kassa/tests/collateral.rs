@@ -401,6 +401,30 @@ async fn an_amount_without_a_rate_cannot_be_covered() {
 }
 
 #[tokio::test]
+async fn a_test_traders_deposit_is_in_the_test_books() {
+    let app = spawn().await;
+    let (trader, _) =
+        common::rub_trader_in(&app, true, "Sandbox", "card", "4000001234567899").await;
+    deposit(&app, &trader.id, "credit", "10").await;
+    let deal = common::open_deal_in(&app, true, "1000.00", "sberbank").await;
+    assert_eq!(deal.trader_id, trader.id);
+    assert_eq!(collateral(&app, &trader.id).await["free"], "0.000000");
+    // The live books hold nothing of it; the test books balance on their own.
+    let totals = app.engine().ledger_totals().await.unwrap();
+    assert!(
+        totals.per_currency.iter().all(|(_, _, sum)| *sum == 0),
+        "{totals:?}"
+    );
+    assert!(
+        totals
+            .per_currency
+            .iter()
+            .all(|(test_mode, code, _)| *test_mode || code != "USDT"),
+        "{totals:?}"
+    );
+}
+
+#[tokio::test]
 async fn without_the_rule_traders_are_not_bounded() {
     let app = TestApp::spawn().await;
     let merchant = merchant(&app).await;
