@@ -314,7 +314,7 @@ async fn a_trader_gets_deals_only_within_its_deposit() {
 #[tokio::test]
 async fn the_faces_answer_no_cabinet_past_the_deposit() {
     let app = spawn().await;
-    let (trader, _) = rub_trader(&app, "Ivan", "card", "2200123456789012").await;
+    let (trader, token) = rub_trader(&app, "Ivan", "card", "2200123456789012").await;
     let client = h2h_support::Client::of(&app);
     client
         .book(100_000)
@@ -324,6 +324,25 @@ async fn the_faces_answer_no_cabinet_past_the_deposit() {
     deposit(&app, &trader.id, "credit", "10").await;
     assert_eq!(client.book(100_000).await.amount(), 100_000);
     client.book(100).await.expect_error(404, "Card not found");
+    // The trader sees where it stands.
+    let own: Value = app
+        .http
+        .get(app.url("/trader-api/collateral"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            own["deposit"].as_str(),
+            own["held"].as_str(),
+            own["free"].as_str()
+        ),
+        (Some("10.000000"), Some("10.000000"), Some("0.000000"))
+    );
     // The Merchant API's own answer for it; nothing is created.
     let api = merchant_api_support::Api::with(&app, &app.merchant.live);
     let body = merchant_api_support::deal_body("over-1", "1.00");

@@ -13,11 +13,13 @@ use kassa_engine::EngineError;
 
 use super::find_trader;
 use super::request::{DepositBody, NewCabinetBody};
-use super::response::{CollateralView, TraderRecordView};
+use super::response::TraderRecordView;
 use crate::admin::request::NewTraderBody;
 use crate::trader::deals::deal_filter;
 use crate::trader::request::read_json;
-use crate::trader::response::{CabinetView, DealView, List, NewTraderView, TraderView, View};
+use crate::trader::response::{
+    CabinetView, CollateralView, DealView, List, NewTraderView, TraderView, View,
+};
 use crate::trader::{cabinets, deals, path_id, ApiError, ErrorBody, OperatorAuth, PathId, Result};
 use crate::AppState;
 
