@@ -25,6 +25,9 @@ pub enum Account {
     /// pay-ins received on its cabinets, positive when the platform owes the
     /// trader for payouts it made.
     TraderSettlement(String),
+    /// The trader's collateral with the platform, in the settlement
+    /// currency: it bounds what the trader may hold at once.
+    TraderDeposit(String),
     /// Outside the system: customers, banks, providers.
     World,
 }
@@ -39,6 +42,7 @@ impl Account {
             Account::MerchantPendingRefunds(id) => format!("merchant:{id}:pending_refunds"),
             Account::PlatformRevenue => "platform:revenue".into(),
             Account::TraderSettlement(id) => format!("trader:{id}:settlement"),
+            Account::TraderDeposit(id) => format!("trader:{id}:deposit"),
             Account::World => "world".into(),
         }
     }
@@ -56,6 +60,7 @@ impl Account {
             }
             ["platform", "revenue"] => Some(Account::PlatformRevenue),
             ["trader", id, "settlement"] => Some(Account::TraderSettlement(id.to_string())),
+            ["trader", id, "deposit"] => Some(Account::TraderDeposit(id.to_string())),
             ["world"] => Some(Account::World),
             _ => None,
         }
@@ -69,6 +74,7 @@ impl Account {
                 | Account::MerchantPendingPayouts(_)
                 | Account::MerchantReserve(_)
                 | Account::MerchantPendingRefunds(_)
+                | Account::TraderDeposit(_)
         )
     }
 }
@@ -105,6 +111,8 @@ pub enum TxnKind {
     RefundDone,
     /// A refund failed: the hold goes back where it came from.
     RefundRelease,
+    /// The operator credited or debited a trader's deposit, against the world.
+    TraderDeposit,
 }
 
 impl TxnKind {
@@ -119,6 +127,7 @@ impl TxnKind {
             TxnKind::RefundHold => "refund_hold",
             TxnKind::RefundDone => "refund_done",
             TxnKind::RefundRelease => "refund_release",
+            TxnKind::TraderDeposit => "trader_deposit",
         }
     }
 }
@@ -311,6 +320,21 @@ pub fn refund_hold(merchant_id: &str, amount: i64, fee_returned: i64) -> Vec<Pos
     ]
 }
 
+/// The operator's change of a trader's deposit: `amount` (negative to
+/// debit) between the world and the deposit.
+pub fn trader_deposit(trader_id: &str, amount: i64) -> Vec<Posting> {
+    vec![
+        Posting {
+            account: Account::World,
+            amount_minor: -amount,
+        },
+        Posting {
+            account: Account::TraderDeposit(trader_id.into()),
+            amount_minor: amount,
+        },
+    ]
+}
+
 /// A refund paid back to the customer through `sink`: the world (a provider
 /// or the operator paid it), or the trader who paid it from its own funds
 /// (a refund of a P2P pay-in, which the platform then owes the trader).
@@ -349,6 +373,7 @@ mod tests {
             Account::MerchantPendingRefunds("mer_1".into()),
             Account::PlatformRevenue,
             Account::TraderSettlement("trd_1".into()),
+            Account::TraderDeposit("trd_1".into()),
             Account::World,
         ] {
             assert_eq!(Account::parse(&a.key()), Some(a));
@@ -368,6 +393,7 @@ mod tests {
             refund_done("m", Account::World, 5_000),
             refund_done("m", Account::TraderSettlement("t".into()), 5_000),
             refund_release("m", 5_000, 150),
+            trader_deposit("t", -7_000),
         ] {
             Transaction::new(
                 "t".into(),

@@ -19,6 +19,7 @@ pub use invoice::{
 pub use money::{AmountError, Currency};
 pub mod cabinet_health;
 pub mod callback;
+pub mod collateral;
 pub mod merchant;
 
 pub use callback::{Callback, CallbackAttempt, CallbackFace, CallbackState, CallbackStatuses};

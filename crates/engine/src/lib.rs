@@ -77,6 +77,11 @@ pub struct EngineConfig {
     /// A cabinet whose last this many deals all expired unpaid is switched
     /// off; 0: never.
     pub cabinet_expired_deals_max: u32,
+    /// A trader takes new holds and deals only within its deposit; off, a
+    /// trader is trusted without limit.
+    pub trader_collateral_required: bool,
+    /// The currency of traders' deposits, the one rates are quoted against.
+    pub settlement_currency: kassa_domain::Currency,
     /// How long a request waits on the store before it is answered 503.
     pub store_timeout_ms: u64,
     pub master_key: [u8; 32],
@@ -110,6 +115,9 @@ impl Default for EngineConfig {
             payout_ttl_secs: 60 * 60,
             cabinet_silent_secs: 15 * 60,
             cabinet_expired_deals_max: 3,
+            trader_collateral_required: false,
+            settlement_currency: kassa_domain::Currency::from_code("USDT")
+                .expect("USDT is a known currency"),
             store_timeout_ms: 5_000,
             master_key: [0u8; 32],
             admin_token_sha256: None,

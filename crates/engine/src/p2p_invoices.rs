@@ -193,6 +193,7 @@ impl Engine {
             Default::default()
         };
         let hints = self.held_hints.clone();
+        let collateral = self.collateral_rule();
         let created = self
             .write(move |tx| {
                 invoice.transition(InvoiceStatus::ProcessPending, Resolution::Ok, now);
@@ -231,6 +232,7 @@ impl Engine {
                         &Pool {
                             cabinets: &cabinets,
                             hints: &hints,
+                            collateral,
                         },
                         rate,
                         now,

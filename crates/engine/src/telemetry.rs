@@ -105,16 +105,22 @@ pub(crate) fn store_error(op: &'static str) {
     metrics::counter!("kassa_store_errors_total", "op" => op).increment(1);
 }
 
+/// Traders whose collateral is reported at most (one label set each).
+const COLLATERAL_GAUGES_MAX: usize = 1_000;
+
 /// Label sets of the per-currency gauges set at the last scrape: one gone
 /// since is set to zero rather than left at its last value.
 static SEEN: Mutex<BTreeSet<(String, bool)>> = Mutex::new(BTreeSet::new());
 
 impl Engine {
     /// Sets the gauges read from the database and this node: the callback
-    /// backlog, open holds and deals, unmatched bank notifications, the
-    /// store's queue and pool. Called when metrics are scraped.
+    /// backlog, open holds and deals, unmatched bank notifications, traders'
+    /// collateral, the store's queue and pool. Called when metrics are scraped.
     pub async fn refresh_gauges(&self) -> EngineResult<()> {
         use metrics::gauge;
+        if self.config.trader_collateral_required {
+            self.refresh_collateral_gauges().await?;
+        }
         let stats = self.store.stats();
         gauge!("kassa_store_write_queue_jobs").set(stats.write_queue as f64);
         gauge!("kassa_store_connections", "state" => "open").set(stats.connections_open as f64);
@@ -164,6 +170,36 @@ impl Engine {
                 .map_or(0, |(_, n)| *n);
             gauge!("kassa_p2p_unmatched_notifications", "mode" => mode(test_mode))
                 .set(count as f64);
+        }
+        Ok(())
+    }
+
+    /// Each active trader's deposit and what it holds and owes, in units of
+    /// the settlement currency (traders are never deleted, so no label set
+    /// goes stale; one switched off keeps its last values).
+    async fn refresh_collateral_gauges(&self) -> EngineResult<()> {
+        use metrics::gauge;
+        let settlement = self.config.settlement_currency;
+        let now = self.now_secs();
+        let standing = self
+            .read(move |tx| {
+                let mut out = Vec::new();
+                for t in tx.traders()?.into_iter().filter(|t| t.active) {
+                    if out.len() == COLLATERAL_GAUGES_MAX {
+                        break;
+                    }
+                    let (e, _) = crate::p2p::exposure(tx, &t.id, t.test_mode, settlement, now)?;
+                    out.push((t.id, t.test_mode, e));
+                }
+                Ok(out)
+            })
+            .await?;
+        let unit = 10f64.powi(settlement.exponent() as i32);
+        for (trader, test_mode, e) in standing {
+            let labels = [("trader", trader), ("mode", mode(test_mode).to_string())];
+            gauge!("kassa_trader_collateral_deposit", &labels).set(e.deposit_minor as f64 / unit);
+            gauge!("kassa_trader_collateral_held", &labels).set(e.held_minor as f64 / unit);
+            gauge!("kassa_trader_collateral_owed", &labels).set(e.owed_minor as f64 / unit);
         }
         Ok(())
     }

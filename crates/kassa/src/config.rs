@@ -104,6 +104,12 @@ settings! {
     /// off; 0: never.
     cabinet_expired_deals_max: u32 =
         engine.cabinet_expired_deals_max => cabinet_expired_deals_max,
+    /// A trader takes new holds and deals only within its deposit (less what
+    /// it holds and owes); off, traders are trusted without limit.
+    trader_collateral_required: bool =
+        engine.trader_collateral_required => trader_collateral_required,
+    /// The currency of traders' deposits: the one rates are quoted against.
+    settlement_currency: String = engine.settlement_currency.code().to_string(),
     /// A portal session ends after this long unused, and this long after sign-in.
     web_session_idle_secs: i64 = engine.web_session_idle_secs => web_session_idle_secs,
     web_session_absolute_secs: i64 =
@@ -257,6 +263,12 @@ impl Config {
         if self.cabinet_expired_deals_max > 100 {
             bail!("cabinet_expired_deals_max must be between 0 (off) and 100");
         }
+        if kassa_domain::Currency::from_code(&self.settlement_currency).is_none() {
+            bail!(
+                "settlement_currency must be a known currency code, not {:?}",
+                self.settlement_currency
+            );
+        }
         if self.admin_token.as_ref().is_some_and(|t| t.len() < 16) {
             bail!("admin_token must be at least 16 characters");
         }
@@ -367,6 +379,9 @@ impl Config {
             ..kassa_engine::EngineConfig::default()
         };
         self.feed_engine(&mut engine);
+        engine.settlement_currency =
+            kassa_domain::Currency::from_code(&self.settlement_currency)
+                .with_context(|| format!("settlement_currency {:?}", self.settlement_currency))?;
         Ok(engine)
     }
 }

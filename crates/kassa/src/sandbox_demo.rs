@@ -27,6 +27,11 @@ fn signed_test(issued: &IssuedMerchant, body: Value) -> String {
     Value::Object(map).to_string()
 }
 
+/// The demo traders' deposits: 1 000 units of the settlement currency.
+pub(crate) fn demo_deposit_minor(engine: &kassa_engine::Engine) -> i64 {
+    1_000 * 10i64.pow(engine.config().settlement_currency.exponent() as u32)
+}
+
 pub(crate) async fn seed(server: &Server, issued: &IssuedMerchant) -> anyhow::Result<()> {
     let fail = |e: kassa_engine::EngineError| anyhow::anyhow!("{e}");
     let engine = &server.engine;
@@ -50,6 +55,15 @@ pub(crate) async fn seed(server: &Server, issued: &IssuedMerchant) -> anyhow::Re
             max_open_deals: 0,
             active: true,
         })
+        .await
+        .map_err(fail)?;
+    // Its collateral, in the test books as the trader is a test one.
+    engine
+        .change_deposit(
+            trader.id.clone(),
+            demo_deposit_minor(engine),
+            "demo deposit".into(),
+        )
         .await
         .map_err(fail)?;
     // Test money to pay out from: the test books only.

@@ -511,3 +511,42 @@ async fn deals_and_notifications_beside_a_running_server() {
         "{plain}"
     );
 }
+
+#[tokio::test]
+async fn a_traders_deposit_from_the_command_line() {
+    let db = fresh_db();
+    let created = db
+        .json_ok(&["trader", "create", "--name", "Ivan", "--json"])
+        .await;
+    let trader = created["trader_id"].as_str().unwrap().to_string();
+
+    let credited = db
+        .json_ok(&["trader", "deposit", "credit", &trader, "50.5", "--json"])
+        .await;
+    assert_eq!(credited["deposit"], "50.500000");
+    assert_eq!(credited["currency"], "USDT");
+    assert_eq!(credited["required"], false);
+
+    // More than the deposit: refused, nothing changes.
+    let message = kassa_fails(&db, &["trader", "deposit", "debit", &trader, "60"]).await;
+    assert!(message.contains("at most 50.500000 USDT"), "{message}");
+    let message = kassa_fails(&db, &["trader", "deposit", "credit", &trader, "1.1234567"]).await;
+    assert!(message.contains("decimal places"), "{message}");
+    kassa_fails(&db, &["trader", "deposit", "show", "trd_nobody"]).await;
+
+    db.kassa_ok(&["trader", "deposit", "debit", &trader, "0.5"])
+        .await;
+    let shown = db
+        .json_ok(&["trader", "deposit", "show", &trader, "--json"])
+        .await;
+    assert_eq!(
+        (
+            shown["deposit"].as_str(),
+            shown["held"].as_str(),
+            shown["free"].as_str()
+        ),
+        (Some("50.000000"), Some("0.000000"), Some("50.000000"))
+    );
+    let text = db.kassa_ok(&["trader", "deposit", "show", &trader]).await;
+    assert!(text.contains("deposit 50.000000 USDT"), "{text}");
+}

@@ -84,6 +84,15 @@ pub struct CallbackCounts {
     pub failed: u64,
 }
 
+/// An amount held on a trader's cabinet: by a live hold (`rate` `None`) or
+/// an open deal (the rate it was made at, if there was one).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldAmount {
+    pub currency: String,
+    pub amount_minor: i64,
+    pub rate: Option<String>,
+}
+
 /// Open P2P work on the cabinets of one currency and mode.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpenP2p {
@@ -257,6 +266,8 @@ pub trait P2pTx {
     fn turnover_since(&mut self, cabinet_id: &str, since_secs: i64) -> StoreResult<i64>;
     /// The amounts a cabinet has in use at `now_secs`: live holds and open deals.
     fn slots_in_use(&mut self, cabinet_id: &str, now_secs: i64) -> StoreResult<u32>;
+    /// What a trader's cabinets hold at `now_secs`: live holds and open deals.
+    fn held_of_trader(&mut self, trader_id: &str, now_secs: i64) -> StoreResult<Vec<HeldAmount>>;
 
     /// Takes the hold's (cabinet, amount) when it is free or its hold lapsed
     /// by `now_secs`, in one statement. True when taken.

@@ -8,6 +8,7 @@ use kassa_domain::ids::new_id;
 use kassa_domain::{Cabinet, Hold};
 use kassa_store::Tx;
 
+use super::collateral::{lock_bounded, Gate};
 use super::{amount_rule, day_start, DealTarget};
 use crate::{EngineError, EngineResult};
 
@@ -105,11 +106,13 @@ impl HeldHints {
 /// Active cabinets of active traders for a method and currency, as cached.
 pub(crate) type Cabinets = std::sync::Arc<Vec<Cabinet>>;
 
-/// Where holds are taken from: the candidate cabinets and this process's
-/// hints of what is held among them.
+/// Where holds are taken from: the candidate cabinets, this process's
+/// hints of what is held among them, and the settlement currency when the
+/// collateral rule is on.
 pub(crate) struct Pool<'a> {
     pub cabinets: &'a [Cabinet],
     pub hints: &'a HeldHints,
+    pub collateral: Option<kassa_domain::Currency>,
 }
 
 /// A new hold: what for, where, until when.
@@ -126,13 +129,19 @@ pub(crate) struct HoldSpec<'a> {
 /// before an alternative on one; among cabinets, fewest open deals first, in
 /// random order otherwise so that load spreads. The slot is taken by the
 /// store's atomic upsert, so two processes never hold one amount on a cabinet.
+/// With the collateral rule on, a cabinet whose trader's deposit cannot take
+/// the amount is passed over; when every one is, there is no cabinet.
 pub(crate) fn take_amount(
     tx: &mut dyn Tx,
     spec: &HoldSpec<'_>,
     pool: &Pool<'_>,
     now_secs: i64,
 ) -> EngineResult<Hold> {
-    let Pool { cabinets, hints } = *pool;
+    let Pool {
+        cabinets,
+        hints,
+        collateral,
+    } = *pool;
     use rand::seq::SliceRandom;
     let HoldSpec {
         merchant_id,
@@ -172,6 +181,9 @@ pub(crate) fn take_amount(
         return Err(EngineError::NoCabinet);
     }
     let mut limits = Limits::default();
+    let mut gate = collateral.map(Gate::new);
+    // Cabinets passed over for their trader's collateral, for some amount.
+    let mut uncovered: HashSet<&str> = HashSet::new();
     let filter = format!(
         "{}|{}|{}|{}",
         target.method,
@@ -198,6 +210,13 @@ pub(crate) fn take_amount(
             if let Some(until) = hints.held_until(&cabinet.id, amount, now_secs) {
                 earliest_free = earliest_free.min(until);
                 continue;
+            }
+            // Not remembered as held: the deposit, not the slot, is short.
+            if let Some(gate) = gate.as_mut() {
+                if !gate.allow(tx, cabinet, amount, now_secs)? {
+                    uncovered.insert(&cabinet.id);
+                    continue;
+                }
             }
             if !limits.allow(tx, cabinet, amount, now_secs)? {
                 earliest_free = earliest_free.min(now_secs + 1);
@@ -233,24 +252,14 @@ pub(crate) fn take_amount(
             hints.mark_full(&filter, amount, earliest_free);
         }
     }
+    if uncovered.len() == order.len() {
+        return Err(EngineError::NoCabinet);
+    }
     Err(EngineError::AmountsTaken)
 }
 
-/// How often, and how long at most, a booking waits for a cabinet's lock
-/// that another booking holds: that one holds it for milliseconds. The wait
-/// is bounded, never a blocking lock, because a booking also holds slot rows
-/// another may wait on; a cabinet still locked after it is passed over.
-const CABINET_LOCK_TRIES: u32 = 12;
-
 fn lock_cabinet(tx: &mut dyn Tx, cabinet_id: &str) -> EngineResult<bool> {
-    let key = format!("cabinet:{cabinet_id}");
-    for attempt in 0..CABINET_LOCK_TRIES {
-        if tx.try_lock(&key)? {
-            return Ok(true);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1 << attempt.min(5)));
-    }
-    Ok(false)
+    lock_bounded(tx, &format!("cabinet:{cabinet_id}"))
 }
 
 /// A cabinet's soft limits (amounts in use at once, turnover a day),

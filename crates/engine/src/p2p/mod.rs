@@ -3,6 +3,7 @@
 //! notifications and trader confirmations that settle them, disputes, and
 //! the deadline that frees the amount.
 
+mod collateral;
 pub(crate) mod deals;
 mod health;
 mod holds;
@@ -10,6 +11,8 @@ mod messages;
 mod received;
 pub(crate) mod traders;
 
+pub(crate) use collateral::exposure;
+pub use collateral::TraderCollateral;
 pub(crate) use deals::attach_deal_with;
 pub use health::DEVICE_CABINETS_MAX;
 pub(crate) use holds::{take_amount, Cabinets, HeldHints, HoldSpec, Pool};
@@ -157,6 +160,13 @@ impl Engine {
         Ok(cabinets)
     }
 
+    /// The settlement currency when bookings are bounded by collateral.
+    pub(crate) fn collateral_rule(&self) -> Option<Currency> {
+        self.config
+            .trader_collateral_required
+            .then_some(self.config.settlement_currency)
+    }
+
     /// The operator's rate of a currency against the traders' settlement currency.
     pub async fn set_rate(&self, currency: Currency, rate: String) -> EngineResult<()> {
         match parse_minor(&rate, 8) {
@@ -267,6 +277,7 @@ impl Engine {
             .candidate_cabinets(method.clone(), currency, test_mode)
             .await?;
         let hints = self.held_hints.clone();
+        let collateral = self.collateral_rule();
         self.write(move |tx| {
             if let Some(answer) = tx.hold_request(&merchant_id, &request.request_id)? {
                 let answer: BookAnswer = serde_json::from_value(answer)
@@ -299,6 +310,7 @@ impl Engine {
                 &Pool {
                     cabinets: &cabinets,
                     hints: &hints,
+                    collateral,
                 },
                 now,
             )?;

@@ -37,6 +37,10 @@ pub fn routes() -> Router<AppState> {
         .route("/traders", route(get(traders::list).post(traders::create)))
         .route("/traders/{id}", route(get(traders::get)))
         .route(
+            "/traders/{id}/deposit",
+            route(post(traders::change_deposit)),
+        )
+        .route(
             "/traders/{id}/cabinets",
             route(get(traders::list_cabinets).post(traders::add_cabinet)),
         )

@@ -10,6 +10,7 @@ use crate::trader::{BearerToken, ClosedBodies};
 const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
     "ActiveBody",
     "AmountRuleBody",
+    "DepositBody",
     "MerchantPatch",
     "NewCabinetBody",
     "NewTraderBody",
@@ -36,6 +37,7 @@ const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
         traders::list,
         traders::create,
         traders::get,
+        traders::change_deposit,
         traders::list_cabinets,
         traders::add_cabinet,
         traders::list_deals,
@@ -55,7 +57,7 @@ const ADMIN_BODIES: ClosedBodies = ClosedBodies(&[
     modifiers(&BearerToken, &ADMIN_BODIES),
     tags(
         (name = "merchants", description = "Merchants' settings."),
-        (name = "traders", description = "Traders, their cabinets and deals."),
+        (name = "traders", description = "Traders, their collateral, cabinets and deals."),
         (name = "operations", description = 
             "Deals, disputes, notifications, bank messages and callbacks."),
         (name = "rates", description = "Rates and amount rules, per currency."),

@@ -324,3 +324,47 @@ impl MerchantPatch {
         (change, p)
     }
 }
+
+/// A change of a trader's deposit, in the settlement currency.
+#[derive(Default, Deserialize, ToSchema)]
+pub struct DepositBody {
+    /// `credit` raises the deposit, `debit` lowers it (never below what the
+    /// trader holds and owes).
+    #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = "^(credit|debit)$")]
+    pub action: Text,
+    /// Decimal text greater than 0 in the settlement currency's units.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, pattern = r"^[0-9]+(\.[0-9]+)?$")]
+    pub amount: Text,
+    /// Why, kept with the ledger transaction (1 to 255 characters).
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub reason: Text,
+}
+
+impl DepositBody {
+    /// The signed amount (a debit negative) and the reason.
+    pub fn change(self, settlement: Currency, mut p: Problems) -> Result<(i64, String)> {
+        let debit = match p.required("action", self.action).as_deref() {
+            Some("credit") => Some(false),
+            Some("debit") => Some(true),
+            Some(_) => {
+                p.fail("action", "This value should be credit or debit.");
+                None
+            }
+            None => None,
+        };
+        let amount = amount(&mut p, "amount", self.amount, settlement, false);
+        if amount.is_none() && !p.has("amount") {
+            p.fail("amount", "This field is required.");
+        }
+        let reason = p.required("reason", self.reason);
+        p.finish()?;
+        let amount = amount.unwrap_or_default();
+        Ok((
+            if debit == Some(true) { -amount } else { amount },
+            reason.unwrap_or_default(),
+        ))
+    }
+}

@@ -171,3 +171,11 @@ mod tests {
         assert_eq!(keys(&backlog.node), properties::<PipelineStats>());
     }
 }
+
+/// A trader with its collateral.
+#[derive(Serialize, ToSchema)]
+pub struct TraderRecordView {
+    #[serde(flatten)]
+    pub trader: crate::trader::response::TraderView,
+    pub collateral: crate::trader::response::CollateralView,
+}

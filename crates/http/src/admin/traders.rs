@@ -1,5 +1,6 @@
-//! Traders: listed, made (with their token, shown once), shown; their
-//! cabinets listed and added, their deals listed.
+//! Traders: listed, made (with their token, shown once), shown with their
+//! collateral; their deposit credited and debited; their cabinets listed
+//! and added, their deals listed.
 
 use std::collections::BTreeMap;
 
@@ -11,11 +12,14 @@ use axum::Json;
 use kassa_engine::EngineError;
 
 use super::find_trader;
-use super::request::NewCabinetBody;
+use super::request::{DepositBody, NewCabinetBody};
+use super::response::TraderRecordView;
 use crate::admin::request::NewTraderBody;
 use crate::trader::deals::deal_filter;
 use crate::trader::request::read_json;
-use crate::trader::response::{CabinetView, DealView, List, NewTraderView, TraderView, View};
+use crate::trader::response::{
+    CabinetView, CollateralView, DealView, List, NewTraderView, TraderView, View,
+};
 use crate::trader::{cabinets, deals, path_id, ApiError, ErrorBody, OperatorAuth, PathId, Result};
 use crate::AppState;
 
@@ -56,14 +60,52 @@ pub async fn create(State(app): State<AppState>, _: OperatorAuth, body: Body) ->
     params(("id" = String, Path)),
     security(("bearer" = [])),
     responses(
-        (status = 200, body = TraderView),
+        (status = 200, body = TraderRecordView),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 503, body = ErrorBody),
     ))]
 pub async fn get(State(app): State<AppState>, _: OperatorAuth, path: PathId) -> Result<Response> {
     let id = path_id(path, "trader")?;
     let trader = find_trader(&app.engine, &id).await?;
-    Ok(Json(TraderView::from(&trader)).into_response())
+    let collateral = app.engine.trader_collateral(trader.id.clone()).await?;
+    Ok(Json(TraderRecordView {
+        trader: TraderView::from(&trader),
+        collateral: CollateralView::from(&collateral),
+    })
+    .into_response())
+}
+
+/// Credits or debits the trader's deposit; a debit below what the trader
+/// holds and owes is refused (422) and changes nothing.
+#[utoipa::path(post, path = "/admin-api/traders/{id}/deposit", tag = "traders", operation_id = "change_trader_deposit",
+    params(("id" = String, Path)),
+    request_body = DepositBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CollateralView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ))]
+pub async fn change_deposit(
+    State(app): State<AppState>,
+    _: OperatorAuth,
+    path: PathId,
+    body: Body,
+) -> Result<Response> {
+    let id = path_id(path, "trader")?;
+    let (dto, problems) = read_json::<DepositBody>(body, false).await?;
+    let (amount_minor, reason) = dto.change(app.engine.config().settlement_currency, problems)?;
+    let collateral = app
+        .engine
+        .change_deposit(id, amount_minor, reason)
+        .await
+        .map_err(|e| match e {
+            EngineError::NotFound => ApiError::not_found("trader"),
+            other => other.into(),
+        })?;
+    Ok(Json(CollateralView::from(&collateral)).into_response())
 }
 
 #[utoipa::path(get, path = "/admin-api/traders/{id}/cabinets", tag = "traders", operation_id = "list_trader_cabinets",

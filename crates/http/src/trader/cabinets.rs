@@ -1,5 +1,5 @@
 //! Cabinets: a trader's own listed; one switched on or off by its trader or
-//! the operator.
+//! the operator; the collateral that bounds what they may hold.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -9,7 +9,7 @@ use axum::Json;
 use super::auth::{Acting, TraderAuth};
 use super::error::{not_found_as, ErrorBody};
 use super::request::{read_json, ActiveBody};
-use super::response::{CabinetView, List, View};
+use super::response::{CabinetView, CollateralView, List, View};
 use super::{path_id, PathId, Result};
 use crate::AppState;
 
@@ -68,4 +68,18 @@ pub async fn set_own_active(
     body: Body,
 ) -> Result<Response> {
     set_active(&app, &who, path, body).await
+}
+
+/// The trader's deposit with the operator, what its cabinets hold and what
+/// it owes, in the settlement currency: with collateral required, new deals
+/// come only while they fit in what is free.
+#[utoipa::path(get, path = "/trader-api/collateral", tag = "cabinets", operation_id = "get_collateral",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CollateralView),
+        (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+    ))]
+pub async fn collateral_own(State(app): State<AppState>, who: TraderAuth) -> Result<Response> {
+    let collateral = app.engine.trader_collateral(who.0.id).await?;
+    Ok(Json(CollateralView::from(&collateral)).into_response())
 }

@@ -46,6 +46,7 @@ pub type PathId = std::result::Result<Path<String>, PathRejection>;
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
         .route("/cabinets", route(get(cabinets::list_own)))
+        .route("/collateral", route(get(cabinets::collateral_own)))
         .route(
             "/cabinets/{id}/active",
             route(post(cabinets::set_own_active)),

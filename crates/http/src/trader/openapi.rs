@@ -35,6 +35,7 @@ const TRADER_BODIES: ClosedBodies = ClosedBodies(&[
     paths(
         cabinets::list_own,
         cabinets::set_own_active,
+        cabinets::collateral_own,
         deals::list_own,
         deals::get_own,
         deals::confirm_own,

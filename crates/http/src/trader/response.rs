@@ -396,3 +396,39 @@ pub struct PostedMessage {
     pub message: MessageView,
     pub deal: Option<DealView>,
 }
+
+/// A trader's collateral: amounts are decimal text in the settlement currency.
+#[derive(Serialize, ToSchema)]
+pub struct CollateralView {
+    /// The settlement currency.
+    #[schema(value_type = String)]
+    pub currency: Currency,
+    /// Whether bookings are bounded by it (`trader_collateral_required`).
+    pub required: bool,
+    pub deposit: String,
+    /// Live holds and open deals on the trader's cabinets.
+    pub held: String,
+    /// Pay-ins the trader received and holds for merchants, less payouts it made.
+    pub owed: String,
+    /// `deposit - held - owed`: what it may still take on; negative when over.
+    pub free: String,
+    /// A currency the trader has money in without a rate: not counted, and
+    /// while it lasts the trader takes no new deals; `null` when none.
+    #[schema(value_type = Option<String>)]
+    pub uncounted_currency: Option<Currency>,
+}
+
+impl From<&kassa_engine::p2p::TraderCollateral> for CollateralView {
+    fn from(c: &kassa_engine::p2p::TraderCollateral) -> Self {
+        let f = |m: i64| format_fixed(m, c.currency.exponent());
+        CollateralView {
+            currency: c.currency,
+            required: c.required,
+            deposit: f(c.exposure.deposit_minor),
+            held: f(c.exposure.held_minor),
+            owed: f(c.exposure.owed_minor),
+            free: f(c.exposure.free_minor()),
+            uncounted_currency: c.uncounted,
+        }
+    }
+}

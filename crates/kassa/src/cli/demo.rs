@@ -33,6 +33,8 @@ pub(super) async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<(
     config.master_key = None;
     config.listen = args.listen.clone();
     config.allow_private_callback_urls = true;
+    // Traders hold only what their deposits cover; the demo's have one.
+    config.trader_collateral_required = true;
     let listener = TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -156,6 +158,14 @@ async fn demo_p2p(
         cabinets.push(cabinet);
     }
     engine.set_rate(rub, "99.23".into()).await.map_err(fail)?;
+    let collateral = engine
+        .change_deposit(
+            trader.id.clone(),
+            crate::sandbox_demo::demo_deposit_minor(engine),
+            "demo deposit".into(),
+        )
+        .await
+        .map_err(fail)?;
     println!(
         "\nDemo trader {} (token {token}) with a card and an SBP phone in RUB:",
         trader.id
@@ -163,6 +173,14 @@ async fn demo_p2p(
     for c in &cabinets {
         println!("  {}  {} {} {}", c.id, c.method, c.bank_name, c.requisite);
     }
+    let settlement = collateral.currency;
+    println!(
+        "  deposit {} {settlement} at 99.23 RUB per {settlement}: its open deals and what it owes stay within it \
+         (kassa trader deposit show|credit|debit {}, or GET /admin-api/traders/{})",
+        kassa_domain::money::format_fixed(collateral.exposure.deposit_minor, settlement.exponent()),
+        trader.id,
+        trader.id
+    );
     let panel = engine
         .create_web_user(
             kassa_domain::WebRealm::Trader,

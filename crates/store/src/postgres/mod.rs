@@ -31,8 +31,8 @@ mod pool;
 use pool::{lock, Conn, Lease, Pool, PoolState};
 
 use crate::{
-    CallbackCounts, Cursor, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult, StoreStats, Tx,
-    WriteJob,
+    CallbackCounts, Cursor, HeldAmount, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult,
+    StoreStats, Tx, WriteJob,
 };
 
 const MIGRATIONS: &[(i64, &str)] = &[

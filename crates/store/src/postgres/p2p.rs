@@ -181,6 +181,25 @@ impl P2pTx for PgTx<'_> {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    fn held_of_trader(&mut self, trader_id: &str, now_secs: i64) -> StoreResult<Vec<HeldAmount>> {
+        self.query(
+            "SELECT c.currency, s.amount_minor, d.doc::jsonb->>'rate'
+             FROM cabinets c JOIN slots s ON s.cabinet_id = c.id
+             LEFT JOIN deals d ON d.id = s.deal_id
+             WHERE c.trader_id = $1 AND (s.deal_id IS NOT NULL OR s.expires_at > $2)",
+            &[&trader_id, &now_secs],
+        )?
+        .iter()
+        .map(|row| {
+            Ok(HeldAmount {
+                currency: col(row, 0)?,
+                amount_minor: col(row, 1)?,
+                rate: col(row, 2)?,
+            })
+        })
+        .collect()
+    }
+
     fn cabinets_holding(&mut self, amount_minor: i64, now_secs: i64) -> StoreResult<Vec<String>> {
         self.query(
             "SELECT cabinet_id FROM slots WHERE amount_minor = $1 AND (deal_id IS NOT NULL OR expires_at > $2)

@@ -33,8 +33,8 @@ mod refunds;
 mod web;
 
 use crate::{
-    CallbackCounts, Cursor, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult, StoreStats, Tx,
-    WriteJob,
+    CallbackCounts, Cursor, HeldAmount, OpenP2p, Page, ReadJob, Store, StoreError, StoreResult,
+    StoreStats, Tx, WriteJob,
 };
 
 /// How many jobs one commit may carry: bounds the latency a batch adds.

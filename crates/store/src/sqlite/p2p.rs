@@ -179,6 +179,28 @@ impl P2pTx for SqliteTx<'_> {
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
+    fn held_of_trader(&mut self, trader_id: &str, now_secs: i64) -> StoreResult<Vec<HeldAmount>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT c.currency, s.amount_minor, json_extract(d.doc, '$.rate')
+                 FROM cabinets c JOIN slots s ON s.cabinet_id = c.id
+                 LEFT JOIN deals d ON d.id = s.deal_id
+                 WHERE c.trader_id = ?1 AND (s.deal_id IS NOT NULL OR s.expires_at > ?2)",
+            )
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![trader_id, now_secs], |r| {
+                Ok(HeldAmount {
+                    currency: r.get(0)?,
+                    amount_minor: r.get(1)?,
+                    rate: r.get(2)?,
+                })
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
     fn cabinets_holding(&mut self, amount_minor: i64, now_secs: i64) -> StoreResult<Vec<String>> {
         let mut stmt = self
             .conn

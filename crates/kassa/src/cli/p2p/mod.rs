@@ -14,9 +14,11 @@ use super::print_json;
 use super::web_user::{trader_user, TraderUserCommand};
 
 mod deal;
+mod deposit;
 mod messages;
 pub(super) use deal::{deal, notification};
 pub use deal::{DealCommand, NotificationCommand};
+pub use deposit::DepositCommand;
 pub(super) use messages::p2p;
 pub use messages::{DeviceCommand, P2pCommand, PatternCommand};
 
@@ -45,6 +47,9 @@ pub enum TraderCommand {
         #[command(subcommand)]
         cmd: TraderUserCommand,
     },
+    /// A trader's collateral (insurance deposit) in the settlement currency.
+    #[command(subcommand)]
+    Deposit(DepositCommand),
 }
 
 #[derive(Args)]
@@ -242,6 +247,7 @@ pub(super) async fn trader(engine: &Engine, cmd: TraderCommand) -> anyhow::Resul
         }
         TraderCommand::Device(cmd) => messages::device(engine, cmd).await,
         TraderCommand::User { cmd } => trader_user(engine, cmd).await,
+        TraderCommand::Deposit(cmd) => deposit::deposit(engine, cmd).await,
     }
 }
 
