@@ -145,7 +145,15 @@ async fn a_merchant_rolls_its_key_over_and_sets_its_callbacks() {
             .click()
             .await
             .unwrap();
-        wait_for_css(&c, "#done").await;
+        // The page before said "revoked" in the same place: wait for the answer to this form.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while c.current_url().await.unwrap().query() != Some("done=saved") {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the settings were not saved"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
     })
     .await;
     let m = app
