@@ -314,6 +314,7 @@ pub fn balance_json(b: &Balance) -> serde_json::Value {
         "currency": b.currency.code(),
         "available": f(b.available_minor),
         "pending_payouts": f(b.pending_payouts_minor),
+        "pending_refunds": f(b.pending_refunds_minor),
         "reserve": f(b.reserve_minor),
         "test_mode": b.test_mode,
     })

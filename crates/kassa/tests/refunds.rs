@@ -3,6 +3,7 @@
 //! checked to change nothing: the invoice, its refunds and the books.
 
 mod checkout_support;
+mod cli_support;
 mod common;
 mod receiver;
 mod refunds_support;
@@ -293,6 +294,17 @@ async fn test_provider_outcomes_fail_or_wait_then_succeed() {
     assert_eq!(r.attributes()["status"], "refunding", "held until its time");
     assert_eq!(app.invoice(&id).await["status"], "refunding");
     assert_eq!(pending_refunds(&app).await, 10_050);
+    // The operator's `kassa balance` shows it under way too.
+    let books = cli_support::TestDb::of(&app)
+        .json_ok(&[
+            "balance",
+            "--merchant",
+            &app.merchant.merchant_id,
+            "--test",
+            "--json",
+        ])
+        .await;
+    assert_eq!(books["balances"][0]["pending_refunds"], "100.50", "{books}");
     app.advance_secs(kassa_engine::refunds::TEST_REFUNDING_SECS);
     assert_eq!(settled(&app, &slow.id()).await["status"], "refunded");
     let invoice = app.invoice(&id).await;

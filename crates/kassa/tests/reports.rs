@@ -468,6 +468,7 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
                 "currency": "USD",
                 "available": f(day2_end.0),
                 "pending_payouts": "0.00",
+                "pending_refunds": "0.00",
                 "reserve": f(day2_end.2),
                 "test_mode": true,
             }],
@@ -479,7 +480,7 @@ async fn the_daily_report_adds_up_to_the_ledger_through_the_cli_and_the_api() {
     assert_eq!(
         text,
         format!(
-            "USD\tavailable {}\tpending_payouts 0.00\treserve {}\n",
+            "USD\tavailable {}\tpending_payouts 0.00\tpending_refunds 0.00\treserve {}\n",
             f(day2_end.0),
             f(day2_end.2)
         )

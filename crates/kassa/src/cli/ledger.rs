@@ -163,10 +163,11 @@ pub(super) async fn balance(engine: &Engine, args: BalanceArgs) -> anyhow::Resul
     for b in &balances {
         let e = b.currency.exponent();
         println!(
-            "{}\tavailable {}\tpending_payouts {}\treserve {}",
+            "{}\tavailable {}\tpending_payouts {}\tpending_refunds {}\treserve {}",
             b.currency,
             format_fixed(b.available_minor, e),
             format_fixed(b.pending_payouts_minor, e),
+            format_fixed(b.pending_refunds_minor, e),
             format_fixed(b.reserve_minor, e)
         );
     }
