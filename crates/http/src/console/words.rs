@@ -107,3 +107,38 @@ pub const TARGET: Words = ("Target", "Объект", "Об'єкт");
 pub const DETAIL: Words = ("Detail", "Подробности", "Деталі");
 pub const MERCHANT: Words = ("Merchant", "Мерчант", "Мерчант");
 pub const DEADLINE_PAYOUT: Words = ("Deadline", "Срок", "Термін");
+pub const SERVICES: Words = ("Services", "Сервисы", "Сервіси");
+pub const RATES_SHORT: Words = ("Rates", "Курсы", "Курси");
+pub const RATE: Words = ("Rate", "Курс", "Курс");
+pub const PAYOUT_FEES: Words = ("Payout fees", "Комиссии выплат", "Комісії виплат");
+pub const ADJUSTMENTS: Words = ("Adjustments", "Корректировки", "Коригування");
+pub const ADJUST: Words = ("Adjust the balance", "Изменить баланс", "Змінити баланс");
+pub const CREDIT: Words = ("Credit", "Зачислить", "Зарахувати");
+pub const DEBIT: Words = ("Debit", "Списать", "Списати");
+pub const BALANCES: Words = ("Balances", "Балансы", "Баланси");
+pub const AVAILABLE_BALANCE: Words = ("Available", "Доступно", "Доступно");
+pub const PENDING_PAYOUTS: Words = ("Pending payouts", "В выплатах", "У виплатах");
+pub const RESERVE: Words = ("Reserve", "Резерв", "Резерв");
+pub const CODE: Words = ("Code", "Код", "Код");
+pub const FLOW: Words = ("Flow", "Поток", "Потік");
+pub const FEE: Words = ("Fee", "Комиссия", "Комісія");
+pub const REFUND_FEE: Words = (
+    "Refund fee",
+    "Комиссия при возврате",
+    "Комісія при поверненні",
+);
+pub const VERIFICATION_AMOUNT: Words = ("Verification amount", "Сумма проверки", "Сума перевірки");
+pub const ENABLED: Words = ("Enabled", "Включён", "Увімкнено");
+pub const AVAILABLE: Words = ("Available", "Доступен", "Доступний");
+pub const YES: Words = ("yes", "да", "так");
+pub const NO: Words = ("no", "нет", "ні");
+pub const KEPT: Words = ("kept", "удерживается", "утримується");
+pub const RETURNED: Words = ("returned", "возвращается", "повертається");
+pub const NEW_MERCHANT: Words = ("New merchant", "Новый мерчант", "Новий мерчант");
+pub const CREATE: Words = ("Create", "Создать", "Створити");
+pub const CREDENTIALS_ONCE: Words = (
+    "These credentials are shown once, on this page only: keep them now.",
+    "Эти ключи показаны один раз, только на этой странице: сохраните их сейчас.",
+    "Ці ключі показано один раз, лише на цій сторінці: збережіть їх зараз.",
+);
+pub const NOT_SET: Words = ("not set", "не задан", "не задано");
