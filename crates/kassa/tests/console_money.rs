@@ -222,6 +222,9 @@ async fn an_operator_changes_a_fee_and_adjusts_a_balance_in_the_browser() {
     assert_books_balance(&app).await;
 }
 
+/// A form's fields, owned.
+type Form = Vec<(&'static str, String)>;
+
 /// Posts a form with the session's CSRF token.
 async fn post(v: &Visitor<'_>, csrf: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
     let mut all = form.to_vec();
@@ -432,7 +435,7 @@ async fn bad_input_on_the_money_pages_is_a_422_and_changes_nothing() {
     let owned = |pairs: &[(&'static str, &'static str)]| -> Vec<(&'static str, String)> {
         pairs.iter().map(|(k, x)| (*k, x.to_string())).collect()
     };
-    let cases: Vec<(&str, Vec<(&'static str, String)>, &str)> = vec![
+    let cases: Vec<(&str, Form, &str)> = vec![
         (
             &service,
             owned(&[("fee_fix", "0.305")]),
