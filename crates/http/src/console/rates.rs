@@ -36,7 +36,7 @@ pub async fn list(
     let main = html! {
         div.card {
             h1 { (lang.t(words::RATES_SHORT)) }
-            p.muted { "Against " (settlement.code()) ", the traders' settlement currency." }
+            p.muted { (lang.t(words::AGAINST)) " " (settlement.code()) }
             div.scroll { table #rates {
                 thead { tr { th { (lang.t(words::CURRENCY)) } th { (lang.t(words::RATE)) } } }
                 tbody {
@@ -60,7 +60,7 @@ pub async fn list(
         div.card {
             h2 { (lang.t(words::PAYOUT_FEES)) }
             div.scroll { table #payout-fees {
-                thead { tr { th { (lang.t(words::CURRENCY)) } th { "Rate, %" } th { "Fixed" } th { "Min" } th { "Max" } } }
+                thead { tr { th { (lang.t(words::CURRENCY)) } th { (lang.t(words::RATE_PERCENT)) } th { (lang.t(words::FIXED)) } th { (lang.t(words::MIN)) } th { (lang.t(words::MAX)) } } }
                 tbody {
                     @for (c, f) in &fees {
                         @let e = c.exponent();
@@ -74,15 +74,15 @@ pub async fn list(
                     }
                 }
             } }
-            p.muted { "Charged on top of each payout; empty fields are 0, a max of 0 is no cap." }
+            p.muted { (lang.t(words::ON_TOP)) }
             form method="post" action="/console/payout-fees" {
                 (csrf_field(&app, &user))
                 div.filters {
                     div { label for="fee-currency" { (lang.t(words::CURRENCY)) } (currency_select("fee-currency", fees.iter().map(|(c, _)| *c))) }
-                    div { label for="fee_rate" { "Rate, %" } input #fee_rate type="text" name="rate"; }
-                    div { label for="fee_fix" { "Fixed" } input #fee_fix type="text" name="fix"; }
-                    div { label for="fee_min" { "Min" } input #fee_min type="text" name="min"; }
-                    div { label for="fee_max" { "Max" } input #fee_max type="text" name="max"; }
+                    div { label for="fee_rate" { (lang.t(words::RATE_PERCENT)) } input #fee_rate type="text" name="rate"; }
+                    div { label for="fee_fix" { (lang.t(words::FIXED)) } input #fee_fix type="text" name="fix"; }
+                    div { label for="fee_min" { (lang.t(words::MIN)) } input #fee_min type="text" name="min"; }
+                    div { label for="fee_max" { (lang.t(words::MAX)) } input #fee_max type="text" name="max"; }
                     div { button.btn #save-payout-fee type="submit" { (lang.t(words::SAVE)) } }
                 }
             }

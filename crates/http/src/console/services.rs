@@ -125,24 +125,24 @@ pub async fn show(
         }
         div.card {
             h2 { (lang.t(words::SETTINGS)) }
-            p.muted { "Amounts in " (s.currency.code()) ", rates in percent." }
+            p.muted { (lang.t(words::IN_UNITS)) " (" (s.currency.code()) ")" }
             form method="post" action={ "/console/services/" (s.code) } {
                 (csrf_field(&app, &user))
                 div.filters {
                     (choice("enabled", lang.t(words::ENABLED), [("true", yes, s.enabled), ("false", no, !s.enabled)]))
                     (choice("available", lang.t(words::AVAILABLE), [("true", yes, s.available), ("false", no, !s.available)]))
-                    (field("amount_min", "Min amount", a(s.amount_min_minor)))
-                    (field("amount_max", "Max amount", a(s.amount_max_minor)))
-                    (field("fee_rate", "Fee rate, %", p(s.fee.rate_ppm)))
-                    (field("fee_fix", "Fee, fixed", a(s.fee.fix_minor)))
-                    (field("fee_min", "Fee, min", a(s.fee.min_minor)))
-                    (field("fee_max", "Fee, max (0: none)", a(s.fee.max_minor)))
-                    (field("reserve_rate", "Reserve rate, %", p(s.reserve.rate_ppm)))
-                    (field("reserve_lifetime_secs", "Reserve lifetime, s", s.reserve.lifetime_secs.to_string()))
+                    (field("amount_min", lang.t(words::AMOUNT_MIN), a(s.amount_min_minor)))
+                    (field("amount_max", lang.t(words::AMOUNT_MAX), a(s.amount_max_minor)))
+                    (field("fee_rate", lang.t(words::FEE_RATE), p(s.fee.rate_ppm)))
+                    (field("fee_fix", lang.t(words::FEE_FIX), a(s.fee.fix_minor)))
+                    (field("fee_min", lang.t(words::FEE_MIN), a(s.fee.min_minor)))
+                    (field("fee_max", lang.t(words::FEE_MAX), a(s.fee.max_minor)))
+                    (field("reserve_rate", lang.t(words::RESERVE_RATE), p(s.reserve.rate_ppm)))
+                    (field("reserve_lifetime_secs", lang.t(words::RESERVE_LIFETIME), s.reserve.lifetime_secs.to_string()))
                     (choice("refund_fee", lang.t(words::REFUND_FEE), [
                         ("kept", lang.t(words::KEPT), s.refund_fee == RefundFee::Kept),
                         ("returned", lang.t(words::RETURNED), s.refund_fee == RefundFee::Returned)]))
-                    (field("verification_amount", "Verification amount (0: none)", s.verification_amount_minor.map(a).unwrap_or_else(|| a(0))))
+                    (field("verification_amount", lang.t(words::VERIFICATION_ZERO), s.verification_amount_minor.map(a).unwrap_or_else(|| a(0))))
                     div { button.btn #save type="submit" { (lang.t(words::SAVE)) } }
                 }
             }

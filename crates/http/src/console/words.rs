@@ -142,3 +142,43 @@ pub const CREDENTIALS_ONCE: Words = (
     "Ці ключі показано один раз, лише на цій сторінці: збережіть їх зараз.",
 );
 pub const NOT_SET: Words = ("not set", "не задан", "не задано");
+pub const AMOUNT_MIN: Words = ("Min amount", "Мин. сумма", "Мін. сума");
+pub const AMOUNT_MAX: Words = ("Max amount", "Макс. сумма", "Макс. сума");
+pub const FEE_RATE: Words = ("Fee rate, %", "Ставка комиссии, %", "Ставка комісії, %");
+pub const FEE_FIX: Words = ("Fee, fixed", "Комиссия, фикс.", "Комісія, фікс.");
+pub const FEE_MIN: Words = ("Fee, min", "Комиссия, мин.", "Комісія, мін.");
+pub const FEE_MAX: Words = (
+    "Fee, max (0: none)",
+    "Комиссия, макс. (0: нет)",
+    "Комісія, макс. (0: немає)",
+);
+pub const RESERVE_RATE: Words = ("Reserve rate, %", "Ставка резерва, %", "Ставка резерву, %");
+pub const RESERVE_LIFETIME: Words = (
+    "Reserve lifetime, s",
+    "Срок резерва, с",
+    "Термін резерву, с",
+);
+pub const VERIFICATION_ZERO: Words = (
+    "Verification amount (0: none)",
+    "Сумма проверки (0: нет)",
+    "Сума перевірки (0: немає)",
+);
+pub const IN_UNITS: Words = (
+    "Amounts in the service's currency, rates in percent; an empty field is 0.",
+    "Суммы в валюте сервиса, ставки в процентах; пустое поле — 0.",
+    "Суми у валюті сервісу, ставки у відсотках; порожнє поле — 0.",
+);
+pub const AGAINST: Words = (
+    "Against the traders' settlement currency:",
+    "К расчётной валюте трейдеров:",
+    "До розрахункової валюти трейдерів:",
+);
+pub const RATE_PERCENT: Words = ("Rate, %", "Ставка, %", "Ставка, %");
+pub const FIXED: Words = ("Fixed", "Фикс.", "Фікс.");
+pub const MIN: Words = ("Min", "Мин.", "Мін.");
+pub const MAX: Words = ("Max", "Макс.", "Макс.");
+pub const ON_TOP: Words = (
+    "Charged on top of each payout; empty fields are 0, a max of 0 is no cap.",
+    "Взимается сверх каждой выплаты; пустые поля — 0, макс. 0 — без ограничения.",
+    "Стягується понад кожну виплату; порожні поля — 0, макс. 0 — без обмеження.",
+);
