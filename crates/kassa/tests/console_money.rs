@@ -12,16 +12,14 @@ mod portal_support;
 
 use browser::{text_of, with_browser};
 use common::TestApp;
+use console_support::money::{available_usd, each_form, post, service_fee, state, usd, SERVICE};
 use console_support::{
     add_operator, assert_books_balance, screenshot, Visitor, ADMIN, PASSWORD, SUPPORT,
 };
 use fantoccini::{Client, Locator};
-use kassa_domain::fee::FeeRule;
 use kassa_domain::{Currency, OperatorRole};
 use kassa_engine::EngineError;
 use portal_support::wait_for_css;
-
-const SERVICE: &str = "payment_card_usd_hpp";
 
 async fn click(c: &Client, css: &str) {
     c.find(Locator::Css(css))
@@ -42,6 +40,26 @@ async fn fill(c: &Client, css: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
+/// Waits for `css` to read `want`: after a form whose answer is the page
+/// it came from, the old page may still be shown for a moment.
+async fn until_text(c: &Client, css: &str, want: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let seen = match c.find(Locator::Css(css)).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if seen == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{css}: {seen:?}, not {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn choose(c: &Client, css: &str, value: &str) {
     c.find(Locator::Css(css))
         .await
@@ -49,31 +67,6 @@ async fn choose(c: &Client, css: &str, value: &str) {
         .select_by_value(value)
         .await
         .unwrap();
-}
-
-fn usd() -> Currency {
-    Currency::from_code("USD").unwrap()
-}
-
-/// The merchant's live available balance in USD, in cents.
-async fn available_usd(app: &TestApp, merchant: &str) -> i64 {
-    app.engine()
-        .balances(merchant.to_string(), false)
-        .await
-        .unwrap()
-        .iter()
-        .find(|b| b.currency == usd())
-        .map_or(0, |b| b.available_minor)
-}
-
-async fn service_fee(app: &TestApp) -> FeeRule {
-    app.engine()
-        .catalog()
-        .await
-        .unwrap()
-        .service(SERVICE)
-        .unwrap()
-        .fee
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,8 +118,7 @@ async fn an_operator_changes_a_fee_and_adjusts_a_balance_in_the_browser() {
         fill(&c, "#fee_rate", "1").await;
         fill(&c, "#fee_fix", "0.25").await;
         click(&c, "#save-payout-fee").await;
-        wait_for_css(&c, "#done").await;
-        assert_eq!(text_of(&c, "#payout-fee-USD .fix").await, "0.25");
+        until_text(&c, "#payout-fee-USD .fix", "0.25").await;
         screenshot(&c, "rates").await;
 
         // A credit of 150.00, then a debit of 40.25, each with its reason.
@@ -147,11 +139,7 @@ async fn an_operator_changes_a_fee_and_adjusts_a_balance_in_the_browser() {
         fill(&c, "#amount", "40.25").await;
         fill(&c, "#reason", "bank charge").await;
         click(&c, "#adjust").await;
-        wait_for_css(&c, "#done").await;
-        assert_eq!(
-            text_of(&c, "#balance-live-USD .available").await,
-            "109.75 USD"
-        );
+        until_text(&c, "#balance-live-USD .available", "109.75 USD").await;
         // More than is left: refused, saying why.
         choose(&c, "#direction", "debit").await;
         fill(&c, "#amount", "200.00").await;
@@ -220,70 +208,6 @@ async fn an_operator_changes_a_fee_and_adjusts_a_balance_in_the_browser() {
         "newest first, the refused debit not among them"
     );
     assert_books_balance(&app).await;
-}
-
-/// A form's fields, owned.
-type Form = Vec<(&'static str, String)>;
-
-/// Posts a form with the session's CSRF token.
-async fn post(v: &Visitor<'_>, csrf: &str, path: &str, form: &[(&str, &str)]) -> (u16, String) {
-    let mut all = form.to_vec();
-    all.push(("csrf", csrf));
-    v.post(path, &all).await
-}
-
-/// What the money pages change, to compare before and after.
-async fn state(app: &TestApp) -> String {
-    let e = app.engine();
-    let catalog = e.catalog().await.unwrap();
-    let services = serde_json::to_string(&catalog.services).unwrap();
-    let rates = format!("{:?}", e.rates().await.unwrap());
-    let fees = format!("{:?}", e.payout_fees().await.unwrap());
-    let merchants = e.merchants().await.unwrap().len();
-    let mut balances = Vec::new();
-    for m in e.merchants().await.unwrap() {
-        for test in [false, true] {
-            balances.push(format!(
-                "{:?}",
-                e.balances(m.id.clone(), test).await.unwrap()
-            ));
-        }
-    }
-    let audit = e.audit_log().await.unwrap().len();
-    format!("{services}\n{rates}\n{fees}\n{merchants}\n{balances:?}\n{audit}")
-}
-
-/// One post to each new form, valid but for the role.
-fn each_form(merchant: &str) -> Vec<(String, Vec<(&'static str, String)>)> {
-    vec![
-        (
-            "/console/merchants".into(),
-            vec![("name", "Shop".into()), ("currency", "USD".into())],
-        ),
-        (
-            format!("/console/services/{SERVICE}"),
-            vec![("fee_rate", "3".into())],
-        ),
-        (
-            "/console/rates".into(),
-            vec![("currency", "RUB".into()), ("rate", "0.01".into())],
-        ),
-        (
-            "/console/payout-fees".into(),
-            vec![("currency", "USD".into()), ("fix", "1.00".into())],
-        ),
-        (
-            "/console/adjustments".into(),
-            vec![
-                ("merchant", merchant.into()),
-                ("currency", "USD".into()),
-                ("mode", "live".into()),
-                ("direction", "credit".into()),
-                ("amount", "10.00".into()),
-                ("reason", "top-up".into()),
-            ],
-        ),
-    ]
 }
 
 #[tokio::test]
@@ -435,7 +359,7 @@ async fn bad_input_on_the_money_pages_is_a_422_and_changes_nothing() {
     let owned = |pairs: &[(&'static str, &'static str)]| -> Vec<(&'static str, String)> {
         pairs.iter().map(|(k, x)| (*k, x.to_string())).collect()
     };
-    let cases: Vec<(&str, Form, &str)> = vec![
+    let cases: Vec<(&str, console_support::money::Form, &str)> = vec![
         (
             &service,
             owned(&[("fee_fix", "0.305")]),
