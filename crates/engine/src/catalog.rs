@@ -59,19 +59,30 @@ impl Engine {
     /// Adds or replaces a service after checking it is coherent.
     pub async fn put_service(&self, service: Service) -> EngineResult<Service> {
         check_service(&service)?;
-        self.write(move |tx| {
-            if tx.methods()?.iter().all(|m| m.code != service.method) {
-                return Err(EngineError::invalid("method", "Unknown payment method."));
-            }
-            tx.put_service(&service)?;
-            Ok(service)
-        })
-        .await
-        .inspect(|_| self.catalog_cache.clear())
+        self.write(move |tx| put_service_in(tx, service))
+            .await
+            .inspect(|_| self.catalog_cache.clear())
+    }
+
+    /// Forgets the cached catalog: a change of this process shows at once.
+    pub(crate) fn catalog_changed(&self) {
+        self.catalog_cache.clear();
     }
 }
 
-fn check_service(s: &Service) -> EngineResult<()> {
+/// Stores a service already checked, refused when its method is unknown.
+pub(crate) fn put_service_in(
+    tx: &mut dyn kassa_store::Tx,
+    service: Service,
+) -> EngineResult<Service> {
+    if tx.methods()?.iter().all(|m| m.code != service.method) {
+        return Err(EngineError::invalid("method", "Unknown payment method."));
+    }
+    tx.put_service(&service)?;
+    Ok(service)
+}
+
+pub(crate) fn check_service(s: &Service) -> EngineResult<()> {
     let valid_code = !s.code.is_empty()
         && s.code.len() <= 64
         && s.code

@@ -27,10 +27,10 @@ pub struct CabinetOverview {
 }
 
 /// What one change records: the action, its target and a short note.
-struct Change {
-    action: &'static str,
-    target: String,
-    detail: String,
+pub(crate) struct Change {
+    pub action: &'static str,
+    pub target: String,
+    pub detail: String,
 }
 
 /// The operator user `user_id` as its row is now, refused unless it may
@@ -63,7 +63,7 @@ impl Engine {
     /// Runs `work` in a write as the operator user `user_id`, refused before
     /// anything is done unless it may change things, and records what
     /// `work` says it did in the audit log of the same transaction.
-    async fn audited<T, F>(&self, user_id: &str, work: F) -> EngineResult<T>
+    pub(crate) async fn audited<T, F>(&self, user_id: &str, work: F) -> EngineResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Tx, i64) -> EngineResult<(T, Change)> + Send + 'static,

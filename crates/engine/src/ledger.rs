@@ -139,6 +139,49 @@ pub struct LedgerTotals {
     pub negative: Vec<(String, String, i64)>,
 }
 
+/// A hand adjustment: a non-zero amount within limits and a reason.
+pub(crate) fn check_adjustment(amount_minor: i64, reason: &str) -> EngineResult<()> {
+    if amount_minor == 0 || amount_minor.abs() > kassa_domain::money::MINOR_MAX {
+        return Err(EngineError::invalid(
+            "amount",
+            "must be non-zero and within limits",
+        ));
+    }
+    if reason.trim().is_empty() || reason.len() > 255 {
+        return Err(EngineError::invalid(
+            "reason",
+            "must be 1 to 255 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Posts a checked adjustment to a merchant's available balance; a debit
+/// the balance cannot cover is refused by [`post`] and changes nothing.
+pub(crate) fn adjust_in(
+    tx: &mut dyn Tx,
+    merchant_id: &str,
+    test_mode: bool,
+    currency: Currency,
+    amount_minor: i64,
+    reason: &str,
+    now_secs: i64,
+) -> EngineResult<()> {
+    tx.merchant(merchant_id)?.ok_or(EngineError::NotFound)?;
+    let reference = format!("adjustment:{}", reason.trim());
+    let postings = ledger::adjustment(merchant_id, amount_minor);
+    post(
+        tx,
+        test_mode,
+        TxnKind::Adjustment,
+        currency,
+        &reference,
+        now_secs,
+        postings,
+    )?;
+    Ok(())
+}
+
 impl Engine {
     /// Releases the reserves whose lifetime has ended. Returns how many.
     pub async fn release_due_reserves(&self) -> EngineResult<usize> {
@@ -182,33 +225,18 @@ impl Engine {
         amount_minor: i64,
         reason: String,
     ) -> EngineResult<()> {
-        if amount_minor == 0 || amount_minor.abs() > kassa_domain::money::MINOR_MAX {
-            return Err(EngineError::invalid(
-                "amount",
-                "must be non-zero and within limits",
-            ));
-        }
-        if reason.trim().is_empty() || reason.len() > 255 {
-            return Err(EngineError::invalid(
-                "reason",
-                "must be 1 to 255 characters",
-            ));
-        }
+        check_adjustment(amount_minor, &reason)?;
         let now = self.now_secs();
         self.write(move |tx| {
-            tx.merchant(&merchant_id)?.ok_or(EngineError::NotFound)?;
-            let reference = format!("adjustment:{}", reason.trim());
-            let postings = ledger::adjustment(&merchant_id, amount_minor);
-            post(
+            adjust_in(
                 tx,
+                &merchant_id,
                 test_mode,
-                TxnKind::Adjustment,
                 currency,
-                &reference,
+                amount_minor,
+                &reason,
                 now,
-                postings,
-            )?;
-            Ok(())
+            )
         })
         .await
     }

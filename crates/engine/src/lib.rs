@@ -8,6 +8,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod clock;
 pub mod console;
+pub mod console_money;
 pub mod delivery;
 pub mod egress;
 mod error;

@@ -132,8 +132,40 @@ fn login_from(name: &str) -> String {
     format!("{login}_{}", random_base62(4).to_lowercase())
 }
 
+/// Stores a new merchant under the next site id; a taken site login is a
+/// conflict. The credentials are completed with the site id given.
+pub(crate) fn insert_merchant_in(
+    tx: &mut dyn kassa_store::Tx,
+    mut merchant: Merchant,
+    issued: &mut IssuedMerchant,
+) -> EngineResult<()> {
+    merchant.site_id = tx.next_site_id()?;
+    tx.insert_merchant(&merchant).map_err(|e| match e {
+        kassa_store::StoreError::Duplicate(_) => {
+            EngineError::Conflict("site_login is taken".into())
+        }
+        e => e.into(),
+    })?;
+    issued.site_id = merchant.site_id;
+    Ok(())
+}
+
 impl Engine {
     pub async fn create_merchant(&self, new: NewMerchant) -> EngineResult<IssuedMerchant> {
+        let (merchant, mut issued) = self.new_merchant(new)?;
+        self.write(move |tx| {
+            insert_merchant_in(tx, merchant, &mut issued)?;
+            Ok(issued)
+        })
+        .await
+    }
+
+    /// A merchant checked and its credentials made, not stored yet: the
+    /// merchant as it is kept (secrets hashed or sealed) and what is shown once.
+    pub(crate) fn new_merchant(
+        &self,
+        new: NewMerchant,
+    ) -> EngineResult<(Merchant, IssuedMerchant)> {
         let name = new.name.trim().to_string();
         if name.is_empty() || name.chars().count() > 200 {
             return Err(EngineError::invalid(
@@ -165,7 +197,7 @@ impl Engine {
             merchant_api_key: i.merchant_api_key.clone(),
             merchant_api_secret_sealed: self.sealer.seal(&i.merchant_api_secret),
         };
-        let mut merchant = Merchant {
+        let merchant = Merchant {
             id: new_id(prefix::MERCHANT),
             name,
             site_id: 0,
@@ -187,28 +219,17 @@ impl Engine {
             callback_retry_secs: None,
             callback_max_attempts: None,
         };
-        let merchant = self
-            .write(move |tx| {
-                merchant.site_id = tx.next_site_id()?;
-                tx.insert_merchant(&merchant).map_err(|e| match e {
-                    kassa_store::StoreError::Duplicate(_) => {
-                        EngineError::Conflict("site_login is taken".into())
-                    }
-                    e => e.into(),
-                })?;
-                Ok(merchant)
-            })
-            .await?;
-        Ok(IssuedMerchant {
-            merchant_id: merchant.id,
-            name: merchant.name,
-            site_id: merchant.site_id,
-            site_login: merchant.site_login,
+        let issued = IssuedMerchant {
+            merchant_id: merchant.id.clone(),
+            name: merchant.name.clone(),
+            site_id: 0,
+            site_login: merchant.site_login.clone(),
             test,
             live,
             h2h_secret,
             h2h_test_secret,
-        })
+        };
+        Ok((merchant, issued))
     }
 
     pub async fn merchants(&self) -> EngineResult<Vec<Merchant>> {

@@ -46,6 +46,47 @@ fn fee_key(currency: Currency) -> String {
     format!("payout_fee:{}", currency.code())
 }
 
+/// A payout fee as the operator may set it: in a currency payouts are made
+/// in, the rate 0 to 100%, no part negative, the smallest fee not above the
+/// largest.
+pub(crate) fn check_payout_fee(currency: Currency, rule: &FeeRule) -> EngineResult<()> {
+    if !payout::CURRENCIES.contains(&currency.code()) {
+        return Err(EngineError::invalid(
+            "currency",
+            format!("payouts are made in {}", payout::CURRENCIES.join(", ")),
+        ));
+    }
+    if !rule.is_valid() {
+        return Err(EngineError::invalid(
+            "fee",
+            "The rate is 0 to 100% and no part is negative.",
+        ));
+    }
+    if rule.max_minor > 0 && rule.min_minor > rule.max_minor {
+        return Err(EngineError::invalid("min", "must not be more than max"));
+    }
+    Ok(())
+}
+
+pub(crate) fn put_payout_fee_in(
+    tx: &mut dyn Tx,
+    currency: Currency,
+    rule: FeeRule,
+) -> EngineResult<()> {
+    Ok(tx.put_setting(
+        &fee_key(currency),
+        &serde_json::to_value(rule).expect("serializes"),
+    )?)
+}
+
+/// A currency's payout fee as set now (zero unless set).
+pub(crate) fn payout_fee_in(tx: &mut dyn Tx, currency: Currency) -> EngineResult<FeeRule> {
+    Ok(match tx.setting(&fee_key(currency))? {
+        Some(v) => serde_json::from_value(v).map_err(|e| StoreError::Backend(e.to_string()))?,
+        None => FeeRule::default(),
+    })
+}
+
 /// Owes the callback of a payout's current status.
 pub(crate) fn owe_payout(tx: &mut dyn Tx, payout: &Payout, now_secs: i64) -> EngineResult<()> {
     let Some(url) = &payout.callback_url else {
@@ -158,17 +199,22 @@ pub(crate) fn change_payout(
 impl Engine {
     /// The operator's payout fee for a currency (zero unless set).
     pub async fn set_payout_fee(&self, currency: Currency, rule: FeeRule) -> EngineResult<()> {
-        if !rule.is_valid() {
-            return Err(EngineError::invalid(
-                "fee",
-                "The rate is 0 to 100% and no part is negative.",
-            ));
-        }
-        self.write(move |tx| {
-            Ok(tx.put_setting(
-                &fee_key(currency),
-                &serde_json::to_value(rule).expect("serializes"),
-            )?)
+        check_payout_fee(currency, &rule)?;
+        self.write(move |tx| put_payout_fee_in(tx, currency, rule))
+            .await
+    }
+
+    /// The payout fee of each currency payouts are made in (zero unless set).
+    pub async fn payout_fees(&self) -> EngineResult<Vec<(Currency, FeeRule)>> {
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for c in payout::CURRENCIES
+                .iter()
+                .filter_map(|c| Currency::from_code(c))
+            {
+                out.push((c, payout_fee_in(tx, c)?));
+            }
+            Ok(out)
         })
         .await
     }
@@ -277,12 +323,7 @@ impl Engine {
         };
         let created = self
             .write(move |tx| {
-                let rule: FeeRule = match tx.setting(&fee_key(currency))? {
-                    Some(v) => {
-                        serde_json::from_value(v).map_err(|e| StoreError::Backend(e.to_string()))?
-                    }
-                    None => FeeRule::default(),
-                };
+                let rule = payout_fee_in(tx, currency)?;
                 payout.fee_minor = rule.fee_on_top_minor(payout.amount_minor);
                 match tx.insert_payout(&payout) {
                     Ok(()) => telemetry::note(Change::Payout(payout.status, payout.test_mode)),

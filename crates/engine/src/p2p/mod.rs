@@ -110,6 +110,21 @@ fn rule_key(currency: Currency) -> String {
     format!("amount_rule:{}", currency.code())
 }
 
+/// A rate is a positive decimal of at most 8 places.
+pub(crate) fn check_rate(rate: &str) -> EngineResult<()> {
+    match parse_minor(rate, 8) {
+        Ok(v) if v > 0 => Ok(()),
+        _ => Err(EngineError::invalid(
+            "rate",
+            "A positive decimal with at most 8 places.",
+        )),
+    }
+}
+
+pub(crate) fn put_rate_in(tx: &mut dyn Tx, currency: Currency, rate: String) -> EngineResult<()> {
+    Ok(tx.put_setting(&rate_key(currency), &Value::String(rate))?)
+}
+
 pub(crate) fn rate_key(currency: Currency) -> String {
     format!("rate:{}", currency.code())
 }
@@ -169,17 +184,23 @@ impl Engine {
 
     /// The operator's rate of a currency against the traders' settlement currency.
     pub async fn set_rate(&self, currency: Currency, rate: String) -> EngineResult<()> {
-        match parse_minor(&rate, 8) {
-            Ok(v) if v > 0 => {}
-            _ => {
-                return Err(EngineError::invalid(
-                    "rate",
-                    "A positive decimal with at most 8 places.",
-                ))
+        check_rate(&rate)?;
+        self.write(move |tx| put_rate_in(tx, currency, rate)).await
+    }
+
+    /// Every currency's rate, `None` where none is set.
+    pub async fn rates(&self) -> EngineResult<Vec<(Currency, Option<String>)>> {
+        self.read(|tx| {
+            let mut out = Vec::new();
+            for c in Currency::all() {
+                let rate = tx
+                    .setting(&rate_key(c))?
+                    .and_then(|v| v.as_str().map(str::to_string));
+                out.push((c, rate));
             }
-        }
-        self.write(move |tx| Ok(tx.put_setting(&rate_key(currency), &Value::String(rate))?))
-            .await
+            Ok(out)
+        })
+        .await
     }
 
     pub async fn rate(&self, currency: Currency) -> EngineResult<Option<String>> {

@@ -1,4 +1,5 @@
-//! Merchants: listed, shown with their settings (no secret), and changed as
+//! Merchants: listed (with the form that creates one, see `merchant_new`),
+//! shown with their settings (no secret), and changed as
 //! the admin API changes them: callback and return URLs, and the public API
 //! forbidden or allowed.
 
@@ -42,6 +43,7 @@ pub async fn list(
             } }
             @if merchants.is_empty() { p.muted { (lang.t(words::NONE)) } }
         }
+        (super::merchant_new::form(&app, &user))
     };
     Ok(console_page(&app, &user, Page::Merchants, &d, main))
 }

@@ -1,7 +1,9 @@
 //! The operator console (`/console/`): server-rendered pages where the
 //! operator's people sign in and look after merchants, traders and their
 //! cabinets, deals and disputes, bank notifications no deal matched, payouts
-//! waiting for a trader, and the audit log of what was changed here. Built
+//! waiting for a trader, the service catalog and its fees, rates and payout
+//! fees, hand adjustments of a merchant's balance, and the audit log of
+//! what was changed here. Built
 //! on the shared [`crate::web`] blocks; every rule is the engine's.
 //!
 //! A user's role decides what it may do: `support` reads every page, and
@@ -23,12 +25,17 @@ use crate::web::session::{self, signed_in, NotSignedIn, Signed};
 use crate::web::{page, read_form, Lang, Realm, WebError};
 use crate::AppState;
 
+mod adjustments;
 mod audit;
 mod deals;
 mod directory;
+mod input;
+mod merchant_new;
 mod merchants;
 mod notifications;
 mod payouts;
+mod rates;
+mod services;
 mod sign_in;
 mod traders;
 mod words;
@@ -45,7 +52,10 @@ pub fn routes() -> Router<AppState> {
         .route("/console/", get(home))
         .route("/console/sign-in", get(sign_in::form).post(sign_in::submit))
         .route("/console/sign-out", post(sign_in::sign_out))
-        .route("/console/merchants", get(merchants::list))
+        .route(
+            "/console/merchants",
+            get(merchants::list).post(merchant_new::create),
+        )
         .route("/console/merchants/{id}", get(merchants::show))
         .route("/console/merchants/{id}/settings", post(merchants::save))
         .route("/console/traders", get(traders::list))
@@ -61,6 +71,17 @@ pub fn routes() -> Router<AppState> {
             post(notifications::match_deal),
         )
         .route("/console/payouts", get(payouts::list))
+        .route("/console/services", get(services::list))
+        .route(
+            "/console/services/{code}",
+            get(services::show).post(services::save),
+        )
+        .route("/console/rates", get(rates::list).post(rates::set_rate))
+        .route("/console/payout-fees", post(rates::set_payout_fee))
+        .route(
+            "/console/adjustments",
+            get(adjustments::page).post(adjustments::adjust),
+        )
         .route("/console/audit", get(audit::list))
         .layer(axum::middleware::from_fn(|r, n| {
             session::remember_lang(REALM.path, r, n)
@@ -77,16 +98,22 @@ pub enum Page {
     Disputes,
     Notifications,
     Payouts,
+    Services,
+    Rates,
+    Adjustments,
     Audit,
 }
 
 impl Page {
-    const ALL: [Page; 7] = [
+    const ALL: [Page; 10] = [
         Page::Disputes,
         Page::Notifications,
         Page::Deals,
         Page::Traders,
         Page::Merchants,
+        Page::Services,
+        Page::Rates,
+        Page::Adjustments,
         Page::Payouts,
         Page::Audit,
     ];
@@ -99,6 +126,9 @@ impl Page {
             Page::Disputes => "disputes",
             Page::Notifications => "notifications",
             Page::Payouts => "payouts",
+            Page::Services => "services",
+            Page::Rates => "rates",
+            Page::Adjustments => "adjustments",
             Page::Audit => "audit",
         }
     }
@@ -111,6 +141,9 @@ impl Page {
             Page::Disputes => words::DISPUTES,
             Page::Notifications => words::NOTIFICATIONS_SHORT,
             Page::Payouts => words::PAYOUTS_SHORT,
+            Page::Services => words::SERVICES,
+            Page::Rates => words::RATES_SHORT,
+            Page::Adjustments => words::ADJUSTMENTS,
             Page::Audit => words::AUDIT,
         }
     }

@@ -107,3 +107,78 @@ pub const TARGET: Words = ("Target", "Объект", "Об'єкт");
 pub const DETAIL: Words = ("Detail", "Подробности", "Деталі");
 pub const MERCHANT: Words = ("Merchant", "Мерчант", "Мерчант");
 pub const DEADLINE_PAYOUT: Words = ("Deadline", "Срок", "Термін");
+pub const SERVICES: Words = ("Services", "Сервисы", "Сервіси");
+pub const RATES_SHORT: Words = ("Rates", "Курсы", "Курси");
+pub const RATE: Words = ("Rate", "Курс", "Курс");
+pub const PAYOUT_FEES: Words = ("Payout fees", "Комиссии выплат", "Комісії виплат");
+pub const ADJUSTMENTS: Words = ("Adjustments", "Корректировки", "Коригування");
+pub const ADJUST: Words = ("Adjust the balance", "Изменить баланс", "Змінити баланс");
+pub const CREDIT: Words = ("Credit", "Зачислить", "Зарахувати");
+pub const DEBIT: Words = ("Debit", "Списать", "Списати");
+pub const BALANCES: Words = ("Balances", "Балансы", "Баланси");
+pub const AVAILABLE_BALANCE: Words = ("Available", "Доступно", "Доступно");
+pub const PENDING_PAYOUTS: Words = ("Pending payouts", "В выплатах", "У виплатах");
+pub const RESERVE: Words = ("Reserve", "Резерв", "Резерв");
+pub const CODE: Words = ("Code", "Код", "Код");
+pub const FLOW: Words = ("Flow", "Поток", "Потік");
+pub const FEE: Words = ("Fee", "Комиссия", "Комісія");
+pub const REFUND_FEE: Words = (
+    "Refund fee",
+    "Комиссия при возврате",
+    "Комісія при поверненні",
+);
+pub const VERIFICATION_AMOUNT: Words = ("Verification amount", "Сумма проверки", "Сума перевірки");
+pub const ENABLED: Words = ("Enabled", "Включён", "Увімкнено");
+pub const AVAILABLE: Words = ("Available", "Доступен", "Доступний");
+pub const YES: Words = ("yes", "да", "так");
+pub const NO: Words = ("no", "нет", "ні");
+pub const KEPT: Words = ("kept", "удерживается", "утримується");
+pub const RETURNED: Words = ("returned", "возвращается", "повертається");
+pub const NEW_MERCHANT: Words = ("New merchant", "Новый мерчант", "Новий мерчант");
+pub const CREATE: Words = ("Create", "Создать", "Створити");
+pub const CREDENTIALS_ONCE: Words = (
+    "These credentials are shown once, on this page only: keep them now.",
+    "Эти ключи показаны один раз, только на этой странице: сохраните их сейчас.",
+    "Ці ключі показано один раз, лише на цій сторінці: збережіть їх зараз.",
+);
+pub const NOT_SET: Words = ("not set", "не задан", "не задано");
+pub const AMOUNT_MIN: Words = ("Min amount", "Мин. сумма", "Мін. сума");
+pub const AMOUNT_MAX: Words = ("Max amount", "Макс. сумма", "Макс. сума");
+pub const FEE_RATE: Words = ("Fee rate, %", "Ставка комиссии, %", "Ставка комісії, %");
+pub const FEE_FIX: Words = ("Fee, fixed", "Комиссия, фикс.", "Комісія, фікс.");
+pub const FEE_MIN: Words = ("Fee, min", "Комиссия, мин.", "Комісія, мін.");
+pub const FEE_MAX: Words = (
+    "Fee, max (0: none)",
+    "Комиссия, макс. (0: нет)",
+    "Комісія, макс. (0: немає)",
+);
+pub const RESERVE_RATE: Words = ("Reserve rate, %", "Ставка резерва, %", "Ставка резерву, %");
+pub const RESERVE_LIFETIME: Words = (
+    "Reserve lifetime, s",
+    "Срок резерва, с",
+    "Термін резерву, с",
+);
+pub const VERIFICATION_ZERO: Words = (
+    "Verification amount (0: none)",
+    "Сумма проверки (0: нет)",
+    "Сума перевірки (0: немає)",
+);
+pub const IN_UNITS: Words = (
+    "Amounts in the service's currency, rates in percent; an empty field is 0.",
+    "Суммы в валюте сервиса, ставки в процентах; пустое поле — 0.",
+    "Суми у валюті сервісу, ставки у відсотках; порожнє поле — 0.",
+);
+pub const AGAINST: Words = (
+    "Against the traders' settlement currency:",
+    "К расчётной валюте трейдеров:",
+    "До розрахункової валюти трейдерів:",
+);
+pub const RATE_PERCENT: Words = ("Rate, %", "Ставка, %", "Ставка, %");
+pub const FIXED: Words = ("Fixed", "Фикс.", "Фікс.");
+pub const MIN: Words = ("Min", "Мин.", "Мін.");
+pub const MAX: Words = ("Max", "Макс.", "Макс.");
+pub const ON_TOP: Words = (
+    "Charged on top of each payout; empty fields are 0, a max of 0 is no cap.",
+    "Взимается сверх каждой выплаты; пустые поля — 0, макс. 0 — без ограничения.",
+    "Стягується понад кожну виплату; порожні поля — 0, макс. 0 — без обмеження.",
+);

@@ -152,7 +152,9 @@ impl WebError {
             E::NotFound => StatusCode::NOT_FOUND,
             E::Unauthorized => StatusCode::UNAUTHORIZED,
             E::Forbidden(_) => StatusCode::FORBIDDEN,
-            E::Invalid(_) | E::Conflict(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            E::Invalid(_) | E::Conflict(_) | E::InsufficientFunds => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             E::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             e => {
                 tracing::error!(error = %e, "page");
@@ -168,6 +170,14 @@ impl WebError {
                     .join(" "),
             ),
             E::Conflict(why) => Some(why.clone()),
+            E::InsufficientFunds => Some(
+                lang.t((
+                    "The available balance cannot cover this; nothing was changed.",
+                    "Доступный баланс этого не покрывает; ничего не изменено.",
+                    "Доступний баланс цього не покриває; нічого не змінено.",
+                ))
+                .to_string(),
+            ),
             _ => None,
         };
         WebError {

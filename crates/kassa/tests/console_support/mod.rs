@@ -3,6 +3,8 @@
 //! matched, and a visitor over plain HTTP with the console's session cookie.
 #![allow(dead_code)]
 
+pub mod money;
+
 use std::time::Duration;
 
 use fantoccini::Client;
