@@ -11,6 +11,7 @@ pub mod console;
 pub mod delivery;
 pub mod egress;
 mod error;
+pub mod evidence;
 pub mod invoices;
 pub mod ledger;
 pub mod merchants;

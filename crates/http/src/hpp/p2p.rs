@@ -164,6 +164,8 @@ fn render_p2p(
     let checking = deal.status == DealStatus::Disputed || (waiting && said_paid);
     let show_requisites = waiting;
     let paid_button = (waiting && !said_paid) || timed_out;
+    // A reload would lose a file being chosen.
+    let evidence_form = super::evidence::shown(deal, now_secs);
     let qr = if show_requisites {
         deal.qr_code_link().map(|link| {
             let svg = qr_svg(&link);
@@ -251,6 +253,7 @@ fn render_p2p(
                     p.hint { (lang.t(PAID_HINT)) }
                 }
             }
+            (super::evidence::section(lang, &invoice.id, deal, now_secs, token))
             @if let Some(url) = back {
                 p { a #back href=(url) { (lang.t(BACK)) } }
             }
@@ -262,7 +265,8 @@ fn render_p2p(
             @if show_requisites {
                 script { (maud::PreEscaped(COPY_SCRIPT)) }
             }
-            @if waiting && left > 0 {
+            @if evidence_form {
+            } @else if waiting && left > 0 {
                 script { (maud::PreEscaped(COUNTDOWN)) }
             } @else if checking || waiting {
                 script { (maud::PreEscaped(REFRESH)) }

@@ -18,6 +18,7 @@ use super::{
     action_form, after, csrf_field, panel_page, path_id, time_left, watched_page, words,
     ActionError, Done, Page, TraderUser,
 };
+use crate::web::evidence::receipts;
 use crate::web::format::{money, time};
 use crate::web::{Lang, WebError};
 use crate::AppState;
@@ -199,6 +200,9 @@ pub async fn show(
             dt { (lang.t(words::CREATED)) } dd { (time(deal.created_at_secs)) }
             dt { (lang.t(words::DEADLINE)) } dd { (time(deal.deadline_secs)) }
         } }
+        @if deal.status == DealStatus::Disputed || deal.customer_reason.is_some() {
+            div.card #evidence { (receipts(lang, &deal, &app.engine.evidence_links())) }
+        }
     };
     Ok(panel_page(&app, &user, Page::Deals, main))
 }
