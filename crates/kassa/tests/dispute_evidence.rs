@@ -47,6 +47,7 @@ async fn a_customer_sends_a_png_receipt_and_the_trader_opens_it_on_the_panel() {
         // The receipt: a real PNG, the browser's picture of the page.
         let png = c.screenshot().await.expect("screenshot");
         std::fs::write(&receipt_path, &png).expect("write the receipt");
+        std::fs::write("/tmp/evidence-form.png", &png).expect("write /tmp/evidence-form.png");
         c.find(Locator::Css("#evidence-file"))
             .await
             .unwrap()
