@@ -87,6 +87,12 @@ async fn a_customer_sends_a_png_receipt_and_the_trader_opens_it_on_the_panel() {
         type_into(&c, "#password", PASSWORD).await;
         click(&c, "#submit").await;
         wait_for_css(&c, "#disputes").await;
+        // The dispute's card says a receipt came and leads to it.
+        click(
+            &c,
+            &format!("#disputes .deal[data-id='{deal_id}'] dd.receipts a"),
+        )
+        .await;
         c.goto(&format!("{base}/trader/deals/{deal_id}"))
             .await
             .unwrap();

@@ -87,6 +87,10 @@ fn deal_card(
                     dt { (lang.t(words::CUSTOMER_PAID)) } dd { (time(at)) }
                 }
                 @if let Some(r) = &d.dispute_reason { dt { (lang.t(words::REASON)) } dd { (r) } }
+                @if !d.evidence.is_empty() {
+                    dt { (lang.t(words::RECEIPTS)) }
+                    dd.receipts { a href={ "/trader/deals/" (d.id) "#evidence" } { (d.evidence.len()) } }
+                }
                 @if let Some(at) = d.ended_at_secs { dt { (lang.t(words::ENDED)) } dd { (time(at)) } }
                 dt { (lang.t(words::DEAL)) } dd.muted { a href={ "/trader/deals/" (d.id) } { (d.id) } }
             }
