@@ -17,7 +17,9 @@ use std::time::Duration;
 
 use browser::with_browser;
 use common::{open_deal_in, rub_trader_in, TestApp};
-use evidence_support::{disputed_deal, png_bytes, upload, upload_with_token};
+use evidence_support::{
+    disputed_deal, png_bytes, stored_receipts, upload, upload_with_token, wait_for_deal,
+};
 use fantoccini::Locator;
 use kassa_domain::evidence::FILE_MAX_BYTES;
 use kassa_domain::{DealStatus, OperatorRole};
@@ -153,6 +155,7 @@ async fn a_file_that_only_claims_to_be_a_png_is_refused_and_nothing_is_stored() 
     let after = app.engine().deal(deal.id.clone()).await.unwrap();
     assert!(after.evidence.is_empty());
     assert_eq!(after.customer_reason, None);
+    assert_eq!(stored_receipts(&app), 0);
 
     // An unknown reason and an empty file are refused the same way.
     let png = png_bytes(64);
@@ -192,6 +195,7 @@ async fn a_file_that_only_claims_to_be_a_png_is_refused_and_nothing_is_stored() 
         .unwrap()
         .evidence
         .is_empty());
+    assert_eq!(stored_receipts(&app), 0);
 }
 
 #[tokio::test]
@@ -217,6 +221,7 @@ async fn an_oversize_file_is_refused() {
         .unwrap()
         .evidence
         .is_empty());
+    assert_eq!(stored_receipts(&app), 0);
     // Exactly the limit is taken.
     let most = png_bytes(FILE_MAX_BYTES);
     let (status, body) = upload(
@@ -272,6 +277,7 @@ async fn a_fourth_file_is_refused() {
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("At most 3 files"), "{body}");
     assert_eq!(app.engine().deal(deal.id).await.unwrap().evidence.len(), 3);
+    assert_eq!(stored_receipts(&app), 3);
     // The page no longer offers the form.
     let page = app
         .http
@@ -319,10 +325,7 @@ async fn an_open_deal_nobody_disputed_takes_no_receipt() {
     // Past its deadline, cancelled, the customer's receipt disputes it.
     app.advance_secs(after.deadline_secs - app.engine().now_secs() + 1);
     app.engine().expire_due_deals().await.unwrap();
-    assert_eq!(
-        app.engine().deal(deal.id.clone()).await.unwrap().status,
-        DealStatus::Canceled
-    );
+    wait_for_deal(&app, &deal.id, DealStatus::Canceled).await;
     let (status, body) = upload(
         &app,
         &deal.invoice_id,

@@ -19,9 +19,24 @@ pub async fn disputed_deal(app: &TestApp, test_mode: bool, amount: &str) -> Deal
         .expect("I have paid");
     app.advance_secs(deal.deadline_secs - engine.now_secs() + 1);
     engine.expire_due_deals().await.expect("deadlines");
-    let deal = engine.deal(deal.id).await.expect("deal");
-    assert_eq!(deal.status, DealStatus::Disputed);
-    deal
+    wait_for_deal(app, &deal.id, DealStatus::Disputed).await
+}
+
+/// Polls until the deal has `status`: the sweeper may be the one moving it,
+/// on a transaction of its own. Fails after 10 s.
+pub async fn wait_for_deal(app: &TestApp, id: &str, status: DealStatus) -> Deal {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let d = app.engine().deal(id.to_string()).await.expect("deal");
+        if d.status == status {
+            return d;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for the deal to be {status:?}: {d:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// A multipart body of the receipt form; `token` and the parts given.
@@ -96,4 +111,25 @@ pub fn png_bytes(len: usize) -> Vec<u8> {
     let mut bytes = PNG_MAGIC.to_vec();
     bytes.resize(len.max(PNG_MAGIC.len()), 7);
     bytes
+}
+
+/// The receipts stored in the app's database, whichever backend it runs on.
+pub fn stored_receipts(app: &TestApp) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) FROM dispute_evidence";
+    match &app.pg {
+        Some(pg) => {
+            let url = pg.url.clone();
+            // The synchronous client runs a runtime of its own: off the test's.
+            std::thread::spawn(move || {
+                let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+                client.query_one(SQL, &[]).expect("count").get::<_, i64>(0)
+            })
+            .join()
+            .expect("count thread")
+        }
+        None => rusqlite::Connection::open(app.db_path())
+            .expect("open the database")
+            .query_row(SQL, [], |r| r.get(0))
+            .expect("count"),
+    }
 }
