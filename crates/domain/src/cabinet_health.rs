@@ -116,6 +116,9 @@ mod tests {
     fn deal(created: i64, status: DealStatus) -> Deal {
         Deal {
             received_amount_minor: None,
+            customer_reason: None,
+            customer_reason_text: None,
+            evidence: Vec::new(),
             id: format!("deal_{created}"),
             invoice_id: "inv".into(),
             cabinet_id: "cab_1".into(),

@@ -4,6 +4,7 @@ pub mod actor;
 pub mod audit;
 pub mod bank_message;
 pub mod catalog;
+pub mod evidence;
 pub mod fee;
 pub mod ids;
 pub mod invoice;

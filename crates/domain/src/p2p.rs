@@ -221,6 +221,15 @@ pub struct Deal {
     /// than `amount_minor` (its invoice is then paid that amount).
     #[serde(default)]
     pub received_amount_minor: Option<i64>,
+    /// The reason the customer chose with their receipts (one of
+    /// [`crate::evidence::REASONS`]) and their own words beside it.
+    #[serde(default)]
+    pub customer_reason: Option<String>,
+    #[serde(default)]
+    pub customer_reason_text: Option<String>,
+    /// The receipts the customer uploaded, oldest first.
+    #[serde(default)]
+    pub evidence: Vec<crate::evidence::Evidence>,
 }
 
 impl Deal {

@@ -12,6 +12,7 @@ pub mod console_money;
 pub mod delivery;
 pub mod egress;
 mod error;
+pub mod evidence;
 pub mod invoices;
 pub mod ledger;
 pub mod merchants;

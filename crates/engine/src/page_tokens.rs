@@ -13,7 +13,7 @@ use crate::Engine;
 /// Separates this key from every other use of the master key.
 const PURPOSE: &[u8] = b"kassa hosted page form token v1";
 
-fn hmac(key: &[u8], text: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac(key: &[u8], text: &[u8]) -> [u8; 32] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(text);
     mac.finalize().into_bytes().into()

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod checkout;
 pub mod console;
+pub mod evidence;
 pub mod field;
 pub mod h2h;
 pub mod hpp;
@@ -103,6 +104,7 @@ pub fn router(engine: Arc<Engine>, with_admin: bool) -> Router {
     let faces = Router::new()
         .merge(measured("checkout", checkout::routes()))
         .merge(measured("hpp", hpp::routes()))
+        .merge(measured("evidence", evidence::routes()))
         .merge(measured("h2h", h2h::routes()))
         .merge(measured("merchant_api", merchant_api::routes()))
         .merge(measured("trader", trader::routes()))

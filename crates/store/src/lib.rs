@@ -138,7 +138,16 @@ pub struct Page<T> {
 /// queries in a file per area, and `&mut dyn Tx` calls them all without
 /// importing them.
 pub trait Tx:
-    MerchantTx + InvoiceTx + CallbackTx + P2pTx + LedgerTx + PayoutTx + RefundTx + WebTx + ConsoleTx
+    MerchantTx
+    + InvoiceTx
+    + CallbackTx
+    + P2pTx
+    + LedgerTx
+    + PayoutTx
+    + RefundTx
+    + WebTx
+    + ConsoleTx
+    + EvidenceTx
 {
 }
 
@@ -152,6 +161,7 @@ impl<T> Tx for T where
         + RefundTx
         + WebTx
         + ConsoleTx
+        + EvidenceTx
         + ?Sized
 {
 }
@@ -507,6 +517,19 @@ pub trait ConsoleTx {
     fn insert_audit(&mut self, entry: &AuditEntry) -> StoreResult<()>;
     /// Newest first.
     fn audit_log(&mut self, limit: usize) -> StoreResult<Vec<AuditEntry>>;
+}
+
+/// The bytes of receipts customers upload to a dispute (their deal lists
+/// them).
+pub trait EvidenceTx {
+    fn insert_evidence(
+        &mut self,
+        deal_id: &str,
+        evidence: &kassa_domain::evidence::Evidence,
+        body: &[u8],
+    ) -> StoreResult<()>;
+    /// A receipt's content type and bytes.
+    fn evidence_file(&mut self, id: &str) -> StoreResult<Option<(String, Vec<u8>)>>;
 }
 
 /// What a write job does once its commit is known.

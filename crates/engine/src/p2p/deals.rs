@@ -55,6 +55,9 @@ pub(crate) fn open_deal(
         settled_by: None,
         test_mode: invoice.test_mode,
         received_amount_minor: None,
+        customer_reason: None,
+        customer_reason_text: None,
+        evidence: Vec::new(),
     };
     hold.expires_at_secs = None;
     hold.deal_id = Some(deal.id.clone());

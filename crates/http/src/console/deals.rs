@@ -14,6 +14,7 @@ use super::directory::Directory;
 use super::{
     console_page, csrf_field, done, mode_badge, words, ConsoleAdmin, ConsoleUser, Done, Page,
 };
+use crate::web::evidence::receipts;
 use crate::web::format::time;
 use crate::web::{Lang, WebError};
 use crate::AppState;
@@ -57,6 +58,7 @@ fn table(
     resolve: bool,
 ) -> Markup {
     let lang = user.lang;
+    let links = app.engine.evidence_links();
     html! {
         div.scroll { table #deals {
             thead { tr { th { (lang.t(words::DEAL)) } th { (lang.t(words::STATUS)) } th { (lang.t(words::AMOUNT)) }
@@ -72,7 +74,7 @@ fn table(
                         td { (d.bank_name) " " (mask_card(&d.requisite)) }
                         td { (time(d.created_at_secs)) }
                         @if resolve {
-                            td { (d.dispute_reason.as_deref().unwrap_or("—")) }
+                            td { (d.dispute_reason.as_deref().unwrap_or("—")) (receipts(lang, d, &links)) }
                             td { (resolve_buttons(app, user, d)) }
                         } @else {
                             td { (time(d.deadline_secs)) }

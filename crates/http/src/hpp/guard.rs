@@ -118,7 +118,7 @@ pub(super) async fn post_from_page(
 /// that predates it, `Origin` (Kassa's public origin, or the host the
 /// request was sent to). A client that sends neither is not a browser
 /// another site can drive; the token decides.
-fn sent_from_elsewhere(headers: &HeaderMap, base_url: &str) -> bool {
+pub(super) fn sent_from_elsewhere(headers: &HeaderMap, base_url: &str) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         return !matches!(site.as_bytes(), b"same-origin" | b"none");
     }

@@ -21,6 +21,7 @@ use serde::Deserialize;
 use crate::checkout::{CheckoutError, ErrorBody};
 use crate::AppState;
 
+mod evidence;
 mod guard;
 mod p2p;
 
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/hpp/{id}/complete", post(complete))
         .route("/hpp/{id}/fail", post(fail))
         .route("/hpp/{id}/paid", post(p2p::paid))
+        .route("/hpp/{id}/evidence", post(evidence::upload))
         .layer(axum::middleware::map_response(guard::protect_response))
 }
 

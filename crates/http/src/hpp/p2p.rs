@@ -44,6 +44,11 @@ const CHECKING: (&str, &str, &str) = (
     "Спасибо! Ваш платёж проверяется. Страница обновится сама.",
     "Дякуємо! Ваш платіж перевіряється. Сторінка оновиться сама.",
 );
+const CHECKING_SEND: (&str, &str, &str) = (
+    "Thank you! Your payment is being checked. You can send its receipt below; reload the page to see the outcome.",
+    "Спасибо! Ваш платёж проверяется. Ниже можно отправить чек; обновите страницу, чтобы увидеть результат.",
+    "Дякуємо! Ваш платіж перевіряється. Нижче можна надіслати квитанцію; оновіть сторінку, щоб побачити результат.",
+);
 const COMPLETED: (&str, &str, &str) = (
     "The payment has been received. Thank you!",
     "Платёж получен. Спасибо!",
@@ -139,7 +144,8 @@ pub(super) const P2P_STYLE: &str = ".warn{background:#fff1e5;border-left:4px sol
 .copy{font-size:.8rem;padding:.2rem .5rem;margin:0 0 0 .5rem;background:#eef;color:#224;vertical-align:middle}\
 .qr{text-align:center;margin:1rem 0}.qr svg{width:220px;height:220px}.qr p{font-size:.85rem;color:#556}.qr a{word-break:break-all}\
 .checking{background:#ddf4ff;padding:.6rem;border-radius:6px}.paid{background:#dafbe1;padding:.6rem;border-radius:6px}\
-h2{font-size:1.05rem;margin:1.2rem 0 .3rem}.hint{font-size:.85rem;color:#667}";
+h2{font-size:1.05rem;margin:1.2rem 0 .3rem}.hint{font-size:.85rem;color:#667}\
+#evidence select,#evidence textarea{width:100%;box-sizing:border-box;font:inherit;padding:.3rem}";
 
 /// Copies `data-copy` of a pressed `.copy` button to the clipboard.
 pub(super) const COPY_SCRIPT: &str = r#"document.querySelectorAll('.copy').forEach(function(b){b.addEventListener('click',function(){var v=b.dataset.copy;if(navigator.clipboard){navigator.clipboard.writeText(v);}});});"#;
@@ -164,6 +170,8 @@ fn render_p2p(
     let checking = deal.status == DealStatus::Disputed || (waiting && said_paid);
     let show_requisites = waiting;
     let paid_button = (waiting && !said_paid) || timed_out;
+    // A reload would lose a file being chosen.
+    let evidence_form = super::evidence::shown(deal, now_secs);
     let qr = if show_requisites {
         deal.qr_code_link().map(|link| {
             let svg = qr_svg(&link);
@@ -234,7 +242,7 @@ fn render_p2p(
                 p.paid #paid-message { (lang.t(COMPLETED)) }
             }
             @if checking {
-                p.checking #checking { (lang.t(CHECKING)) }
+                p.checking #checking { (lang.t(if evidence_form { CHECKING_SEND } else { CHECKING })) }
             }
             @if timed_out {
                 p.warn #timed-out { (lang.t(TIMED_OUT)) }
@@ -251,6 +259,7 @@ fn render_p2p(
                     p.hint { (lang.t(PAID_HINT)) }
                 }
             }
+            (super::evidence::section(lang, &invoice.id, deal, now_secs, token))
             @if let Some(url) = back {
                 p { a #back href=(url) { (lang.t(BACK)) } }
             }
@@ -262,7 +271,8 @@ fn render_p2p(
             @if show_requisites {
                 script { (maud::PreEscaped(COPY_SCRIPT)) }
             }
-            @if waiting && left > 0 {
+            @if evidence_form {
+            } @else if waiting && left > 0 {
                 script { (maud::PreEscaped(COUNTDOWN)) }
             } @else if checking || waiting {
                 script { (maud::PreEscaped(REFRESH)) }

@@ -51,7 +51,13 @@ pub async fn create(State(app): State<AppState>, signed: MerchantSigned) -> Resu
         Some(id) => Some(app.engine.deal(id.clone()).await?),
         None => None,
     };
-    let dto = invoice_dto(&app.base_url, Some(&store), &created.invoice, deal.as_ref());
+    let dto = invoice_dto(
+        &app.base_url,
+        Some(&store),
+        &created.invoice,
+        deal.as_ref(),
+        Some(&app.engine.evidence_links()),
+    );
     Ok(json_response(created_status(created.created), &dto))
 }
 
@@ -114,7 +120,13 @@ pub async fn show(
     {
         return Err(ApiError::not_found());
     }
-    let dto = invoice_dto(&app.base_url, Some(&store), &invoice, deal.as_ref());
+    let dto = invoice_dto(
+        &app.base_url,
+        Some(&store),
+        &invoice,
+        deal.as_ref(),
+        Some(&app.engine.evidence_links()),
+    );
     Ok(json_response(StatusCode::OK, &dto))
 }
 
@@ -222,10 +234,19 @@ pub async fn list(
         });
     }
     let store = StoreInfo::of(&signed.merchant);
+    let links = app.engine.evidence_links();
     let mut items: Vec<InvoiceDto> = found
         .iter()
         .zip(&deals)
-        .map(|(invoice, deal)| invoice_dto(&app.base_url, Some(&store), invoice, deal.as_ref()))
+        .map(|(invoice, deal)| {
+            invoice_dto(
+                &app.base_url,
+                Some(&store),
+                invoice,
+                deal.as_ref(),
+                Some(&links),
+            )
+        })
         .chain(payouts.iter().map(|p| payout_dto(Some(&store), p)))
         .collect();
     if !payouts.is_empty() {

@@ -6,6 +6,7 @@ use kassa_domain::money::format_fixed;
 use kassa_domain::payout::{Payout, PayoutStatus};
 use kassa_domain::refund::Refund;
 use kassa_domain::{Callback, CallbackAttempt, Deal, DealStatus, Invoice, InvoiceStatus, Merchant};
+use kassa_engine::evidence::EvidenceLinks;
 use kassa_engine::ledger::Balance;
 use kassa_engine::Rendered;
 use serde::Deserialize as _;
@@ -14,7 +15,8 @@ use serde_json::Value;
 use super::auth::signature;
 use super::payout::out_option_of_method;
 use super::response::{
-    BalanceDto, DealDto, InvoiceDto, PaymentDto, RefundDto, RequisitesDto, RequisitesOut, SumDto,
+    BalanceDto, DealDto, DisputeReasonDataDto, InvoiceDto, PaymentDto, RefundDto, RequisitesDto,
+    RequisitesOut, SumDto,
 };
 
 /// `storeId` and `storeName` of an InvoiceDTO.
@@ -83,7 +85,23 @@ pub fn invoice_status(invoice: &Invoice, deal: Option<&Deal>) -> &'static str {
     }
 }
 
-fn deal_dto<'a>(invoice: &Invoice, deal: &'a Deal) -> DealDto<'a> {
+/// `disputeAttachment`: a link to the newest receipt the customer sent
+/// (callbacks, kept for long, carry none: a link expires).
+fn dispute_attachment(
+    base_url: &str,
+    deal: &Deal,
+    links: Option<&EvidenceLinks>,
+) -> Option<String> {
+    let (links, newest) = links.zip(deal.evidence.last())?;
+    Some(format!("{base_url}{}", links.link(&newest.id)))
+}
+
+fn deal_dto<'a>(
+    base_url: &str,
+    invoice: &Invoice,
+    deal: &'a Deal,
+    links: Option<&EvidenceLinks>,
+) -> DealDto<'a> {
     let exponent = invoice.currency.exponent();
     let payment = (deal.status == DealStatus::Completed).then(|| PaymentDto {
         // What arrived, when the deal was settled for another amount.
@@ -105,9 +123,17 @@ fn deal_dto<'a>(invoice: &Invoice, deal: &'a Deal) -> DealDto<'a> {
             holder: &deal.holder,
         },
         canceled_at: iso(deal.deadline_secs),
-        dispute_attachment: None,
-        dispute_reason: deal.dispute_reason.as_deref(),
-        dispute_reason_data: Vec::new(),
+        dispute_attachment: dispute_attachment(base_url, deal, links),
+        // What the customer chose, else why Kassa disputed it.
+        dispute_reason: deal
+            .customer_reason
+            .as_deref()
+            .or(deal.dispute_reason.as_deref()),
+        dispute_reason_data: deal
+            .customer_reason_text
+            .iter()
+            .map(|text| DisputeReasonDataDto { text })
+            .collect(),
         payment,
         rate: deal.rate.as_deref(),
         is_active: deal.status.is_open(),
@@ -121,6 +147,7 @@ pub fn invoice_dto<'a>(
     store: Option<&'a StoreInfo>,
     invoice: &'a Invoice,
     deal: Option<&'a Deal>,
+    links: Option<&EvidenceLinks>,
 ) -> InvoiceDto<'a> {
     let exponent = invoice.currency.exponent();
     let fixed = |minor: i64| format_fixed(minor, exponent);
@@ -168,7 +195,10 @@ pub fn invoice_dto<'a>(
         expire_at: iso(invoice.expires_at_secs),
         updated_at: iso(updated_at),
         invoice_url: Some(format!("{base_url}/hpp/{}", invoice.id)),
-        deals: deal.map(|d| deal_dto(invoice, d)).into_iter().collect(),
+        deals: deal
+            .map(|d| deal_dto(base_url, invoice, d, links))
+            .into_iter()
+            .collect(),
     }
 }
 
@@ -312,7 +342,7 @@ pub fn render_callback(
     let body = match &invoice {
         Some(invoice) => {
             let store = store_of_callback(callback);
-            let dto = invoice_dto(base_url, store.as_ref(), invoice, deal.as_ref());
+            let dto = invoice_dto(base_url, store.as_ref(), invoice, deal.as_ref(), None);
             if let Some(token) = invoice
                 .merchant_api
                 .as_ref()

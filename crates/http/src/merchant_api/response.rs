@@ -2,7 +2,6 @@
 //! OpenAPI document describes. Borrowed from the invoice where they can be.
 
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 /// An invoice: a pay-in (`type: in`) or a payout (`type: out`), in the
@@ -85,16 +84,25 @@ pub struct DealDto<'a> {
     /// When the deal is canceled unless paid.
     #[schema(format = DateTime)]
     pub canceled_at: String,
-    #[schema(value_type = Option<Object>)]
-    pub dispute_attachment: Option<Value>,
+    /// A link to the newest receipt the customer sent to the dispute,
+    /// signed and working for 24 hours from this answer.
+    pub dispute_attachment: Option<String>,
+    /// The reason the customer chose (`paid_but_not_credited`,
+    /// `paid_wrong_amount`, `other`), else why Kassa disputed the deal
+    /// (`customer_says_paid`, `customer_paid_after_deadline`).
     pub dispute_reason: Option<&'a str>,
-    #[schema(value_type = Vec<Object>)]
-    pub dispute_reason_data: Vec<Value>,
+    /// The customer's own words beside the reason, if they wrote any.
+    pub dispute_reason_data: Vec<DisputeReasonDataDto<'a>>,
     /// The payment, once the deal is completed.
     pub payment: Option<PaymentDto>,
     pub rate: Option<&'a str>,
     pub is_active: bool,
     pub qr_code_link: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DisputeReasonDataDto<'a> {
+    pub text: &'a str,
 }
 
 #[derive(Serialize, ToSchema)]

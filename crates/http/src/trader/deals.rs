@@ -12,7 +12,7 @@ use kassa_engine::EngineError;
 use super::auth::{Acting, TraderAuth};
 use super::error::{not_found_as, ApiError, ErrorBody};
 use super::request::{query, read_json, NoFields, ResolveBody, SettleBody};
-use super::response::{currencies_of, DealView, List, View};
+use super::response::{currencies_of, DealView, Links, List, View};
 use super::{path_id, PathId, Result};
 use crate::AppState;
 
@@ -56,16 +56,17 @@ pub async fn of_trader(
     if let DealFilter::Only(status) = filter {
         deals.retain(|d| d.status == status);
     }
+    let links = Links::of(app);
     let data = deals
         .iter()
-        .map(|d| DealView::new(d, &currencies, view))
+        .map(|d| DealView::new(d, &currencies, view, &links))
         .collect();
     Ok(Json(List { data }).into_response())
 }
 
 async fn render(app: &AppState, deal: &Deal, view: View) -> Result<Response> {
     let currencies = currencies_of(&app.engine, &deal.trader_id).await?;
-    Ok(Json(DealView::new(deal, &currencies, view)).into_response())
+    Ok(Json(DealView::new(deal, &currencies, view, &Links::of(app))).into_response())
 }
 
 pub async fn show<A: Acting>(app: &AppState, who: &A, path: PathId) -> Result<Response> {

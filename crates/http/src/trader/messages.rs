@@ -15,7 +15,7 @@ use kassa_engine::EngineError;
 use super::auth::{DeviceAuth, TraderAuth};
 use super::error::{ApiError, ErrorBody};
 use super::request::{query, read_json, MessageBody};
-use super::response::{currencies_of, DealView, List, MessageView, PostedMessage, View};
+use super::response::{currencies_of, DealView, Links, List, MessageView, PostedMessage, View};
 use super::Result;
 use crate::AppState;
 
@@ -70,6 +70,7 @@ pub async fn post(State(app): State<AppState>, who: DeviceAuth, body: Body) -> R
                 &app.engine.deal(id.clone()).await?,
                 &currencies,
                 View::Owner,
+                &Links::of(&app),
             ))
         }
         None => None,

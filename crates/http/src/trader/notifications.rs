@@ -15,7 +15,7 @@ use super::auth::TraderAuth;
 use super::error::ErrorBody;
 use super::request::{query, query_flag, read_json, NotificationBody};
 use super::response::{
-    currencies_of, Currencies, DealView, List, NotificationView, PostedNotification, View,
+    currencies_of, Currencies, DealView, Links, List, NotificationView, PostedNotification, View,
 };
 use super::Result;
 use crate::AppState;
@@ -59,6 +59,7 @@ pub async fn post(State(app): State<AppState>, who: TraderAuth, body: Body) -> R
             &app.engine.deal(id.clone()).await?,
             &currencies,
             View::Owner,
+            &Links::of(&app),
         )),
         None => None,
     };

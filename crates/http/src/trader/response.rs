@@ -10,6 +10,7 @@ use kassa_domain::money::format_fixed;
 use kassa_domain::p2p::mask_card;
 use kassa_domain::payout::Payout;
 use kassa_domain::{BankNotification, Cabinet, Currency, Deal, Trader};
+use kassa_engine::evidence::EvidenceLinks;
 use kassa_engine::Engine;
 use serde::Serialize;
 use serde_json::Value;
@@ -167,13 +168,48 @@ pub struct DealView {
     #[schema(format = DateTime)]
     pub customer_says_paid_at: Option<String>,
     pub dispute_reason: Option<String>,
+    /// The reason the customer chose with their receipts
+    /// (`paid_but_not_credited`, `paid_wrong_amount`, `other`).
+    pub customer_reason: Option<String>,
+    /// The customer's own words beside it.
+    pub customer_reason_text: Option<String>,
+    /// The receipts the customer sent, oldest first.
+    pub evidence: Vec<EvidenceView>,
     /// `trader` or `operator`, once settled by hand.
     pub settled_by: Option<String>,
     pub test_mode: bool,
 }
 
+/// A receipt the customer sent to a dispute.
+#[derive(Serialize, ToSchema)]
+pub struct EvidenceView {
+    pub id: String,
+    /// `image/png`, `image/jpeg` or `application/pdf`, read from the file's bytes.
+    pub content_type: String,
+    pub size_bytes: i64,
+    #[schema(value_type = String, format = DateTime)]
+    pub uploaded_at: Option<String>,
+    /// Signed; works for 24 hours from this answer.
+    pub url: String,
+}
+
+/// Makes the receipts' links of one answer.
+pub struct Links<'a> {
+    base_url: &'a str,
+    links: EvidenceLinks,
+}
+
+impl<'a> Links<'a> {
+    pub fn of(app: &'a crate::AppState) -> Self {
+        Links {
+            base_url: &app.base_url,
+            links: app.engine.evidence_links(),
+        }
+    }
+}
+
 impl DealView {
-    pub fn new(d: &Deal, currencies: &Currencies, view: View) -> Self {
+    pub fn new(d: &Deal, currencies: &Currencies, view: View, links: &Links) -> Self {
         let currency = currencies.get(&d.cabinet_id).copied();
         DealView {
             id: d.id.clone(),
@@ -194,6 +230,19 @@ impl DealView {
             ended_at: d.ended_at_secs.and_then(time),
             customer_says_paid_at: d.customer_says_paid_at_secs.and_then(time),
             dispute_reason: d.dispute_reason.clone(),
+            customer_reason: d.customer_reason.clone(),
+            customer_reason_text: d.customer_reason_text.clone(),
+            evidence: d
+                .evidence
+                .iter()
+                .map(|e| EvidenceView {
+                    id: e.id.clone(),
+                    content_type: e.content_type.clone(),
+                    size_bytes: e.size_bytes,
+                    uploaded_at: time(e.created_at_secs),
+                    url: format!("{}{}", links.base_url, links.links.link(&e.id)),
+                })
+                .collect(),
             settled_by: d.settled_by.clone(),
             test_mode: d.test_mode,
         }

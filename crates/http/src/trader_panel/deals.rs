@@ -18,6 +18,7 @@ use super::{
     action_form, after, csrf_field, panel_page, path_id, time_left, watched_page, words,
     ActionError, Done, Page, TraderUser,
 };
+use crate::web::evidence::receipts;
 use crate::web::format::{money, time};
 use crate::web::{Lang, WebError};
 use crate::AppState;
@@ -86,6 +87,10 @@ fn deal_card(
                     dt { (lang.t(words::CUSTOMER_PAID)) } dd { (time(at)) }
                 }
                 @if let Some(r) = &d.dispute_reason { dt { (lang.t(words::REASON)) } dd { (r) } }
+                @if !d.evidence.is_empty() {
+                    dt { (lang.t(words::RECEIPTS)) }
+                    dd.receipts { a href={ "/trader/deals/" (d.id) "#evidence" } { (d.evidence.len()) } }
+                }
                 @if let Some(at) = d.ended_at_secs { dt { (lang.t(words::ENDED)) } dd { (time(at)) } }
                 dt { (lang.t(words::DEAL)) } dd.muted { a href={ "/trader/deals/" (d.id) } { (d.id) } }
             }
@@ -199,6 +204,9 @@ pub async fn show(
             dt { (lang.t(words::CREATED)) } dd { (time(deal.created_at_secs)) }
             dt { (lang.t(words::DEADLINE)) } dd { (time(deal.deadline_secs)) }
         } }
+        @if deal.status == DealStatus::Disputed || deal.customer_reason.is_some() {
+            div.card #evidence { (receipts(lang, &deal, &app.engine.evidence_links())) }
+        }
     };
     Ok(panel_page(&app, &user, Page::Deals, main))
 }

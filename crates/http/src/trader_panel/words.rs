@@ -54,6 +54,7 @@ pub const CREATED: Words = ("Created", "Создана", "Створено");
 pub const DEADLINE: Words = ("Deadline", "Срок", "Термін");
 pub const ENDED: Words = ("Ended", "Завершена", "Завершено");
 pub const REASON: Words = ("Reason", "Причина", "Причина");
+pub const RECEIPTS: Words = ("Customer's receipts", "Чеки клиента", "Квитанції клієнта");
 pub const CABINET: Words = ("Cabinet", "Кабинет", "Кабінет");
 pub const BACK_TO_DEALS: Words = ("← All deals", "← Все сделки", "← Усі угоди");
 

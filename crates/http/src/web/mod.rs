@@ -2,6 +2,7 @@
 //! console, the trader panel): languages, the page layout and its headers,
 //! the session cookie, signing in and out, and forms that carry a CSRF token.
 
+pub mod evidence;
 pub mod format;
 pub mod lang;
 pub mod layout;

@@ -221,6 +221,11 @@ async fn demo_p2p(
         "curl -s {base}/api/merchant/invoices -H 'Content-Type: application/json' -H 'X-Identity: {}' -H 'X-Signature: {signature}' -d '{invoice}'",
         api.merchant_api_key
     );
+    println!(
+        "\nIf the money is never reported, the customer presses \"I have paid\" on that page; once the deal's time runs out it is \
+         disputed and the page takes a receipt (PNG, JPEG or PDF, up to 5 MiB), which the trader sees on the deal's page in the \
+         panel, the operator on {base}/console/disputes, and the merchant as disputeAttachment."
+    );
     println!("\nAnd report the money as the trader's bank would (trader API):\n");
     println!(
         "curl -s {base}/trader-api/notifications -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d '{{\"id\":\"sms-1\",\"cabinet\":\"{}\",\"amount\":\"9000.00\",\"text\":\"Received 9 000.00 RUB\"}}'",

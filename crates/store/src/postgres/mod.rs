@@ -61,6 +61,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_audit_log.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_dispute_evidence.sql"),
+    ),
 ];
 
 /// The advisory lock nodes take while migrating ("kassa" in ASCII).
@@ -557,6 +561,7 @@ macro_rules! locking {
 
 mod callbacks;
 mod console;
+mod evidence;
 mod invoices;
 mod ledger;
 mod merchants;

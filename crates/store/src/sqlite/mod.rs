@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 mod callbacks;
 mod console;
+mod evidence;
 mod invoices;
 mod ledger;
 mod merchants;
@@ -69,6 +70,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         9,
         include_str!("../../migrations/sqlite/0009_audit_log.sql"),
+    ),
+    (
+        10,
+        include_str!("../../migrations/sqlite/0010_dispute_evidence.sql"),
     ),
 ];
 
