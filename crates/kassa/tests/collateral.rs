@@ -236,6 +236,8 @@ async fn a_trader_gets_deals_only_within_its_deposit() {
     assert_eq!(collateral(&app, &first.id).await["held"], "51.000000");
     app.advance_secs(app.config.deal_ttl_secs);
     engine.expire_due_deals().await.unwrap();
+    app.wait_for_deal(&d.id, kassa_domain::DealStatus::Canceled)
+        .await;
     let c = collateral(&app, &first.id).await;
     assert_eq!(
         (c["held"].as_str(), c["free"].as_str()),

@@ -156,10 +156,7 @@ async fn more_than_the_deal_after_a_dispute_pays_what_arrived() {
         .unwrap();
     app.advance_secs(app.config.deal_ttl_secs + 1);
     app.engine().expire_due_deals().await.unwrap();
-    assert_eq!(
-        app.engine().deal(deal.id.clone()).await.unwrap().status,
-        DealStatus::Disputed
-    );
+    app.wait_for_deal(&deal.id, DealStatus::Disputed).await;
 
     let (code, body) = settle(
         &app,
@@ -265,6 +262,7 @@ async fn bad_amounts_and_deals_out_of_reach_change_nothing() {
     // A deal that ran out with nobody saying they paid is over: dispute it first.
     app.advance_secs(app.config.deal_ttl_secs + 1);
     app.engine().expire_due_deals().await.unwrap();
+    app.wait_for_deal(&deal.id, DealStatus::Canceled).await;
     let (code, reply) = settle(
         &app,
         "admin-api",

@@ -17,9 +17,7 @@ use std::time::Duration;
 
 use browser::with_browser;
 use common::{open_deal_in, rub_trader_in, TestApp};
-use evidence_support::{
-    disputed_deal, png_bytes, stored_receipts, upload, upload_with_token, wait_for_deal,
-};
+use evidence_support::{disputed_deal, png_bytes, stored_receipts, upload, upload_with_token};
 use fantoccini::Locator;
 use kassa_domain::evidence::FILE_MAX_BYTES;
 use kassa_domain::{DealStatus, OperatorRole};
@@ -325,7 +323,7 @@ async fn an_open_deal_nobody_disputed_takes_no_receipt() {
     // Past its deadline, cancelled, the customer's receipt disputes it.
     app.advance_secs(after.deadline_secs - app.engine().now_secs() + 1);
     app.engine().expire_due_deals().await.unwrap();
-    wait_for_deal(&app, &deal.id, DealStatus::Canceled).await;
+    app.wait_for_deal(&deal.id, DealStatus::Canceled).await;
     let (status, body) = upload(
         &app,
         &deal.invoice_id,

@@ -121,23 +121,6 @@ async fn deal(app: &TestApp, id: &str) -> Deal {
     app.engine().deal(id.to_string()).await.expect("deal")
 }
 
-/// Polls until the deal has `status` (the sweeper runs in real time on the
-/// manual clock). Fails after 10 s.
-async fn wait_for_deal(app: &TestApp, id: &str, status: DealStatus) -> Deal {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let d = deal(app, id).await;
-        if d.status == status {
-            return d;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for the deal to be {status:?}: {d:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 struct Page {
     status: u16,
     location: String,
@@ -456,7 +439,9 @@ async fn after_the_deadline_the_page_says_canceled_and_i_have_paid_opens_a_dispu
     let path = format!("/hpp/{}", invoice.id);
 
     app.advance_secs(30 * 60 + 1);
-    let canceled = wait_for_deal(&app, &invoice.deal_id, DealStatus::Canceled).await;
+    let canceled = app
+        .wait_for_deal(&invoice.deal_id, DealStatus::Canceled)
+        .await;
     assert!(canceled.settled_by.is_none(), "{canceled:?}");
 
     let page = get_page(&app, &path, None).await;
@@ -553,7 +538,9 @@ async fn i_have_paid_before_the_deadline_then_the_deadline_disputes_the_deal() {
     page.assert_lacks(&[r#"id="paid""#]);
 
     app.advance_secs(30 * 60 + 1);
-    let d = wait_for_deal(&app, &invoice.deal_id, DealStatus::Disputed).await;
+    let d = app
+        .wait_for_deal(&invoice.deal_id, DealStatus::Disputed)
+        .await;
     assert_eq!(d.dispute_reason.as_deref(), Some("customer_says_paid"));
     let page = get_page(&app, &path, None).await;
     page.assert_has(&[

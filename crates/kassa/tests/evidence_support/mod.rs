@@ -19,24 +19,7 @@ pub async fn disputed_deal(app: &TestApp, test_mode: bool, amount: &str) -> Deal
         .expect("I have paid");
     app.advance_secs(deal.deadline_secs - engine.now_secs() + 1);
     engine.expire_due_deals().await.expect("deadlines");
-    wait_for_deal(app, &deal.id, DealStatus::Disputed).await
-}
-
-/// Polls until the deal has `status`: the sweeper may be the one moving it,
-/// on a transaction of its own. Fails after 10 s.
-pub async fn wait_for_deal(app: &TestApp, id: &str, status: DealStatus) -> Deal {
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let d = app.engine().deal(id.to_string()).await.expect("deal");
-        if d.status == status {
-            return d;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for the deal to be {status:?}: {d:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.wait_for_deal(&deal.id, DealStatus::Disputed).await
 }
 
 /// A multipart body of the receipt form; `token` and the parts given.
