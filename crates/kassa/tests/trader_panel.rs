@@ -7,6 +7,7 @@
 
 mod browser;
 mod common;
+mod portal_support;
 mod trader_panel_support;
 
 use browser::{text_of, with_browser};

@@ -6,6 +6,7 @@
 
 mod cli_support;
 mod common;
+mod portal_support;
 mod trader_panel_support;
 
 use cli_support::TestDb;

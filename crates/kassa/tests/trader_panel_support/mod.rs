@@ -4,8 +4,6 @@
 //! cookie jar is the one session cookie).
 #![allow(dead_code)]
 
-use std::time::Duration;
-
 use fantoccini::{Client, Locator};
 use kassa_domain::payout::{Payout, PayoutSource};
 use kassa_domain::{Currency, Trader, WebRealm};
@@ -13,6 +11,10 @@ use kassa_engine::payouts::NewPayout;
 use serde_json::json;
 
 use crate::common::{rub_trader, TestApp};
+// The same form and cookie readings as the portal's and the console's;
+// each test binary uses some of them.
+#[allow(unused_imports)]
+pub use crate::portal_support::{cookie_from, hidden_csrf, wait_for_css};
 
 pub const EMAIL: &str = "ivan@trader.example";
 pub const PASSWORD: &str = "a long trader password";
@@ -88,23 +90,6 @@ pub async fn assert_books_balance(app: &TestApp) {
         assert_eq!(*sum, 0, "{currency} (test {test_mode}) does not balance");
     }
     assert!(totals.negative.is_empty(), "{:?}", totals.negative);
-}
-
-pub fn hidden_csrf(html: &str) -> String {
-    let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-    html[at..].split('"').next().unwrap().to_string()
-}
-
-pub fn cookie_from(response: &reqwest::Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            c.strip_prefix(&format!("{name}="))
-                .map(|v| v.split(';').next().unwrap().to_string())
-        })
 }
 
 /// A browser over plain HTTP: the cookie jar is the one session cookie.
@@ -206,15 +191,6 @@ pub async fn screenshot(client: &Client, name: &str) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/img");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(format!("trader-{name}.png")), png).unwrap();
-}
-
-pub async fn wait_for_css(client: &Client, css: &str) {
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"));
 }
 
 pub async fn click(client: &Client, css: &str) {
